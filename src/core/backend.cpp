@@ -1,0 +1,42 @@
+// Picks the backend that owns a device's memory.
+#include "backend.h"
+
+#include "../cpu/cpu_backend.h"
+#include "errors.h"
+#ifdef CELLSHARD_CUDA
+#include "../cuda/cuda_backend.h"
+#endif
+
+namespace cellshard {
+
+Backend& backend_for(int device) {
+  if (device == kHost) return cpu_backend();
+#ifdef CELLSHARD_CUDA
+  return cuda_backend();
+#else
+  throw Error("this build of cellshard has no CUDA backend, so GPU " + std::to_string(device) +
+              " cannot be used; see cellshardInfo()");
+#endif
+}
+
+int gpu_count() {
+#ifdef CELLSHARD_CUDA
+  return cuda_device_count();
+#else
+  return 0;
+#endif
+}
+
+void memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
+  if (device == kHost) {
+    cpu_memory_info(free_bytes, total_bytes);
+    return;
+  }
+#ifdef CELLSHARD_CUDA
+  cuda_memory_info(device, free_bytes, total_bytes);
+#else
+  *free_bytes = *total_bytes = 0;
+#endif
+}
+
+}  // namespace cellshard

@@ -1,0 +1,88 @@
+// The small interface that the CPU and CUDA backends implement: memory on one
+// kind of device, and the per-shard kernels. Everything else (sharding,
+// readers, reductions across shards) is written once in core/ against it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "buffer.h"
+
+namespace cellshard {
+
+// Non-owning view of one CSR shard (cells x genes) on its device.
+struct CsrView {
+  int device = kHost;
+  int64_t n_rows = 0;
+  int64_t n_cols = 0;
+  int64_t nnz = 0;
+  const int64_t* indptr = nullptr;   // n_rows + 1 entries, indptr[0] == 0
+  const int32_t* indices = nullptr;  // nnz gene indices, sorted within each row
+};
+
+// Which genes a subset keeps, on the host. For each source gene g, its
+// output columns are out_cols[map_ptr[g] .. map_ptr[g + 1]) (a gene may be
+// kept several times or not at all). `monotone` says that output columns
+// grow with source genes, so rows stay sorted without a sort.
+struct GeneMap {
+  int64_t n_out = 0;
+  std::vector<int64_t> map_ptr;  // n_source_genes + 1
+  std::vector<int32_t> out_cols;
+  bool monotone = true;
+  bool identity = false;  // every gene kept once, in order: nothing to remap
+};
+
+// Output of a gather; index buffers are empty when a prebuilt index was given.
+struct GatherOutput {
+  int64_t nnz = 0;
+  BufferPtr indptr;
+  BufferPtr indices;
+  std::vector<BufferPtr> values;
+};
+
+// Per-row or per-column statistics of one value layer, written to host arrays.
+struct AxisStats {
+  double* sums = nullptr;          // sum of values
+  int64_t* n_positive = nullptr;   // count of values > 0 (stored zeros do not count)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // --- memory ---------------------------------------------------------------
+  // Throws OutOfMemory with the device's free and total bytes.
+  virtual void* allocate(int device, size_t bytes) = 0;
+  virtual void release(int device, void* ptr) noexcept = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, int src_device, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, int dst_device, const void* host_src, size_t bytes) = 0;
+  virtual void copy_between(void* dst, int dst_device, const void* src, int src_device,
+                            size_t bytes) = 0;
+
+  // --- per-shard kernels ----------------------------------------------------
+  // Row (cell) statistics: arrays of a.n_rows entries.
+  virtual void row_stats(const CsrView& a, const float* values, AxisStats out) = 0;
+  // Column (gene) statistics, accumulated (+=) into arrays of a.n_cols entries.
+  virtual void col_stats(const CsrView& a, const float* values, AxisStats out) = 0;
+
+  // Builds the shard made of rows `rows` (local row numbers, any order,
+  // repeats allowed) and the genes of `genes`, for every value layer. When
+  // `prebuilt` is given (an index this same gather produced before, on the
+  // same device), only the values are gathered into it.
+  virtual GatherOutput gather(const CsrView& a, const std::vector<const float*>& values,
+                              const std::vector<int64_t>& rows, const GeneMap& genes,
+                              const CsrView* prebuilt) = 0;
+};
+
+// The backend that owns memory on `device` (kHost: the CPU backend).
+Backend& backend_for(int device);
+
+// Number of GPUs the CUDA backend sees (0 when built without CUDA or none visible).
+int gpu_count();
+
+// Free and total bytes of a device (for kHost, the machine's available memory).
+void memory_info(int device, size_t* free_bytes, size_t* total_bytes);
+
+}  // namespace cellshard

@@ -1,0 +1,48 @@
+// Owning, untyped memory on the host or on one GPU. Memory belongs to C++:
+// R only ever holds handles to objects that own Buffers.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace cellshard {
+
+// Device number of memory that lives in ordinary host memory (the CPU backend).
+constexpr int kHost = -1;
+
+class Buffer {
+ public:
+  // Allocates `bytes` on `device` (kHost for host memory); throws OutOfMemory.
+  Buffer(int device, size_t bytes);
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  int device() const { return device_; }
+  size_t bytes() const { return bytes_; }
+  void* data() { return ptr_; }
+  const void* data() const { return ptr_; }
+  template <class T> T* as() { return static_cast<T*>(ptr_); }
+  template <class T> const T* as() const { return static_cast<const T*>(ptr_); }
+
+  // Copies between this buffer and host memory (offsets in bytes).
+  void upload(const void* host, size_t bytes, size_t offset = 0);
+  void download(void* host, size_t bytes, size_t offset = 0) const;
+
+ private:
+  int device_;
+  size_t bytes_;
+  void* ptr_;
+};
+
+using BufferPtr = std::shared_ptr<Buffer>;
+
+inline BufferPtr make_buffer(int device, size_t bytes) {
+  return std::make_shared<Buffer>(device, bytes);
+}
+
+// Copies `bytes` from src (+src_offset) to dst (+dst_offset), whatever devices they are on.
+void copy_buffer(Buffer& dst, size_t dst_offset, const Buffer& src, size_t src_offset,
+                 size_t bytes);
+
+}  // namespace cellshard

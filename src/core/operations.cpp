@@ -1,0 +1,380 @@
+#include "operations.h"
+
+#include <algorithm>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "errors.h"
+
+namespace cellshard {
+
+void for_each_shard(const std::vector<int>& devices, const std::function<void(size_t)>& fn) {
+  std::map<int, std::vector<size_t>> by_device;
+  for (size_t s = 0; s < devices.size(); ++s) by_device[devices[s]].push_back(s);
+  if (by_device.size() <= 1) {
+    for (size_t s = 0; s < devices.size(); ++s) fn(s);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(by_device.size());
+  std::vector<std::thread> threads;
+  size_t k = 0;
+  for (auto& entry : by_device) {
+    const std::vector<size_t>* shards = &entry.second;
+    std::exception_ptr* err = &errors[k++];
+    threads.emplace_back([shards, err, &fn] {
+      try {
+        for (size_t s : *shards) fn(s);
+      } catch (...) {
+        *err = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+std::vector<int> shard_devices(const ShardedIndex& index) {
+  std::vector<int> d;
+  for (const auto& s : index.shards) d.push_back(s->device);
+  return d;
+}
+
+void row_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
+  const ShardedIndex& idx = m.index();
+  std::vector<int64_t> off = idx.row_offsets();
+  for_each_shard(shard_devices(idx), [&](size_t s) {
+    const ShardIndex& sh = *idx.shards[s];
+    const float* vals = m.values()[s] ? m.values()[s]->as<float>() : nullptr;
+    backend_for(sh.device).row_stats(sh.view(), vals, {sums + off[s], n_positive + off[s]});
+  });
+}
+
+void col_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
+  const ShardedIndex& idx = m.index();
+  size_t n = size_t(idx.n_cols), k = idx.shards.size();
+  // One partial per shard, combined in shard order so the result does not
+  // depend on which thread finished first.
+  std::vector<std::vector<double>> part_sums(k, std::vector<double>(n, 0.0));
+  std::vector<std::vector<int64_t>> part_pos(k, std::vector<int64_t>(n, 0));
+  for_each_shard(shard_devices(idx), [&](size_t s) {
+    const ShardIndex& sh = *idx.shards[s];
+    const float* vals = m.values()[s] ? m.values()[s]->as<float>() : nullptr;
+    backend_for(sh.device).col_stats(sh.view(), vals, {part_sums[s].data(), part_pos[s].data()});
+  });
+  std::fill(sums, sums + n, 0.0);
+  std::fill(n_positive, n_positive + n, int64_t(0));
+  for (size_t s = 0; s < k; ++s)
+    for (size_t g = 0; g < n; ++g) {
+      sums[g] += part_sums[s][g];
+      n_positive[g] += part_pos[s][g];
+    }
+}
+
+GeneMap make_gene_map(int64_t n_source, const std::vector<int64_t>& keep) {
+  GeneMap map;
+  map.n_out = int64_t(keep.size());
+  CS_CHECK(map.n_out <= INT32_MAX, "too many genes selected");
+  map.map_ptr.assign(size_t(n_source) + 1, 0);
+  bool identity = int64_t(keep.size()) == n_source;
+  for (size_t j = 0; j < keep.size(); ++j) {
+    int64_t g = keep[j];
+    if (g < 0 || g >= n_source)
+      throw Error("gene index " + std::to_string(g + 1) + " is out of range (the matrix has " +
+                  std::to_string(n_source) + " genes)");
+    map.map_ptr[size_t(g) + 1]++;
+    if (j > 0 && keep[j] <= keep[j - 1]) map.monotone = false;
+    if (g != int64_t(j)) identity = false;
+  }
+  for (size_t g = 0; g < size_t(n_source); ++g) map.map_ptr[g + 1] += map.map_ptr[g];
+  map.out_cols.resize(keep.size());
+  std::vector<int64_t> fill(map.map_ptr.begin(), map.map_ptr.end() - 1);
+  for (size_t j = 0; j < keep.size(); ++j) map.out_cols[size_t(fill[size_t(keep[j])]++)] = int32_t(j);
+  map.identity = identity;
+  return map;
+}
+
+GeneMap identity_gene_map(int64_t n_genes) {
+  std::vector<int64_t> all(size_t(n_genes));
+  for (int64_t g = 0; g < n_genes; ++g) all[size_t(g)] = g;
+  return make_gene_map(n_genes, all);
+}
+
+namespace {
+
+// Remembers the index that the last subset or rebalance built, so that the
+// other layers of the same object, transformed the same way, share it.
+struct DerivedIndexCache {
+  std::mutex mutex;
+  const ShardedIndex* source = nullptr;
+  std::weak_ptr<const ShardedIndex> source_alive;
+  std::vector<int64_t> key;
+  std::weak_ptr<const ShardedIndex> result;
+
+  std::shared_ptr<const ShardedIndex> find(const ShardedMatrix& m, const std::vector<int64_t>& k) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto src = source_alive.lock();
+    if (!src || src.get() != &m.index() || key != k) return nullptr;
+    return result.lock();
+  }
+  void remember(const ShardedMatrix& m, std::vector<int64_t> k,
+                const std::shared_ptr<const ShardedIndex>& r) {
+    std::lock_guard<std::mutex> lock(mutex);
+    source = &m.index();
+    source_alive = m.shared_index();
+    key = std::move(k);
+    result = r;
+  }
+};
+
+DerivedIndexCache& derived_cache() {
+  static DerivedIndexCache cache;
+  return cache;
+}
+
+std::vector<int64_t> subset_key(const std::vector<int64_t>& rows, const GeneMap& genes) {
+  std::vector<int64_t> k;
+  k.reserve(rows.size() + genes.map_ptr.size() + genes.out_cols.size() + 4);
+  k.push_back(1);  // operation tag: subset
+  k.push_back(int64_t(rows.size()));
+  k.insert(k.end(), rows.begin(), rows.end());
+  k.push_back(int64_t(genes.map_ptr.size()));
+  k.insert(k.end(), genes.map_ptr.begin(), genes.map_ptr.end());
+  k.insert(k.end(), genes.out_cols.begin(), genes.out_cols.end());
+  return k;
+}
+
+struct Segment {
+  size_t source_shard;
+  std::vector<int64_t> local_rows;
+};
+
+}  // namespace
+
+MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes) {
+  const ShardedIndex& idx = m.index();
+  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
+  std::vector<int64_t> off = idx.row_offsets();
+  int64_t n_rows = off.back();
+
+  // Cut the requested cells into runs that come from one source shard.
+  std::vector<Segment> segments;
+  size_t cur = 0;
+  for (int64_t r : rows) {
+    if (r < 0 || r >= n_rows)
+      throw Error("cell index " + std::to_string(r + 1) + " is out of range (the matrix has " +
+                  std::to_string(n_rows) + " cells)");
+    if (!(r >= off[cur] && r < off[cur + 1]))
+      cur = size_t(std::upper_bound(off.begin(), off.end(), r) - off.begin()) - 1;
+    if (segments.empty() || segments.back().source_shard != cur) segments.push_back({cur, {}});
+    segments.back().local_rows.push_back(r - off[cur]);
+  }
+
+  std::vector<int64_t> key = subset_key(rows, genes);
+  std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
+  if (prebuilt && prebuilt->shards.size() != segments.size()) prebuilt = nullptr;
+
+  std::vector<GatherOutput> out(segments.size());
+  std::vector<int> devices;
+  for (const auto& seg : segments) devices.push_back(idx.shards[seg.source_shard]->device);
+  for_each_shard(devices, [&](size_t k) {
+    const Segment& seg = segments[k];
+    const ShardIndex& sh = *idx.shards[seg.source_shard];
+    const BufferPtr& vals = m.values()[seg.source_shard];
+    CsrView pre;
+    if (prebuilt) pre = prebuilt->shards[k]->view();
+    out[k] = backend_for(sh.device)
+                 .gather(sh.view(), {vals ? vals->as<float>() : nullptr}, seg.local_rows, genes,
+                         prebuilt ? &pre : nullptr);
+  });
+
+  std::shared_ptr<const ShardedIndex> index = prebuilt;
+  if (!index) {
+    auto built = std::make_shared<ShardedIndex>();
+    built->n_cols = genes.n_out;
+    for (size_t k = 0; k < segments.size(); ++k) {
+      auto sh = std::make_shared<ShardIndex>();
+      sh->device = devices[k];
+      sh->n_rows = int64_t(segments[k].local_rows.size());
+      sh->n_cols = genes.n_out;
+      sh->nnz = out[k].nnz;
+      sh->indptr = out[k].indptr;
+      sh->indices = out[k].indices;
+      built->shards.push_back(sh);
+    }
+    index = built;
+  }
+  std::vector<BufferPtr> values;
+  for (auto& o : out) values.push_back(o.values.empty() ? nullptr : o.values[0]);
+  auto result = std::make_shared<ShardedMatrix>(index, std::move(values));
+
+  // Cells taken out of order can leave many small shards: even them out.
+  if (segments.size() > 2 * std::max<size_t>(1, idx.shards.size())) {
+    std::vector<int> source_devices = shard_devices(idx);
+    return rebalance(*result, even_placement(result->n_rows(), source_devices, idx.shards.size()));
+  }
+  if (!prebuilt) derived_cache().remember(m, std::move(key), index);
+  return result;
+}
+
+MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
+  const ShardedIndex& idx = m.index();
+  int64_t total = 0;
+  for (int64_t r : p.rows) total += r;
+  CS_CHECK(total == idx.n_rows(), "internal: a placement must cover every cell");
+  CS_CHECK(p.rows.size() == p.devices.size(), "internal: placement sizes differ");
+
+  std::vector<int64_t> key{2, int64_t(p.rows.size())};
+  key.insert(key.end(), p.rows.begin(), p.rows.end());
+  key.insert(key.end(), p.devices.begin(), p.devices.end());
+  std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
+
+  // Row pointers of the source shards, on the host (one int64 per cell).
+  std::vector<std::vector<int64_t>> src_ptr(idx.shards.size());
+  for (size_t s = 0; s < idx.shards.size(); ++s) {
+    const ShardIndex& sh = *idx.shards[s];
+    src_ptr[s].resize(size_t(sh.n_rows) + 1);
+    sh.indptr->download(src_ptr[s].data(), src_ptr[s].size() * sizeof(int64_t));
+  }
+  std::vector<int64_t> src_off = idx.row_offsets();
+
+  size_t n_new = p.rows.size();
+  std::vector<std::shared_ptr<ShardIndex>> new_shards(n_new);
+  std::vector<BufferPtr> new_values(n_new);
+  std::vector<int64_t> new_first(n_new + 1, 0);
+  for (size_t t = 0; t < n_new; ++t) new_first[t + 1] = new_first[t] + p.rows[t];
+
+  for_each_shard(p.devices, [&](size_t t) {
+    int dev = p.devices[t];
+    int64_t a = new_first[t], b = new_first[t + 1];
+    // Pieces: (source shard, first local row, end local row).
+    struct Piece { size_t s; int64_t lo, hi; };
+    std::vector<Piece> pieces;
+    int64_t nnz = 0;
+    for (size_t s = 0; s < idx.shards.size(); ++s) {
+      int64_t lo = std::max(a, src_off[s]), hi = std::min(b, src_off[s + 1]);
+      if (lo >= hi) continue;
+      pieces.push_back({s, lo - src_off[s], hi - src_off[s]});
+      nnz += src_ptr[s][size_t(hi - src_off[s])] - src_ptr[s][size_t(lo - src_off[s])];
+    }
+    std::shared_ptr<ShardIndex> sh;
+    if (prebuilt) {
+      sh = std::const_pointer_cast<ShardIndex>(prebuilt->shards[t]);
+    } else {
+      sh = std::make_shared<ShardIndex>();
+      sh->device = dev;
+      sh->n_rows = b - a;
+      sh->n_cols = idx.n_cols;
+      sh->nnz = nnz;
+      sh->indptr = make_buffer(dev, size_t(b - a + 1) * sizeof(int64_t));
+      sh->indices = make_buffer(dev, size_t(nnz) * sizeof(int32_t));
+      std::vector<int64_t> ptr;
+      ptr.reserve(size_t(b - a + 1));
+      ptr.push_back(0);
+      for (const Piece& pc : pieces)
+        for (int64_t r = pc.lo; r < pc.hi; ++r)
+          ptr.push_back(ptr.back() + src_ptr[pc.s][size_t(r + 1)] - src_ptr[pc.s][size_t(r)]);
+      sh->indptr->upload(ptr.data(), ptr.size() * sizeof(int64_t));
+    }
+    BufferPtr vals = make_buffer(dev, size_t(nnz) * sizeof(float));
+    int64_t at = 0;
+    for (const Piece& pc : pieces) {
+      int64_t from = src_ptr[pc.s][size_t(pc.lo)], len = src_ptr[pc.s][size_t(pc.hi)] - from;
+      if (!prebuilt)
+        copy_buffer(*sh->indices, size_t(at) * 4, *idx.shards[pc.s]->indices, size_t(from) * 4,
+                    size_t(len) * 4);
+      if (m.values()[pc.s])
+        copy_buffer(*vals, size_t(at) * 4, *m.values()[pc.s], size_t(from) * 4, size_t(len) * 4);
+      at += len;
+    }
+    new_shards[t] = sh;
+    new_values[t] = vals;
+  });
+
+  std::shared_ptr<const ShardedIndex> index = prebuilt;
+  if (!index) {
+    auto built = std::make_shared<ShardedIndex>();
+    built->n_cols = idx.n_cols;
+    built->shards = new_shards;
+    index = built;
+    derived_cache().remember(m, std::move(key), index);
+  }
+  return std::make_shared<ShardedMatrix>(index, std::move(new_values));
+}
+
+HostCsr to_host(const ShardedMatrix& m) {
+  const ShardedIndex& idx = m.index();
+  HostCsr out;
+  out.n_rows = idx.n_rows();
+  out.n_cols = idx.n_cols;
+  out.indptr.assign(size_t(out.n_rows) + 1, 0);
+  out.indices.resize(size_t(idx.nnz()));
+  out.values.resize(size_t(idx.nnz()));
+  std::vector<int64_t> off = idx.row_offsets();
+  std::vector<int64_t> nnz_off(idx.shards.size() + 1, 0);
+  for (size_t s = 0; s < idx.shards.size(); ++s) nnz_off[s + 1] = nnz_off[s] + idx.shards[s]->nnz;
+  for_each_shard(shard_devices(idx), [&](size_t s) {
+    const ShardIndex& sh = *idx.shards[s];
+    int64_t* ptr = out.indptr.data() + off[s];
+    // Row pointers land shifted by this shard's first non-zero; row 0's slot
+    // is the previous shard's end, so download to a temporary.
+    std::vector<int64_t> local(size_t(sh.n_rows) + 1);
+    sh.indptr->download(local.data(), local.size() * sizeof(int64_t));
+    for (int64_t r = 1; r <= sh.n_rows; ++r) ptr[r] = local[size_t(r)] + nnz_off[s];
+    sh.indices->download(out.indices.data() + nnz_off[s], size_t(sh.nnz) * sizeof(int32_t));
+    if (m.values()[s])
+      m.values()[s]->download(out.values.data() + nnz_off[s], size_t(sh.nnz) * sizeof(float));
+  });
+  return out;
+}
+
+MatrixPtr from_host(const HostCsr& csr, const Placement& p) {
+  int64_t total = 0;
+  for (int64_t r : p.rows) total += r;
+  CS_CHECK(total == csr.n_rows, "internal: a placement must cover every cell");
+  auto index = std::make_shared<ShardedIndex>();
+  index->n_cols = csr.n_cols;
+  size_t n = p.rows.size();
+  index->shards.resize(n);
+  std::vector<BufferPtr> values(n);
+  std::vector<int64_t> first(n + 1, 0);
+  for (size_t s = 0; s < n; ++s) first[s + 1] = first[s] + p.rows[s];
+  for_each_shard(p.devices, [&](size_t s) {
+    int dev = p.devices[s];
+    int64_t a = first[s], b = first[s + 1];
+    int64_t base = csr.indptr[size_t(a)], nnz = csr.indptr[size_t(b)] - base;
+    auto sh = std::make_shared<ShardIndex>();
+    sh->device = dev;
+    sh->n_rows = b - a;
+    sh->n_cols = csr.n_cols;
+    sh->nnz = nnz;
+    std::vector<int64_t> ptr(size_t(b - a) + 1);
+    for (int64_t r = a; r <= b; ++r) ptr[size_t(r - a)] = csr.indptr[size_t(r)] - base;
+    sh->indptr = make_buffer(dev, ptr.size() * sizeof(int64_t));
+    sh->indptr->upload(ptr.data(), ptr.size() * sizeof(int64_t));
+    sh->indices = make_buffer(dev, size_t(nnz) * sizeof(int32_t));
+    sh->indices->upload(csr.indices.data() + base, size_t(nnz) * sizeof(int32_t));
+    values[s] = make_buffer(dev, size_t(nnz) * sizeof(float));
+    values[s]->upload(csr.values.data() + base, size_t(nnz) * sizeof(float));
+    index->shards[s] = sh;
+  });
+  return std::make_shared<ShardedMatrix>(index, std::move(values));
+}
+
+MatrixPtr with_host_values(const ShardedMatrix& like, const std::vector<float>& host) {
+  const ShardedIndex& idx = like.index();
+  CS_CHECK(int64_t(host.size()) == idx.nnz(), "the values do not match the matrix's non-zeros");
+  std::vector<BufferPtr> values(idx.shards.size());
+  std::vector<int64_t> nnz_off(idx.shards.size() + 1, 0);
+  for (size_t s = 0; s < idx.shards.size(); ++s) nnz_off[s + 1] = nnz_off[s] + idx.shards[s]->nnz;
+  for_each_shard(shard_devices(idx), [&](size_t s) {
+    const ShardIndex& sh = *idx.shards[s];
+    values[s] = make_buffer(sh.device, size_t(sh.nnz) * sizeof(float));
+    values[s]->upload(host.data() + nnz_off[s], size_t(sh.nnz) * sizeof(float));
+  });
+  return std::make_shared<ShardedMatrix>(like.shared_index(), std::move(values));
+}
+
+}  // namespace cellshard

@@ -1,0 +1,72 @@
+// Builds a sharded matrix from host chunks of consecutive cells. Readers hand
+// over one chunk at a time; a thread per device uploads it while the reader
+// reads the next, and at most `max_pending` chunks wait in host memory.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "sharded_matrix.h"
+
+namespace cellshard {
+
+// Cells [first_row, first_row + n) as CSR with row pointers starting at 0.
+struct HostChunk {
+  int64_t first_row = 0;
+  std::vector<int64_t> indptr;
+  std::vector<int32_t> indices;
+  std::vector<float> values;
+  int64_t n_rows() const { return int64_t(indptr.size()) - 1; }
+};
+
+class ShardBuilder {
+ public:
+  // shard_nnz[s]: non-zeros the shard will hold (known from the file's row
+  // pointers, or from a counting pass). Allocates every shard up front, so
+  // running out of device memory is reported before any data is read.
+  ShardBuilder(int64_t n_cols, const Placement& placement, const std::vector<int64_t>& shard_nnz,
+               size_t max_pending = 3);
+  ~ShardBuilder();
+
+  // First cell of each shard, plus the total at the end.
+  const std::vector<int64_t>& shard_first_rows() const { return first_row_; }
+
+  // Chunks come in cell order and never straddle two shards.
+  void put(HostChunk chunk);
+  // Waits for the uploads and checks that every shard is full.
+  MatrixPtr finish();
+
+ private:
+  struct Job {
+    size_t shard;
+    HostChunk chunk;
+    int64_t nnz_offset;
+  };
+  struct Worker {
+    int device;
+    std::deque<Job> queue;
+    std::thread thread;
+  };
+  void run(Worker* w);
+  void rethrow_if_failed();
+
+  int64_t n_cols_;
+  std::vector<int64_t> first_row_;
+  std::vector<int64_t> rows_done_, nnz_done_;
+  std::vector<std::shared_ptr<ShardIndex>> shards_;
+  std::vector<BufferPtr> values_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<size_t> worker_of_shard_;
+  size_t max_pending_, pending_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+};
+
+}  // namespace cellshard

@@ -1,0 +1,77 @@
+// The device data model: a cells x genes matrix cut into contiguous shards of
+// cells, each shard a CSR block on one device (or on the host). Value layers
+// (counts, normalised values, ...) that share one sparsity pattern share the
+// index arrays and own only their values.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "buffer.h"
+
+namespace cellshard {
+
+// The sparsity pattern of one shard: 64-bit row pointers, 32-bit gene indices.
+struct ShardIndex {
+  int device = kHost;
+  int64_t n_rows = 0;
+  int64_t n_cols = 0;
+  int64_t nnz = 0;
+  BufferPtr indptr;   // int64, n_rows + 1
+  BufferPtr indices;  // int32, nnz
+
+  CsrView view() const;
+};
+
+// The sparsity pattern of the whole matrix: shards in cell order.
+struct ShardedIndex {
+  int64_t n_cols = 0;
+  std::vector<std::shared_ptr<ShardIndex>> shards;
+
+  int64_t n_rows() const;
+  int64_t nnz() const;
+  // First cell of each shard, plus n_rows() at the end.
+  std::vector<int64_t> row_offsets() const;
+};
+
+// One value layer over a shared index: what an R handle points to.
+class ShardedMatrix {
+ public:
+  ShardedMatrix(std::shared_ptr<const ShardedIndex> index, std::vector<BufferPtr> values);
+
+  int64_t n_rows() const { return index_->n_rows(); }
+  int64_t n_cols() const { return index_->n_cols; }
+  int64_t nnz() const { return index_->nnz(); }
+  size_t n_shards() const { return index_->shards.size(); }
+  const ShardedIndex& index() const { return *index_; }
+  std::shared_ptr<const ShardedIndex> shared_index() const { return index_; }
+  const std::vector<BufferPtr>& values() const { return values_; }
+  // Device bytes held by this layer's values, and by the shared index.
+  size_t value_bytes() const;
+  size_t index_bytes() const;
+
+ private:
+  std::shared_ptr<const ShardedIndex> index_;
+  std::vector<BufferPtr> values_;  // float32, one per shard
+};
+
+using MatrixPtr = std::shared_ptr<ShardedMatrix>;
+
+// Where each shard goes: devices[s] for shard s, and its number of cells.
+struct Placement {
+  std::vector<int> devices;
+  std::vector<int64_t> rows;
+};
+
+// Splits n_rows cells into n_shards contiguous shards of near-equal size,
+// placed round-robin on `devices`.
+Placement even_placement(int64_t n_rows, const std::vector<int>& devices, size_t n_shards);
+
+// Splits so that each shard holds about the same number of non-zeros
+// (row_nnz_prefix has n_rows + 1 entries), keeping at least one cell per shard.
+Placement balanced_placement(const std::vector<int64_t>& row_nnz_prefix,
+                             const std::vector<int>& devices, size_t n_shards);
+
+}  // namespace cellshard

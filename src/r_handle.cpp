@@ -1,0 +1,37 @@
+#include "r_handle.h"
+
+namespace cellshard {
+
+static void finalize_handle(SEXP ptr) {
+  auto* h = static_cast<MatrixHandle*>(R_ExternalPtrAddr(ptr));
+  if (!h) return;
+  R_ClearExternalPtr(ptr);
+  delete h;  // never throws: buffer destructors swallow driver-shutdown errors
+}
+
+SEXP wrap_matrix(MatrixPtr m) {
+  auto* h = new MatrixHandle{std::move(m)};
+  SEXP ptr = PROTECT(R_MakeExternalPtr(h, Rf_install("cellshard_matrix"), R_NilValue));
+  R_RegisterCFinalizerEx(ptr, finalize_handle, TRUE);
+  UNPROTECT(1);
+  return ptr;
+}
+
+MatrixPtr get_matrix(SEXP handle) {
+  if (TYPEOF(handle) != EXTPTRSXP || R_ExternalPtrTag(handle) != Rf_install("cellshard_matrix"))
+    throw Error("not a cellshard device handle");
+  auto* h = static_cast<MatrixHandle*>(R_ExternalPtrAddr(handle));
+  if (!h || !h->matrix)
+    throw Error(
+        "[cellshard:stale] this assay's device data is gone: it was released with "
+        "releaseDevice(), or the object was saved and reloaded (saveRDS/readRDS) or sent to "
+        "another process, which device memory does not survive");
+  return h->matrix;
+}
+
+void free_matrix(SEXP handle) {
+  if (TYPEOF(handle) != EXTPTRSXP) return;
+  finalize_handle(handle);
+}
+
+}  // namespace cellshard
