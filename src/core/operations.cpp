@@ -97,7 +97,7 @@ GeneMap make_gene_map(int64_t n_source, const std::vector<int64_t>& keep) {
 }
 
 GeneMap identity_gene_map(int64_t n_genes) {
-  std::vector<int64_t> all(size_t(n_genes));
+  std::vector<int64_t> all(static_cast<size_t>(n_genes));
   for (int64_t g = 0; g < n_genes; ++g) all[size_t(g)] = g;
   return make_gene_map(n_genes, all);
 }

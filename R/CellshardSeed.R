@@ -1,0 +1,90 @@
+#' The device-backed seed under a CellshardMatrix
+#'
+#' A \code{CellshardSeed} is a DelayedArray seed whose data lives in cell-sharded
+#' CSR matrices on the GPUs (or in host memory on the CPU backend). The C++ side
+#' owns the memory; the seed holds a handle to it. Users meet it only through
+#' \code{\linkS4class{CellshardMatrix}}.
+#'
+#' @slot handle External pointer to the C++ matrix (cells x genes).
+#' @slot dim Dimensions as R sees them: genes x cells unless \code{transposed}.
+#' @slot dimnames List of two character vectors or \code{NULL}s.
+#' @slot transposed \code{TRUE} when the R view is cells x genes.
+#' @slot source Where the data came from (\code{format}, \code{path}), used to
+#'   say how to reload it when the handle is gone.
+#' @name CellshardSeed-class
+#' @aliases CellshardSeed
+#' @exportClass CellshardSeed
+setClass("CellshardSeed",
+    slots = c(handle = "externalptr", dim = "integer", dimnames = "list",
+              transposed = "logical", source = "list"))
+
+setValidity("CellshardSeed", function(object) {
+    if (length(object@dim) != 2L) return("dim must have length 2")
+    if (length(object@dimnames) != 2L) return("dimnames must be a list of length 2")
+    TRUE
+})
+
+# A seed over a new handle: genes x cells view of a cells x genes matrix.
+.newSeed <- function(handle, genes = NULL, cells = NULL, source = list()) {
+    lay <- cs_matrix_layout(handle)
+    if (lay$n_genes > .Machine$integer.max || lay$n_cells > .Machine$integer.max)
+        stop("more than 2^31 - 1 genes or cells cannot be represented in R", call. = FALSE)
+    new("CellshardSeed", handle = handle,
+        dim = as.integer(c(lay$n_genes, lay$n_cells)),
+        dimnames = list(.asNames(genes), .asNames(cells)),
+        transposed = FALSE, source = as.list(source))
+}
+
+.asNames <- function(x) if (is.null(x)) NULL else as.character(x)
+
+# The (gene, cell) index pair in the C++ orientation for an R-side (row, col) pair.
+.cellsGenes <- function(seed, i, j) {
+    if (seed@transposed) list(cells = i, genes = j) else list(cells = j, genes = i)
+}
+
+.seedCall <- function(seed, f, ...) .deviceCall(f(seed@handle, ...), source = seed@source)
+
+#' @importMethodsFrom BiocGenerics dim dimnames
+#' @importFrom BiocGenerics t
+NULL
+
+setMethod("dim", "CellshardSeed", function(x) x@dim)
+setMethod("dimnames", "CellshardSeed", function(x) {
+    if (all(vapply(x@dimnames, is.null, logical(1)))) NULL else x@dimnames
+})
+
+#' @rdname CellshardSeed-class
+#' @param x A \code{CellshardSeed}.
+#' @param index A list of two integer vectors (or \code{NULL}s) as DelayedArray
+#'   passes them.
+#' @return \code{extract_array}: an ordinary numeric matrix.
+#' @export
+setMethod("extract_array", "CellshardSeed", function(x, index) {
+    ij <- .cellsGenes(x, index[[1L]], index[[2L]])
+    out <- .seedCall(x, cs_extract_dense, .indexOrNull(ij$cells), .indexOrNull(ij$genes))
+    if (x@transposed) t(out) else out
+})
+
+#' @rdname CellshardSeed-class
+#' @return \code{is_sparse}: \code{TRUE}.
+#' @export
+setMethod("is_sparse", "CellshardSeed", function(x) TRUE)
+
+#' @rdname CellshardSeed-class
+#' @return \code{extract_sparse_array}: a \code{SparseArraySeed} of the block.
+#' @export
+setMethod("extract_sparse_array", "CellshardSeed", function(x, index) {
+    ij <- .cellsGenes(x, index[[1L]], index[[2L]])
+    nz <- .seedCall(x, cs_extract_sparse, .indexOrNull(ij$cells), .indexOrNull(ij$genes))
+    d <- vapply(seq_along(index), function(k)
+        if (is.null(index[[k]])) x@dim[k] else length(index[[k]]), integer(1))
+    coords <- if (x@transposed) cbind(nz$cell, nz$gene) else cbind(nz$gene, nz$cell)
+    SparseArraySeed(d, nzindex = coords, nzdata = nz$x, check = FALSE)
+})
+
+.indexOrNull <- function(i) if (is.null(i)) NULL else as.numeric(i)
+
+setMethod("show", "CellshardSeed", function(object) {
+    cat(sprintf("<%d x %d> CellshardSeed%s\n", object@dim[1], object@dim[2],
+                if (object@transposed) " (transposed view)" else ""))
+})

@@ -1,0 +1,36 @@
+#' What this build of cellshard has, and which devices it sees
+#'
+#' @return Invisibly, a list: \code{backend} ("cuda" or "cpu"), \code{cuda}
+#'   (logical), \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found},
+#'   \code{hdf5_version}, \code{gpus} (one line per visible GPU). Prints a summary.
+#' @examples
+#' cellshardInfo()
+#' @export
+cellshardInfo <- function() {
+    info <- cs_build_info()
+    info$backend <- if (length(info$gpus)) "cuda" else "cpu"
+    cat("cellshard ", as.character(utils::packageVersion("cellshard")), "\n", sep = "")
+    cat("  CUDA backend : ", if (info$cuda) paste0("built (CUDA ", info$cuda_version,
+        ", sm_", gsub(" ", ",", info$cuda_arch), ")") else "not built (no CUDA found at install time)",
+        "\n", sep = "")
+    cat("  NCCL         : ", if (info$nccl) "yes" else "no", "\n", sep = "")
+    cat("  MPI          : ", if (info$mpi_found) "found at install time" else "not found",
+        "\n", sep = "")
+    cat("  HDF5         : ", info$hdf5_version, "\n", sep = "")
+    if (length(info$gpus)) {
+        cat("  GPUs visible :\n")
+        cat(paste0("    ", info$gpus, "\n"), sep = "")
+    } else {
+        cat("  GPUs visible : none; every function runs on the CPU backend\n")
+    }
+    invisible(info)
+}
+
+.onAttach <- function(libname, pkgname) {
+    if (cs_gpu_count() == 0L) {
+        why <- if (isTRUE(cs_build_info()$cuda)) "no GPU is visible" else
+            "this build has no CUDA backend"
+        packageStartupMessage("cellshard: ", why, ", so data stays in host memory and every ",
+                              "function runs on the CPU backend. See cellshardInfo().")
+    }
+}

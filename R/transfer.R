@@ -1,0 +1,144 @@
+#' Send counts to the devices, or bring them back
+#'
+#' \code{toDevice} turns an in-memory matrix (a \code{dgCMatrix}, any other
+#' \code{Matrix}, or a base numeric matrix; genes x cells) or every assay of a
+#' \code{SingleCellExperiment} into device-backed
+#' \code{\linkS4class{CellshardMatrix}} assays: the cells are cut into
+#' contiguous shards spread over \code{devices}, each shard a CSR block with
+#' 64-bit row pointers. \code{toHost} does the reverse, giving \code{dgCMatrix}
+#' assays.
+#'
+#' @param x A matrix, a \code{CellshardMatrix}, or a \code{SingleCellExperiment}.
+#' @param devices \code{NULL} (every visible GPU, or the CPU backend when there is
+#'   none), \code{"cpu"}, \code{"gpu"}, or 0-based GPU numbers such as \code{0:1}.
+#' @param shards Number of shards (default one per device). Shards are placed on
+#'   the devices in turn and balanced by non-zeros.
+#' @param assays For a \code{SingleCellExperiment}: names of the assays to move
+#'   (default all).
+#' @return \code{toDevice}: a \code{CellshardMatrix}, or the
+#'   \code{SingleCellExperiment} with device-backed assays. \code{toHost}: a
+#'   \code{dgCMatrix}, or the \code{SingleCellExperiment} with \code{dgCMatrix}
+#'   assays.
+#' @details Values are stored as 32-bit floats, as in scanpy and
+#'   rapids-singlecell; counts below 2^24 are exact. NaN, NA and infinite values
+#'   are refused with an error.
+#' @examples
+#' m <- Matrix::rsparsematrix(100, 30, 0.1, rand.x = function(n) rpois(n, 3) + 1)
+#' x <- toDevice(m, devices = "cpu", shards = 3)
+#' identical(as.matrix(toHost(x)), as.matrix(m))
+#' @export
+toDevice <- function(x, devices = NULL, shards = NULL, assays = NULL) {
+    devs <- .resolveDevices(devices)
+    n_shards <- .resolveShards(shards, devs)
+    if (is(x, "SummarizedExperiment")) {
+        names <- if (is.null(assays)) assayNames(x) else assays
+        for (a in names) assay(x, a, withDimnames = FALSE) <- toDevice(assay(x, a), devs, n_shards)
+        return(x)
+    }
+    if (.isDeviceMatrix(x)) return(rebalance(x, devices = devs, shards = n_shards))
+    .matrixToDevice(x, devs, n_shards)
+}
+
+.matrixToDevice <- function(x, devs, n_shards) {
+    dn <- dimnames(x)
+    if (is(x, "DelayedArray")) x <- as(x, "dgCMatrix")
+    if (is.matrix(x) && !is.numeric(x) && !is.logical(x))
+        stop("counts must be numeric, not ", typeof(x), call. = FALSE)
+    if (is.matrix(x)) {
+        storage.mode(x) <- "double"
+        handle <- .deviceCall(cs_from_dense(x, devs, n_shards))
+    } else if (is(x, "Matrix")) {
+        x <- as(as(as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+        handle <- .deviceCall(cs_from_csc(x@i, x@p, x@x, nrow(x), ncol(x), devs, n_shards))
+    } else {
+        stop("cannot send an object of class ", class(x)[1], " to the devices", call. = FALSE)
+    }
+    .wrapSeed(.newSeed(handle, dn[[1]], dn[[2]]))
+}
+
+#' @rdname toDevice
+#' @export
+toHost <- function(x, assays = NULL) {
+    if (is(x, "SummarizedExperiment")) {
+        names <- if (is.null(assays)) assayNames(x) else assays
+        for (a in names) {
+            m <- assay(x, a, withDimnames = FALSE)
+            if (is(m, "CellshardMatrix")) assay(x, a, withDimnames = FALSE) <- as(m, "dgCMatrix")
+        }
+        return(x)
+    }
+    if (is(x, "CellshardMatrix")) return(as(x, "dgCMatrix"))
+    x
+}
+
+#' Free device memory now
+#'
+#' Releases the device memory behind a \code{CellshardMatrix} or behind every
+#' device-backed assay of a \code{SingleCellExperiment}, without waiting for R's
+#' garbage collector (which does not see device memory). Every R copy of the
+#' object refers to the same device data, so all of them become unusable: they
+#' then raise an error that says how to reload the data. Assays that share an
+#' index (for example \code{counts} and \code{logcounts}) keep it until the last
+#' of them is released.
+#'
+#' @param x A \code{CellshardMatrix} or a \code{SingleCellExperiment}.
+#' @return \code{x}, invisibly.
+#' @examples
+#' x <- toDevice(Matrix::rsparsematrix(20, 10, 0.3), devices = "cpu")
+#' releaseDevice(x)
+#' @export
+releaseDevice <- function(x) {
+    if (is(x, "SummarizedExperiment")) {
+        for (a in assayNames(x)) releaseDevice(assay(x, a, withDimnames = FALSE))
+    } else if (.isDeviceMatrix(x)) {
+        cs_free(x@seed@handle)
+    }
+    invisible(x)
+}
+
+#' Even out the shards across devices
+#'
+#' Moves cells so that each shard holds an equal share of cells, like the
+#' rechunk step of the rapids-singlecell multi-GPU workflow after filtering.
+#' Assays of a \code{SingleCellExperiment} that shared an index keep sharing it.
+#'
+#' @inheritParams toDevice
+#' @return An object of the same class as \code{x}, with new device data.
+#' @examples
+#' x <- toDevice(Matrix::rsparsematrix(40, 30, 0.2), devices = "cpu")
+#' deviceLayout(rebalance(x[, 1:7], shards = 3))
+#' @export
+rebalance <- function(x, devices = NULL, shards = NULL) {
+    if (is(x, "SummarizedExperiment")) {
+        for (a in assayNames(x)) {
+            m <- assay(x, a, withDimnames = FALSE)
+            if (.isDeviceMatrix(m))
+                assay(x, a, withDimnames = FALSE) <- rebalance(m, devices, shards)
+        }
+        return(x)
+    }
+    if (!.isDeviceMatrix(x)) stop("rebalance() needs a device-backed matrix; see toDevice()",
+                                  call. = FALSE)
+    seed <- x@seed
+    devs <- if (is.null(devices)) unique(deviceLayout(x)$device) else .resolveDevices(devices)
+    n_shards <- .resolveShards(shards, devs)
+    seed@handle <- .seedCall(seed, cs_rebalance, devs, n_shards)
+    .wrapSeed(seed)
+}
+
+#' How a device-backed matrix is laid out
+#'
+#' @param x A \code{CellshardMatrix}.
+#' @return A data frame with one row per shard: \code{shard}, \code{device}
+#'   (-1 for the CPU backend), \code{first_cell}, \code{cells}, \code{nnz}.
+#' @examples
+#' deviceLayout(toDevice(Matrix::rsparsematrix(40, 30, 0.2), devices = "cpu", shards = 2))
+#' @export
+deviceLayout <- function(x) {
+    if (!.isDeviceMatrix(x)) stop("not a device-backed matrix", call. = FALSE)
+    lay <- .seedCall(x@seed, cs_matrix_layout)
+    n <- length(lay$shard_cells)
+    data.frame(shard = seq_len(n), device = lay$shard_device,
+               first_cell = cumsum(c(1, lay$shard_cells))[seq_len(n)],
+               cells = lay$shard_cells, nnz = lay$shard_nnz)
+}

@@ -1,0 +1,74 @@
+#include "h5_compressed_arrays.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "../core/errors.h"
+#include "csr_canonical.h"
+
+namespace cellshard {
+
+static std::string num(int64_t v) { return std::to_string(v); }
+
+CompressedArrays open_compressed_arrays(std::shared_ptr<const h5::File> file,
+                                        const std::string& group, int64_t n_major,
+                                        int64_t n_minor, const std::string& major_word) {
+  const h5::File& f = *file;
+  std::string minor_word = major_word == "cell" ? "gene" : "cell";
+  if (n_major < 0 || n_minor < 0) f.fail("'" + group + "' has a negative shape");
+  if (n_minor > int64_t(std::numeric_limits<int32_t>::max()))
+    f.fail("'" + group + "' has " + num(n_minor) + " " + minor_word +
+           "s; at most 2^31 - 1 are supported");
+  h5::Dataset indptr_ds = f.dataset(group + "/indptr");
+  h5::Dataset indices = f.dataset(group + "/indices");
+  h5::Dataset data = f.dataset(group + "/data");
+  indptr_ds.require_numbers(true);
+  indices.require_numbers(true);
+  data.require_numbers(false);
+  int64_t n_ptr = indptr_ds.length(), nnz = data.length();
+  if (n_ptr != n_major + 1)
+    f.fail("'" + group + "/indptr' has " + num(n_ptr) + " entries, expected " + num(n_major + 1) +
+           " (one more than the " + num(n_major) + " " + major_word + "s of the shape)");
+  if (indices.length() != nnz)
+    f.fail("'" + group + "/indices' has " + num(indices.length()) + " entries but '" + group +
+           "/data' has " + num(nnz));
+  data.check_plausible_size();
+  indices.check_plausible_size();
+  indptr_ds.check_plausible_size();
+
+  CompressedArrays a{file, group, std::move(data), std::move(indices), {}, n_major, n_minor,
+                     major_word};
+  a.indptr = indptr_ds.read_all<int64_t>();
+  if (a.indptr[0] != 0)
+    f.fail("'" + group + "/indptr' starts at " + num(a.indptr[0]) + ", expected 0");
+  for (int64_t i = 0; i < n_major; ++i)
+    if (a.indptr[size_t(i + 1)] < a.indptr[size_t(i)])
+      f.fail("'" + group + "/indptr' is not non-decreasing at " + major_word + " " + num(i + 1) +
+             " (1-based): " + num(a.indptr[size_t(i)]) + " then " + num(a.indptr[size_t(i + 1)]));
+  if (a.indptr.back() != nnz)
+    f.fail("'" + group + "/indptr' ends at " + num(a.indptr.back()) + " but '" + group +
+           "/data' holds " + num(nnz) + " entries");
+  return a;
+}
+
+void read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
+                           int64_t first_major, const std::vector<int64_t>& ptr,
+                           std::vector<int32_t>* indices, std::vector<float>* values) {
+  indices->resize(size_t(hi - lo));
+  values->resize(size_t(hi - lo));
+  // HDF5 clips integers that do not fit int32 to its limits, which the range
+  // check below then rejects.
+  a.indices.read(indices->data(), hsize_t(lo), hsize_t(hi - lo));
+  a.data.read(values->data(), hsize_t(lo), hsize_t(hi - lo));
+  int64_t bad = first_index_out_of_range(*indices, a.n_minor);
+  if (bad >= 0) {
+    int64_t major = int64_t(std::upper_bound(ptr.begin(), ptr.end(), bad) - ptr.begin()) - 1;
+    std::string minor_word = a.major_word == "cell" ? "gene" : "cell";
+    a.file->fail("'" + a.group + "/indices' holds " + minor_word + " index " +
+                 num((*indices)[size_t(bad)]) + " in " + a.major_word + " " +
+                 num(first_major + major + 1) + " (1-based), outside [0, " + num(a.n_minor) +
+                 ")");
+  }
+}
+
+}  // namespace cellshard

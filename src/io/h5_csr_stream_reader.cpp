@@ -1,0 +1,75 @@
+#include "h5_csr_stream_reader.h"
+
+#include "csr_canonical.h"
+
+namespace cellshard {
+
+// Non-zeros of each shard, from a prefix over cells.
+static std::vector<int64_t> shard_nnz(const std::vector<int64_t>& prefix, const Placement& p) {
+  std::vector<int64_t> nnz;
+  int64_t row = 0;
+  for (int64_t rows : p.rows) {
+    nnz.push_back(prefix[size_t(row + rows)] - prefix[size_t(row)]);
+    row += rows;
+  }
+  return nnz;
+}
+
+H5CsrStreamReader::H5CsrStreamReader(CompressedArrays arrays, const std::vector<int>& devices,
+                                     size_t n_shards, const ChunkLimits& limits)
+    : arrays_(std::move(arrays)) {
+  placement_ = balanced_placement(arrays_.indptr, devices, n_shards);
+  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(arrays_.indptr, placement_)));
+  chunk_starts_ = plan_chunks(arrays_.indptr, builder_->shard_first_rows(), limits);
+  total_ = int64_t(chunk_starts_.size()) - 1;
+}
+
+HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed) const {
+  int64_t a = chunk_starts_[k], b = chunk_starts_[k + 1];
+  int64_t lo = arrays_.indptr[size_t(a)], hi = arrays_.indptr[size_t(b)];
+  HostChunk c;
+  c.first_row = a;
+  c.indptr.resize(size_t(b - a + 1));
+  for (int64_t r = a; r <= b; ++r) c.indptr[size_t(r - a)] = arrays_.indptr[size_t(r)] - lo;
+  read_compressed_range(arrays_, lo, hi, a, c.indptr, &c.indices, &c.values);
+  *removed = canonicalize_rows(c.indptr, c.indices, c.values);
+  return c;
+}
+
+void H5CsrStreamReader::restart_with_distinct_counts(size_t k) {
+  std::vector<int64_t> prefix(size_t(n_rows()) + 1, 0);
+  std::vector<int32_t> indices;
+  for (size_t j = 0; j + 1 < chunk_starts_.size(); ++j) {
+    int64_t a = chunk_starts_[j], b = chunk_starts_[j + 1];
+    int64_t lo = arrays_.indptr[size_t(a)], hi = arrays_.indptr[size_t(b)];
+    std::vector<int64_t> ptr(size_t(b - a + 1));
+    for (int64_t r = a; r <= b; ++r) ptr[size_t(r - a)] = arrays_.indptr[size_t(r)] - lo;
+    std::vector<float> unused;
+    read_compressed_range(arrays_, lo, hi, a, ptr, &indices, &unused);
+    std::vector<int64_t> counts = distinct_per_row(ptr, indices);
+    for (int64_t r = a; r < b; ++r) prefix[size_t(r + 1)] = prefix[size_t(r)] + counts[size_t(r - a)];
+  }
+  builder_.reset();  // waits for pending uploads, frees the old shards
+  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(prefix, placement_)));
+  counts_exact_ = true;
+  for (size_t j = 0; j < k; ++j) {
+    int64_t removed = 0;
+    builder_->put(read_chunk(j, &removed));
+  }
+}
+
+void H5CsrStreamReader::do_step() {
+  size_t k = size_t(done_);
+  int64_t removed = 0;
+  HostChunk c = read_chunk(k, &removed);
+  if (removed > 0 && !counts_exact_) restart_with_distinct_counts(k);
+  builder_->put(std::move(c));
+}
+
+MatrixPtr H5CsrStreamReader::do_finish() {
+  MatrixPtr m = builder_->finish();
+  builder_.reset();
+  return m;
+}
+
+}  // namespace cellshard
