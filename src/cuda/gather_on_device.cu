@@ -1,6 +1,8 @@
 #include "gather_on_device.h"
 
-#include <cub/cub.cuh>
+#include <cub/device/device_scan.cuh>
+#include <cub/device/device_segmented_sort.cuh>
+#include <cub/util_type.cuh>
 
 #include <algorithm>
 
