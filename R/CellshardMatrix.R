@@ -178,9 +178,11 @@ setMethod("rowMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
     seed <- from@seed
     parts <- .seedCall(seed, cs_to_csc)
     m <- new("dgCMatrix", i = parts$i, p = parts$p, x = parts$x,
-             Dim = as.integer(c(parts$n_genes, parts$n_cells)),
-             Dimnames = list(seed@dimnames[[if (seed@transposed) 2L else 1L]],
-                             seed@dimnames[[if (seed@transposed) 1L else 2L]]))
+             Dim = as.integer(c(parts$n_genes, parts$n_cells)))
+    # Assigned after new(), which would turn character(0) names into NULL
+    # where Matrix's own subsetting keeps them.
+    m@Dimnames <- list(seed@dimnames[[if (seed@transposed) 2L else 1L]],
+                       seed@dimnames[[if (seed@transposed) 1L else 2L]])
     if (seed@transposed) Matrix::t(m) else m
 }
 

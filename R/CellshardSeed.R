@@ -45,7 +45,7 @@ setValidity("CellshardSeed", function(object) {
 .seedCall <- function(seed, f, ...) .deviceCall(f(seed@handle, ...), source = seed@source)
 
 #' @importMethodsFrom BiocGenerics dim dimnames
-#' @importFrom BiocGenerics t
+#' @importFrom BiocGenerics t colSums rowSums colMeans rowMeans
 NULL
 
 setMethod("dim", "CellshardSeed", function(x) x@dim)

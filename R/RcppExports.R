@@ -13,12 +13,16 @@ cs_memory_info <- function(devices) {
     .Call(`_cellshard_cs_memory_info`, devices)
 }
 
-cs_from_csc <- function(i, p, x, n_genes, n_cells, devices, n_shards) {
-    .Call(`_cellshard_cs_from_csc`, i, p, x, n_genes, n_cells, devices, n_shards)
+cs_from_csc <- function(i, p, x, n_genes, n_cells, devices, n_shards, shard_cells) {
+    .Call(`_cellshard_cs_from_csc`, i, p, x, n_genes, n_cells, devices, n_shards, shard_cells)
 }
 
-cs_from_dense <- function(m, devices, n_shards) {
-    .Call(`_cellshard_cs_from_dense`, m, devices, n_shards)
+cs_from_dense <- function(m, devices, n_shards, shard_cells) {
+    .Call(`_cellshard_cs_from_dense`, m, devices, n_shards, shard_cells)
+}
+
+cs_with_values <- function(like, x) {
+    .Call(`_cellshard_cs_with_values`, like, x)
 }
 
 cs_to_csc <- function(handle) {
@@ -45,12 +49,16 @@ cs_gene_stats <- function(handle) {
     .Call(`_cellshard_cs_gene_stats`, handle)
 }
 
-cs_rebalance <- function(handle, devices, n_shards) {
-    .Call(`_cellshard_cs_rebalance`, handle, devices, n_shards)
+cs_rebalance <- function(handle, devices, n_shards, shard_cells) {
+    .Call(`_cellshard_cs_rebalance`, handle, devices, n_shards, shard_cells)
 }
 
 cs_matrix_layout <- function(handle) {
     .Call(`_cellshard_cs_matrix_layout`, handle)
+}
+
+cs_probe_allocation <- function(device, bytes) {
+    invisible(.Call(`_cellshard_cs_probe_allocation`, device, bytes))
 }
 
 cs_handle_valid <- function(handle) {

@@ -35,10 +35,14 @@
     devices
 }
 
-# shards: NULL (one per device) or a positive count.
+# shards: NULL (one per device), a positive count, or the number of cells of
+# each shard (more than one number). Returns list(n, cells).
 .resolveShards <- function(shards, devices) {
-    if (is.null(shards)) return(length(devices))
-    if (!is.numeric(shards) || length(shards) != 1L || is.na(shards) || shards < 1)
-        stop("shards must be a positive number", call. = FALSE)
-    as.integer(shards)
+    if (is.null(shards)) return(list(n = length(devices), cells = numeric()))
+    if (!is.numeric(shards) || length(shards) == 0L || anyNA(shards) || any(shards < 1) ||
+        any(shards != round(shards)))
+        stop("shards must be a positive whole number, or the number of cells of each shard",
+             call. = FALSE)
+    if (length(shards) == 1L) return(list(n = as.integer(shards), cells = numeric()))
+    list(n = length(shards), cells = as.numeric(shards))
 }

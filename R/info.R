@@ -34,3 +34,18 @@ cellshardInfo <- function() {
                               "function runs on the CPU backend. See cellshardInfo().")
     }
 }
+
+#' Free and total memory of the devices
+#'
+#' @param devices As in \code{\link{toDevice}}: \code{NULL} for every visible GPU
+#'   (or the host when there is none), \code{"cpu"} for host memory, or GPU numbers.
+#' @return A data frame with one row per device: \code{device} (-1 for the
+#'   host), \code{free}, \code{total} and \code{used}, in bytes.
+#' @examples
+#' deviceMemory("cpu")
+#' @export
+deviceMemory <- function(devices = NULL) {
+    devs <- .resolveDevices(devices)
+    m <- .deviceCall(cs_memory_info(devs))
+    data.frame(device = devs, free = m[, 1], total = m[, 2], used = m[, 2] - m[, 1])
+}

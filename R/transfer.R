@@ -11,8 +11,9 @@
 #' @param x A matrix, a \code{CellshardMatrix}, or a \code{SingleCellExperiment}.
 #' @param devices \code{NULL} (every visible GPU, or the CPU backend when there is
 #'   none), \code{"cpu"}, \code{"gpu"}, or 0-based GPU numbers such as \code{0:1}.
-#' @param shards Number of shards (default one per device). Shards are placed on
-#'   the devices in turn and balanced by non-zeros.
+#' @param shards Number of shards (default one per device), balanced by
+#'   non-zeros; or a vector giving the number of cells of each shard. Shards are
+#'   placed on the devices in turn; a device may hold several.
 #' @param assays For a \code{SingleCellExperiment}: names of the assays to move
 #'   (default all).
 #' @return \code{toDevice}: a \code{CellshardMatrix}, or the
@@ -29,31 +30,50 @@
 #' @export
 toDevice <- function(x, devices = NULL, shards = NULL, assays = NULL) {
     devs <- .resolveDevices(devices)
-    n_shards <- .resolveShards(shards, devs)
     if (is(x, "SummarizedExperiment")) {
         names <- if (is.null(assays)) assayNames(x) else assays
-        for (a in names) assay(x, a, withDimnames = FALSE) <- toDevice(assay(x, a), devs, n_shards)
+        sent <- list()  # assays already on the devices, to share their index
+        for (a in names) {
+            m <- assay(x, a, withDimnames = FALSE)
+            twin <- Find(function(s) .samePattern(s$host, m), sent)
+            dev <- if (is.null(twin)) toDevice(m, devs, shards) else .withValues(twin$device, m)
+            if (is.null(twin) && is(m, "dgCMatrix")) sent[[length(sent) + 1L]] <- list(host = m, device = dev)
+            assay(x, a, withDimnames = FALSE) <- dev
+        }
         return(x)
     }
-    if (.isDeviceMatrix(x)) return(rebalance(x, devices = devs, shards = n_shards))
-    .matrixToDevice(x, devs, n_shards)
+    if (.isDeviceMatrix(x)) return(rebalance(x, devices = devs, shards = shards))
+    .matrixToDevice(x, devs, .resolveShards(shards, devs))
 }
 
-.matrixToDevice <- function(x, devs, n_shards) {
+.matrixToDevice <- function(x, devs, sh) {
     dn <- dimnames(x)
     if (is(x, "DelayedArray")) x <- as(x, "dgCMatrix")
     if (is.matrix(x) && !is.numeric(x) && !is.logical(x))
         stop("counts must be numeric, not ", typeof(x), call. = FALSE)
     if (is.matrix(x)) {
         storage.mode(x) <- "double"
-        handle <- .deviceCall(cs_from_dense(x, devs, n_shards))
+        handle <- .deviceCall(cs_from_dense(x, devs, sh$n, sh$cells))
     } else if (is(x, "Matrix")) {
         x <- as(as(as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
-        handle <- .deviceCall(cs_from_csc(x@i, x@p, x@x, nrow(x), ncol(x), devs, n_shards))
+        handle <- .deviceCall(cs_from_csc(x@i, x@p, x@x, nrow(x), ncol(x), devs, sh$n, sh$cells))
     } else {
         stop("cannot send an object of class ", class(x)[1], " to the devices", call. = FALSE)
     }
     .wrapSeed(.newSeed(handle, dn[[1]], dn[[2]]))
+}
+
+# Assays with one sparsity pattern (counts and a transform of them) share the
+# device index, so keeping both costs only the second one's values.
+.samePattern <- function(a, b) {
+    is(b, "dgCMatrix") && identical(dim(a), dim(b)) && identical(a@p, b@p) && identical(a@i, b@i)
+}
+
+.withValues <- function(like, m) {
+    seed <- like@seed
+    seed@handle <- .seedCall(seed, cs_with_values, m@x)
+    seed@dimnames <- list(.asNames(rownames(m)), .asNames(colnames(m)))
+    .wrapSeed(seed)
 }
 
 #' @rdname toDevice
@@ -121,8 +141,8 @@ rebalance <- function(x, devices = NULL, shards = NULL) {
                                   call. = FALSE)
     seed <- x@seed
     devs <- if (is.null(devices)) unique(deviceLayout(x)$device) else .resolveDevices(devices)
-    n_shards <- .resolveShards(shards, devs)
-    seed@handle <- .seedCall(seed, cs_rebalance, devs, n_shards)
+    sh <- .resolveShards(shards, devs)
+    seed@handle <- .seedCall(seed, cs_rebalance, devs, sh$n, sh$cells)
     .wrapSeed(seed)
 }
 

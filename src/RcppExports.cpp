@@ -42,8 +42,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_from_csc
-SEXP cs_from_csc(Rcpp::IntegerVector i, Rcpp::NumericVector p, Rcpp::NumericVector x, double n_genes, double n_cells, Rcpp::IntegerVector devices, int n_shards);
-RcppExport SEXP _cellshard_cs_from_csc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP n_genesSEXP, SEXP n_cellsSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP) {
+SEXP cs_from_csc(Rcpp::IntegerVector i, Rcpp::NumericVector p, Rcpp::NumericVector x, double n_genes, double n_cells, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells);
+RcppExport SEXP _cellshard_cs_from_csc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP n_genesSEXP, SEXP n_cellsSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -54,20 +54,34 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type n_cells(n_cellsSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_from_csc(i, p, x, n_genes, n_cells, devices, n_shards));
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shard_cells(shard_cellsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_from_csc(i, p, x, n_genes, n_cells, devices, n_shards, shard_cells));
     return rcpp_result_gen;
 END_RCPP
 }
 // cs_from_dense
-SEXP cs_from_dense(Rcpp::NumericMatrix m, Rcpp::IntegerVector devices, int n_shards);
-RcppExport SEXP _cellshard_cs_from_dense(SEXP mSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP) {
+SEXP cs_from_dense(Rcpp::NumericMatrix m, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells);
+RcppExport SEXP _cellshard_cs_from_dense(SEXP mSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type m(mSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_from_dense(m, devices, n_shards));
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shard_cells(shard_cellsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_from_dense(m, devices, n_shards, shard_cells));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_with_values
+SEXP cs_with_values(SEXP like, Rcpp::NumericVector x);
+RcppExport SEXP _cellshard_cs_with_values(SEXP likeSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type like(likeSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_with_values(like, x));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -144,15 +158,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_rebalance
-SEXP cs_rebalance(SEXP handle, Rcpp::IntegerVector devices, int n_shards);
-RcppExport SEXP _cellshard_cs_rebalance(SEXP handleSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP) {
+SEXP cs_rebalance(SEXP handle, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells);
+RcppExport SEXP _cellshard_cs_rebalance(SEXP handleSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_rebalance(handle, devices, n_shards));
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shard_cells(shard_cellsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_rebalance(handle, devices, n_shards, shard_cells));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -165,6 +180,17 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
     rcpp_result_gen = Rcpp::wrap(cs_matrix_layout(handle));
     return rcpp_result_gen;
+END_RCPP
+}
+// cs_probe_allocation
+void cs_probe_allocation(int device, double bytes);
+RcppExport SEXP _cellshard_cs_probe_allocation(SEXP deviceSEXP, SEXP bytesSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type device(deviceSEXP);
+    Rcpp::traits::input_parameter< double >::type bytes(bytesSEXP);
+    cs_probe_allocation(device, bytes);
+    return R_NilValue;
 END_RCPP
 }
 // cs_handle_valid
@@ -193,16 +219,18 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
     {"_cellshard_cs_gpu_count", (DL_FUNC) &_cellshard_cs_gpu_count, 0},
     {"_cellshard_cs_memory_info", (DL_FUNC) &_cellshard_cs_memory_info, 1},
-    {"_cellshard_cs_from_csc", (DL_FUNC) &_cellshard_cs_from_csc, 7},
-    {"_cellshard_cs_from_dense", (DL_FUNC) &_cellshard_cs_from_dense, 3},
+    {"_cellshard_cs_from_csc", (DL_FUNC) &_cellshard_cs_from_csc, 8},
+    {"_cellshard_cs_from_dense", (DL_FUNC) &_cellshard_cs_from_dense, 4},
+    {"_cellshard_cs_with_values", (DL_FUNC) &_cellshard_cs_with_values, 2},
     {"_cellshard_cs_to_csc", (DL_FUNC) &_cellshard_cs_to_csc, 1},
     {"_cellshard_cs_subset", (DL_FUNC) &_cellshard_cs_subset, 3},
     {"_cellshard_cs_extract_dense", (DL_FUNC) &_cellshard_cs_extract_dense, 3},
     {"_cellshard_cs_extract_sparse", (DL_FUNC) &_cellshard_cs_extract_sparse, 3},
     {"_cellshard_cs_cell_stats", (DL_FUNC) &_cellshard_cs_cell_stats, 1},
     {"_cellshard_cs_gene_stats", (DL_FUNC) &_cellshard_cs_gene_stats, 1},
-    {"_cellshard_cs_rebalance", (DL_FUNC) &_cellshard_cs_rebalance, 3},
+    {"_cellshard_cs_rebalance", (DL_FUNC) &_cellshard_cs_rebalance, 4},
     {"_cellshard_cs_matrix_layout", (DL_FUNC) &_cellshard_cs_matrix_layout, 1},
+    {"_cellshard_cs_probe_allocation", (DL_FUNC) &_cellshard_cs_probe_allocation, 2},
     {"_cellshard_cs_handle_valid", (DL_FUNC) &_cellshard_cs_handle_valid, 1},
     {"_cellshard_cs_free", (DL_FUNC) &_cellshard_cs_free, 1},
     {NULL, NULL, 0}

@@ -43,11 +43,37 @@ std::vector<int64_t> as_index(SEXP idx, int64_t n, const char* what) {
   return out;
 }
 
+// Shards of the given numbers of cells when `shard_cells` is not empty, else
+// n_shards shards balanced by non-zeros (row_ptr) or by cells.
+Placement make_placement(const std::vector<int64_t>* row_ptr, int64_t n_rows,
+                         const Rcpp::IntegerVector& devices, int n_shards,
+                         const Rcpp::NumericVector& shard_cells) {
+  std::vector<int> devs = as_devices(devices);
+  if (shard_cells.size() == 0) {
+    return row_ptr ? balanced_placement(*row_ptr, devs, size_t(n_shards))
+                   : even_placement(n_rows, devs, size_t(n_shards));
+  }
+  Placement p;
+  int64_t total = 0;
+  for (R_xlen_t s = 0; s < shard_cells.size(); ++s) {
+    double c = shard_cells[s];
+    if (!(c >= 1) || c != std::floor(c)) throw Error("shard sizes must be positive whole numbers");
+    p.rows.push_back(int64_t(c));
+    p.devices.push_back(devs[size_t(s) % devs.size()]);
+    total += int64_t(c);
+  }
+  if (total != n_rows)
+    throw Error("the shard sizes add up to " + std::to_string(total) + " cells, but the matrix has " +
+                std::to_string(n_rows));
+  return p;
+}
+
 }  // namespace
 
 // [[Rcpp::export]]
 SEXP cs_from_csc(Rcpp::IntegerVector i, Rcpp::NumericVector p, Rcpp::NumericVector x, double n_genes,
-                 double n_cells, Rcpp::IntegerVector devices, int n_shards) {
+                 double n_cells, Rcpp::IntegerVector devices, int n_shards,
+                 Rcpp::NumericVector shard_cells) {
   CS_R_BEGIN
   // A dgCMatrix of genes x cells is CSR of cells x genes.
   HostCsr csr;
@@ -67,13 +93,14 @@ SEXP cs_from_csc(Rcpp::IntegerVector i, Rcpp::NumericVector p, Rcpp::NumericVect
   }
   for (int32_t g : csr.indices)
     CS_CHECK(g >= 0 && g < csr.n_cols, "a row index of the sparse matrix is out of range");
-  Placement place = balanced_placement(csr.indptr, as_devices(devices), size_t(n_shards));
+  Placement place = make_placement(&csr.indptr, csr.n_rows, devices, n_shards, shard_cells);
   return wrap_matrix(from_host(csr, place));
   CS_R_END
 }
 
 // [[Rcpp::export]]
-SEXP cs_from_dense(Rcpp::NumericMatrix m, Rcpp::IntegerVector devices, int n_shards) {
+SEXP cs_from_dense(Rcpp::NumericMatrix m, Rcpp::IntegerVector devices, int n_shards,
+                   Rcpp::NumericVector shard_cells) {
   CS_R_BEGIN
   // m is genes x cells, column-major: each column is one cell's row of the CSR.
   HostCsr csr;
@@ -93,8 +120,24 @@ SEXP cs_from_dense(Rcpp::NumericMatrix m, Rcpp::IntegerVector devices, int n_sha
     }
     csr.indptr[size_t(c) + 1] = int64_t(csr.indices.size());
   }
-  Placement place = balanced_placement(csr.indptr, as_devices(devices), size_t(n_shards));
+  Placement place = make_placement(&csr.indptr, csr.n_rows, devices, n_shards, shard_cells);
   return wrap_matrix(from_host(csr, place));
+  CS_R_END
+}
+
+// [[Rcpp::export]]
+SEXP cs_with_values(SEXP like, Rcpp::NumericVector x) {
+  CS_R_BEGIN
+  // A new layer over the index of `like`: x holds its non-zeros in cell order.
+  MatrixPtr m = get_matrix(like);
+  std::vector<float> values(size_t(x.size()));
+  for (R_xlen_t k = 0; k < x.size(); ++k) {
+    if (!std::isfinite(x[k]))
+      throw Error("the values contain NaN, NA or infinite values (first at non-zero " +
+                  std::to_string(k + 1) + ")");
+    values[size_t(k)] = float(x[k]);
+  }
+  return wrap_matrix(with_host_values(*m, values));
   CS_R_END
 }
 
@@ -189,10 +232,11 @@ Rcpp::List cs_gene_stats(SEXP handle) {
 }
 
 // [[Rcpp::export]]
-SEXP cs_rebalance(SEXP handle, Rcpp::IntegerVector devices, int n_shards) {
+SEXP cs_rebalance(SEXP handle, Rcpp::IntegerVector devices, int n_shards,
+                  Rcpp::NumericVector shard_cells) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
-  return wrap_matrix(rebalance(*m, even_placement(m->n_rows(), as_devices(devices), size_t(n_shards))));
+  return wrap_matrix(rebalance(*m, make_placement(nullptr, m->n_rows(), devices, n_shards, shard_cells)));
   CS_R_END
 }
 
@@ -214,6 +258,14 @@ Rcpp::List cs_matrix_layout(SEXP handle) {
       Rcpp::_["shard_device"] = devices, Rcpp::_["value_bytes"] = double(m->value_bytes()),
       Rcpp::_["index_bytes"] = double(m->index_bytes()),
       Rcpp::_["index_id"] = Rcpp::String(std::to_string(reinterpret_cast<uintptr_t>(&idx))));
+  CS_R_END
+}
+
+// [[Rcpp::export]]
+void cs_probe_allocation(int device, double bytes) {
+  CS_R_BEGIN
+  // Allocates and frees at once: lets tests and users check that a size fits.
+  Buffer probe(device, size_t(bytes));
   CS_R_END
 }
 
