@@ -1,6 +1,7 @@
 #include "h5_compressed_arrays.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "../core/errors.h"
@@ -60,15 +61,23 @@ void read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
   // check below then rejects.
   a.indices.read(indices->data(), hsize_t(lo), hsize_t(hi - lo));
   a.data.read(values->data(), hsize_t(lo), hsize_t(hi - lo));
+  // The cell or gene (1-based) that holds entry k of this range.
+  auto major_of = [&](int64_t k) {
+    return first_major + int64_t(std::upper_bound(ptr.begin(), ptr.end(), k) - ptr.begin());
+  };
   int64_t bad = first_index_out_of_range(*indices, a.n_minor);
   if (bad >= 0) {
-    int64_t major = int64_t(std::upper_bound(ptr.begin(), ptr.end(), bad) - ptr.begin()) - 1;
     std::string minor_word = a.major_word == "cell" ? "gene" : "cell";
     a.file->fail("'" + a.group + "/indices' holds " + minor_word + " index " +
-                 num((*indices)[size_t(bad)]) + " in " + a.major_word + " " +
-                 num(first_major + major + 1) + " (1-based), outside [0, " + num(a.n_minor) +
-                 ")");
+                 num((*indices)[size_t(bad)]) + " in " + a.major_word + " " + num(major_of(bad)) +
+                 " (1-based), outside [0, " + num(a.n_minor) + ")");
   }
+  // Values (or a stored type like float64 that overflows float32) must be finite,
+  // as everywhere in cellshard.
+  for (size_t k = 0; k < values->size(); ++k)
+    if (!std::isfinite((*values)[k]))
+      a.file->fail("'" + a.group + "/data' holds a NaN or infinite value (or one too large for "
+                   "float32) in " + a.major_word + " " + num(major_of(int64_t(k))) + " (1-based)");
 }
 
 }  // namespace cellshard

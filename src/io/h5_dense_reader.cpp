@@ -1,6 +1,7 @@
 #include "h5_dense_reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "../core/errors.h"
@@ -35,7 +36,12 @@ void H5DenseReader::count_block(int64_t block) {
   for (int64_t r = a; r < b; ++r) {
     const float* row = block_.data() + (r - a) * n_cols_;
     int64_t nz = 0;
-    for (int64_t g = 0; g < n_cols_; ++g) nz += row[g] != 0.0f;  // NaN counts as stored
+    for (int64_t g = 0; g < n_cols_; ++g) {
+      if (!std::isfinite(row[g]))
+        dense_.fail("'" + dense_.name() + "' holds a NaN or infinite value (or one too large "
+                    "for float32) in cell " + std::to_string(r + 1) + " (1-based)");
+      nz += row[g] != 0.0f;
+    }
     prefix_[size_t(r + 1)] = prefix_[size_t(r)] + nz;
   }
 }

@@ -70,15 +70,17 @@ std::shared_ptr<File> File::open(const std::string& who, const std::string& path
   return std::shared_ptr<File>(new File(who, path, std::move(f)));
 }
 
-std::shared_ptr<File> File::create(const std::string& who, const std::string& path) {
+std::shared_ptr<File> File::create(const std::string& who, const std::string& path,
+                                   const std::string& shown_path) {
   silence_errors();
+  const std::string& shown = shown_path.empty() ? path : shown_path;
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   if (!f.valid()) {
     std::string why = last_error_message();
-    throw Error(who + ": " + path + ": cannot create the file" +
+    throw Error(who + ": " + shown + ": cannot create the file" +
                 (why.empty() ? std::string() : " (HDF5: " + why + ")"));
   }
-  return std::shared_ptr<File>(new File(who, path, std::move(f)));
+  return std::shared_ptr<File>(new File(who, shown, std::move(f)));
 }
 
 void File::fail(const std::string& what) const { throw Error(who_ + ": " + path_ + ": " + what); }
@@ -92,6 +94,7 @@ void File::close() {
 }
 
 Kind File::kind(const std::string& name) const {
+  if (name.empty() || name == "/") return Kind::Group;
   // Checks each level, since H5Lexists fails when a parent is missing.
   size_t pos = 0;
   while (true) {

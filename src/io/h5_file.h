@@ -127,8 +127,10 @@ class File : public std::enable_shared_from_this<File> {
  public:
   // Opens an existing file read-only. `who` starts every message ("readH5AD").
   static std::shared_ptr<File> open(const std::string& who, const std::string& path);
-  // Creates (truncates) a file for writing.
-  static std::shared_ptr<File> create(const std::string& who, const std::string& path);
+  // Creates (truncates) a file for writing; messages name `shown_path` when
+  // given (the final name of a file written under a temporary one).
+  static std::shared_ptr<File> create(const std::string& who, const std::string& path,
+                                      const std::string& shown_path = "");
 
   const std::string& path() const { return path_; }
   const std::string& who() const { return who_; }

@@ -1,0 +1,179 @@
+#include "h5_writer.h"
+
+#include <algorithm>
+
+#include "../core/errors.h"
+
+namespace cellshard {
+namespace h5 {
+
+static Handle utf8_text_type() {
+  Handle t(H5Tcopy(H5T_C_S1));
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  H5Tset_strpad(t.get(), H5T_STR_NULLTERM);
+  return t;
+}
+
+// h5py's boolean: an enum of int8 with FALSE = 0 and TRUE = 1.
+static Handle bool_type() {
+  Handle t(H5Tenum_create(H5T_NATIVE_INT8));
+  int8_t no = 0, yes = 1;
+  H5Tenum_insert(t.get(), "FALSE", &no);
+  H5Tenum_insert(t.get(), "TRUE", &yes);
+  return t;
+}
+
+Writer::Writer(std::shared_ptr<File> file, int compression)
+    : file_(std::move(file)), compression_(std::max(0, std::min(9, compression))) {}
+
+void Writer::fail_write(const std::string& object) const {
+  std::string why = last_error_message();
+  file_->fail("cannot write '" + object + "'" + (why.empty() ? "" : " (HDF5: " + why + ")"));
+}
+
+void Writer::group(const std::string& name, const std::string& encoding_type,
+                   const std::string& encoding_version) {
+  Handle g(H5Gcreate2(file_->id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!g.valid()) fail_write(name);
+  if (!encoding_type.empty()) encoding(name, encoding_type, encoding_version);
+}
+
+void Writer::encoding(const std::string& object, const std::string& type,
+                      const std::string& version) {
+  string_attribute(object, "encoding-type", type);
+  string_attribute(object, "encoding-version", version);
+}
+
+void Writer::attribute(const std::string& object, const std::string& attr, hid_t type,
+                       hid_t space, const void* data) {
+  Handle a(H5Acreate_by_name(file_->id(), object.c_str(), attr.c_str(), type, space, H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a.get(), type, data) < 0) fail_write(object + "' attribute '" + attr);
+}
+
+void Writer::string_attribute(const std::string& object, const std::string& attr,
+                              const std::string& value) {
+  Handle type = utf8_text_type();
+  Handle space(H5Screate(H5S_SCALAR));
+  const char* p = value.c_str();
+  attribute(object, attr, type.get(), space.get(), &p);
+}
+
+void Writer::strings_attribute(const std::string& object, const std::string& attr,
+                               const std::vector<std::string>& values) {
+  hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr));
+  if (values.empty()) {
+    double none = 0;
+    attribute(object, attr, H5T_IEEE_F64LE, space.get(), &none);
+    return;
+  }
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  Handle type = utf8_text_type();
+  attribute(object, attr, type.get(), space.get(), ptrs.data());
+}
+
+void Writer::int64s_attribute(const std::string& object, const std::string& attr,
+                              const std::vector<int64_t>& values) {
+  hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr));
+  Handle type(H5Tcopy(H5T_STD_I64LE));
+  // Written from native int64 memory; HDF5 converts if the machine is big-endian.
+  Handle a(H5Acreate_by_name(file_->id(), object.c_str(), attr.c_str(), type.get(), space.get(),
+                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a.get(), H5T_NATIVE_INT64, values.data()) < 0)
+    fail_write(object + "' attribute '" + attr);
+}
+
+void Writer::bool_attribute(const std::string& object, const std::string& attr, bool value) {
+  Handle type = bool_type();
+  Handle space(H5Screate(H5S_SCALAR));
+  int8_t v = value ? 1 : 0;
+  attribute(object, attr, type.get(), space.get(), &v);
+}
+
+Handle Writer::create_dataset(const std::string& name, hid_t file_type, size_t n,
+                              size_t elem_bytes) {
+  hsize_t dim = n;
+  Handle space(H5Screate_simple(1, &dim, nullptr));
+  Handle plist(H5Pcreate(H5P_DATASET_CREATE));
+  if (compression_ > 0 && n > 0) {
+    // About 1 MiB per chunk: large enough for gzip, small enough for slicing.
+    hsize_t chunk = std::min<hsize_t>(n, std::max<size_t>(1, (size_t(1) << 20) / elem_bytes));
+    H5Pset_chunk(plist.get(), 1, &chunk);
+    H5Pset_deflate(plist.get(), unsigned(compression_));
+  }
+  Handle d(H5Dcreate2(file_->id(), name.c_str(), file_type, space.get(), H5P_DEFAULT, plist.get(),
+                      H5P_DEFAULT));
+  if (!d.valid()) fail_write(name);
+  return d;
+}
+
+// The little-endian file type matching a native number type (as h5py writes).
+template <class T> static hid_t file_type_of();
+template <> hid_t file_type_of<int8_t>() { return H5T_STD_I8LE; }
+template <> hid_t file_type_of<int16_t>() { return H5T_STD_I16LE; }
+template <> hid_t file_type_of<int32_t>() { return H5T_STD_I32LE; }
+template <> hid_t file_type_of<int64_t>() { return H5T_STD_I64LE; }
+template <> hid_t file_type_of<float>() { return H5T_IEEE_F32LE; }
+template <> hid_t file_type_of<double>() { return H5T_IEEE_F64LE; }
+
+template <class T>
+void Writer::create(const std::string& name, size_t n) {
+  create_dataset(name, file_type_of<T>(), n, sizeof(T));
+}
+
+template <class T>
+void Writer::write_range(const std::string& name, const T* data, size_t offset, size_t n) {
+  if (n == 0) return;
+  Handle d(H5Dopen2(file_->id(), name.c_str(), H5P_DEFAULT));
+  Handle fspace(d.valid() ? H5Dget_space(d.get()) : -1);
+  hsize_t start = offset, count = n;
+  Handle mspace(H5Screate_simple(1, &count, nullptr));
+  if (!d.valid() || !fspace.valid() ||
+      H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
+      H5Dwrite(d.get(), native_type<T>(), mspace.get(), fspace.get(), H5P_DEFAULT, data) < 0)
+    fail_write(name);
+}
+
+template <class T>
+void Writer::numbers(const std::string& name, const T* data, size_t n) {
+  Handle d = create_dataset(name, file_type_of<T>(), n, sizeof(T));
+  if (n > 0 && H5Dwrite(d.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail_write(name);
+}
+
+void Writer::booleans(const std::string& name, const std::vector<uint8_t>& values) {
+  Handle type = bool_type();
+  Handle d = create_dataset(name, type.get(), values.size(), 1);
+  std::vector<int8_t> v(values.begin(), values.end());
+  for (auto& x : v) x = x != 0;
+  if (!v.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    fail_write(name);
+}
+
+void Writer::strings(const std::string& name, const std::vector<std::string>& values) {
+  Handle type = utf8_text_type();
+  Handle d = create_dataset(name, type.get(), values.size(), 16);
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  if (!ptrs.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+    fail_write(name);
+}
+
+#define CS_H5_WRITER_INSTANTIATE(T)                                                   \
+  template void Writer::numbers<T>(const std::string&, const T*, size_t);            \
+  template void Writer::create<T>(const std::string&, size_t);                        \
+  template void Writer::write_range<T>(const std::string&, const T*, size_t, size_t);
+CS_H5_WRITER_INSTANTIATE(int8_t)
+CS_H5_WRITER_INSTANTIATE(int16_t)
+CS_H5_WRITER_INSTANTIATE(int32_t)
+CS_H5_WRITER_INSTANTIATE(int64_t)
+CS_H5_WRITER_INSTANTIATE(float)
+CS_H5_WRITER_INSTANTIATE(double)
+#undef CS_H5_WRITER_INSTANTIATE
+
+}  // namespace h5
+}  // namespace cellshard

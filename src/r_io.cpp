@@ -1,0 +1,349 @@
+// Rcpp glue for the readers and the writer in io/: stepped readers behind
+// external pointers (so R can show progress and be interrupted between
+// steps), and conversion between io's DataFrame and R lists of vectors.
+// Orientation: io/ produces cells x genes; R sees genes x cells.
+#include <Rcpp.h>
+
+#include <cmath>
+#include <memory>
+
+#include "io/chunked_reader.h"
+#include "io/h5ad_frame_reader.h"
+#include "io/h5ad_reader.h"
+#include "io/h5ad_writer.h"
+#include "io/mtx_reader.h"
+#include "io/tenx_h5_reader.h"
+#include "r_handle.h"
+
+using namespace cellshard;
+
+namespace {
+
+struct ReaderHandle {
+  std::unique_ptr<ChunkedReader> reader;
+};
+
+void finalize_reader(SEXP ptr) {
+  auto* h = static_cast<ReaderHandle*>(R_ExternalPtrAddr(ptr));
+  if (!h) return;
+  R_ClearExternalPtr(ptr);
+  delete h;  // waits for pending uploads, frees what was read
+}
+
+SEXP wrap_reader(std::unique_ptr<ChunkedReader> reader) {
+  auto* h = new ReaderHandle{std::move(reader)};
+  SEXP ptr = PROTECT(R_MakeExternalPtr(h, Rf_install("cellshard_reader"), R_NilValue));
+  R_RegisterCFinalizerEx(ptr, finalize_reader, TRUE);
+  UNPROTECT(1);
+  return ptr;
+}
+
+ChunkedReader& get_reader(SEXP ptr) {
+  if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != Rf_install("cellshard_reader"))
+    throw Error("not a cellshard reader");
+  auto* h = static_cast<ReaderHandle*>(R_ExternalPtrAddr(ptr));
+  if (!h || !h->reader) throw Error("this reader was closed (or did not survive saveRDS/readRDS)");
+  return *h->reader;
+}
+
+std::vector<int> as_devices(const Rcpp::IntegerVector& devices) {
+  std::vector<int> d(devices.begin(), devices.end());
+  if (d.empty()) throw Error("no devices given");
+  for (int x : d)
+    if (x != kHost && (x < 0 || x >= gpu_count()))
+      throw Error("GPU " + std::to_string(x) + " is not visible (this process sees " +
+                  std::to_string(gpu_count()) + " GPUs)");
+  return d;
+}
+
+size_t as_shards(int n_shards) {
+  if (n_shards < 1) throw Error("the number of shards must be at least 1");
+  return size_t(n_shards);
+}
+
+ChunkLimits as_limits(double chunk_nnz, double chunk_cells) {
+  if (!(chunk_nnz >= 1) || !(chunk_cells >= 1)) throw Error("chunk sizes must be at least 1");
+  return ChunkLimits{int64_t(chunk_nnz), int64_t(chunk_cells)};
+}
+
+// list(reader, n_obs, n_vars, chunks) plus `extra` named elements.
+Rcpp::List reader_list(std::unique_ptr<ChunkedReader> r, const Rcpp::List& extra = Rcpp::List()) {
+  double rows = double(r->n_rows()), cols = double(r->n_cols()), steps = double(r->total_steps());
+  Rcpp::List out(4 + extra.size());
+  Rcpp::CharacterVector names(out.size());
+  out[0] = wrap_reader(std::move(r));
+  out[1] = rows;
+  out[2] = cols;
+  out[3] = steps;
+  names[0] = "reader";
+  names[1] = "n_obs";
+  names[2] = "n_vars";
+  names[3] = "chunks";
+  Rcpp::CharacterVector extra_names =
+      extra.size() ? Rcpp::CharacterVector(extra.names()) : Rcpp::CharacterVector();
+  for (R_xlen_t k = 0; k < extra.size(); ++k) {
+    out[4 + k] = extra[k];
+    names[4 + k] = extra_names[k];
+  }
+  out.attr("names") = names;
+  return out;
+}
+
+Rcpp::CharacterVector utf8_strings(const std::vector<std::string>& v,
+                                   const std::vector<uint8_t>* missing = nullptr) {
+  Rcpp::CharacterVector out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[R_xlen_t(i)] = (missing && !missing->empty() && (*missing)[i])
+                           ? NA_STRING
+                           : Rf_mkCharLenCE(v[i].data(), int(v[i].size()), CE_UTF8);
+  return out;
+}
+
+bool is_na(const std::vector<uint8_t>& missing, size_t i) { return !missing.empty() && missing[i]; }
+
+SEXP column_to_r(const Column& c) {
+  size_t n = c.size();
+  switch (c.kind) {
+    case Column::Kind::Double: {
+      Rcpp::NumericVector v(c.doubles.begin(), c.doubles.end());
+      for (size_t i = 0; i < n; ++i)
+        if (is_na(c.missing, i)) v[R_xlen_t(i)] = NA_REAL;
+      return v;
+    }
+    case Column::Kind::Integer: {
+      Rcpp::IntegerVector v(n);
+      for (size_t i = 0; i < n; ++i) v[R_xlen_t(i)] = is_na(c.missing, i) ? NA_INTEGER : c.integers[i];
+      return v;
+    }
+    case Column::Kind::Logical: {
+      Rcpp::LogicalVector v(n);
+      for (size_t i = 0; i < n; ++i) v[R_xlen_t(i)] = is_na(c.missing, i) ? NA_LOGICAL : c.integers[i];
+      return v;
+    }
+    case Column::Kind::String:
+      return utf8_strings(c.strings, &c.missing);
+    case Column::Kind::Factor: {
+      Rcpp::IntegerVector v(n);
+      for (size_t i = 0; i < n; ++i) v[R_xlen_t(i)] = c.integers[i] < 0 ? NA_INTEGER : c.integers[i] + 1;
+      v.attr("levels") = utf8_strings(c.levels);
+      v.attr("class") = c.ordered ? Rcpp::CharacterVector::create("ordered", "factor")
+                                  : Rcpp::CharacterVector::create("factor");
+      return v;
+    }
+  }
+  return R_NilValue;
+}
+
+Rcpp::List frame_to_r(const DataFrame& df) {
+  Rcpp::List cols(df.columns.size());
+  Rcpp::CharacterVector names(df.columns.size());
+  for (size_t k = 0; k < df.columns.size(); ++k) {
+    cols[R_xlen_t(k)] = column_to_r(df.columns[k]);
+    names[R_xlen_t(k)] = Rf_mkCharCE(df.columns[k].name.c_str(), CE_UTF8);
+  }
+  cols.attr("names") = names;
+  return Rcpp::List::create(Rcpp::_["index"] = utf8_strings(df.index), Rcpp::_["columns"] = cols,
+                            Rcpp::_["skipped"] = utf8_strings(df.skipped));
+}
+
+std::vector<std::string> strings_from_r(SEXP x, std::vector<uint8_t>* missing) {
+  std::vector<std::string> out(size_t(XLENGTH(x)));
+  if (missing) missing->assign(out.size(), 0);
+  for (size_t i = 0; i < out.size(); ++i) {
+    SEXP s = STRING_ELT(x, R_xlen_t(i));
+    if (s == NA_STRING) {
+      if (!missing) throw Error("names must not be NA");
+      (*missing)[i] = 1;
+    } else {
+      out[i] = Rf_translateCharUTF8(s);
+    }
+  }
+  return out;
+}
+
+Column column_from_r(const std::string& where, const std::string& name, SEXP x) {
+  Column c;
+  c.name = name;
+  size_t n = size_t(Rf_xlength(x));
+  if (Rf_isFactor(x)) {
+    c.kind = Column::Kind::Factor;
+    c.ordered = Rf_inherits(x, "ordered");
+    c.levels = strings_from_r(Rf_getAttrib(x, R_LevelsSymbol), nullptr);
+    const int* v = INTEGER(x);
+    for (size_t i = 0; i < n; ++i) c.integers.push_back(v[i] == NA_INTEGER ? -1 : v[i] - 1);
+    return c;
+  }
+  switch (TYPEOF(x)) {
+    case REALSXP:
+      c.kind = Column::Kind::Double;
+      c.doubles.assign(REAL(x), REAL(x) + n);
+      return c;
+    case INTSXP:
+    case LGLSXP: {
+      c.kind = TYPEOF(x) == INTSXP ? Column::Kind::Integer : Column::Kind::Logical;
+      const int* v = TYPEOF(x) == INTSXP ? INTEGER(x) : LOGICAL(x);
+      c.missing.assign(n, 0);
+      for (size_t i = 0; i < n; ++i) {
+        c.missing[i] = v[i] == NA_INTEGER;
+        c.integers.push_back(c.missing[i] ? 0 : v[i]);
+      }
+      return c;
+    }
+    case STRSXP:
+      c.kind = Column::Kind::String;
+      c.strings = strings_from_r(x, &c.missing);
+      return c;
+    default:
+      throw Error("writeH5AD: " + where + " column '" + name + "' is of type " +
+                  Rf_type2char(TYPEOF(x)) +
+                  "; only numeric, integer, logical, character and factor columns can be written");
+  }
+}
+
+// list(index = character or NULL, columns = named list of vectors); n rows.
+DataFrame frame_from_r(const std::string& where, const Rcpp::List& x, size_t n) {
+  DataFrame df;
+  SEXP index = x.containsElementNamed("index") ? SEXP(x["index"]) : R_NilValue;
+  if (Rf_isNull(index)) {
+    for (size_t i = 0; i < n; ++i) df.index.push_back(std::to_string(i));  // anndata's default
+  } else {
+    if (TYPEOF(index) != STRSXP) throw Error("writeH5AD: the names of " + where + " must be text");
+    try {
+      df.index = strings_from_r(index, nullptr);
+    } catch (const Error&) {
+      throw Error("writeH5AD: the names of " + where + " contain NA");
+    }
+  }
+  SEXP columns = x.containsElementNamed("columns") ? SEXP(x["columns"]) : R_NilValue;
+  if (Rf_isNull(columns)) return df;
+  if (TYPEOF(columns) != VECSXP) throw Error("writeH5AD: the columns of " + where + " must be a list");
+  SEXP names = Rf_getAttrib(columns, R_NamesSymbol);
+  for (R_xlen_t k = 0; k < XLENGTH(columns); ++k) {
+    std::string name = Rf_isNull(names) ? "" : Rf_translateCharUTF8(STRING_ELT(names, k));
+    df.columns.push_back(column_from_r(where, name, VECTOR_ELT(columns, k)));
+  }
+  return df;
+}
+
+}  // namespace
+
+// Opens the matrix `element` of an h5ad file ("X", a layer name, "layers/<name>",
+// "raw/X"): list(reader, n_obs, n_vars, chunks).
+// [[Rcpp::export]]
+Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
+                        std::string element = "X", double chunk_nnz = 16777216,
+                        double chunk_cells = 100000) {
+  CS_R_BEGIN
+  return reader_list(open_h5ad_matrix(path, element, as_devices(devices), as_shards(n_shards),
+                                      as_limits(chunk_nnz, chunk_cells)));
+  CS_R_END
+}
+
+// What an h5ad file holds: list(n_obs, n_vars, x_encoding, layers, has_raw).
+// [[Rcpp::export]]
+Rcpp::List cs_h5ad_info(std::string path) {
+  CS_R_BEGIN
+  H5adSummary s = summarize_h5ad(path);
+  return Rcpp::List::create(Rcpp::_["n_obs"] = double(s.n_obs), Rcpp::_["n_vars"] = double(s.n_vars),
+                            Rcpp::_["x_encoding"] = s.x_encoding,
+                            Rcpp::_["layers"] = utf8_strings(s.layers),
+                            Rcpp::_["has_raw"] = s.has_raw);
+  CS_R_END
+}
+
+// An h5ad dataframe ("obs", "var", "raw/var"): list(index, columns, skipped).
+// [[Rcpp::export]]
+Rcpp::List cs_h5ad_read_frame(std::string path, std::string group) {
+  CS_R_BEGIN
+  auto f = h5::File::open("readH5AD", path);
+  return frame_to_r(read_h5ad_frame(*f, group));
+  CS_R_END
+}
+
+// A Cell Ranger HDF5 file: list(reader, n_obs, n_vars, chunks, barcodes, features).
+// [[Rcpp::export]]
+Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
+                          double chunk_nnz = 16777216, double chunk_cells = 100000) {
+  CS_R_BEGIN
+  TenxH5 t = open_10x_h5(path, as_devices(devices), as_shards(n_shards),
+                         as_limits(chunk_nnz, chunk_cells));
+  Rcpp::List features = frame_to_r(t.features)["columns"];
+  return reader_list(std::move(t.reader),
+                     Rcpp::List::create(Rcpp::_["barcodes"] = utf8_strings(t.barcodes),
+                                        Rcpp::_["features"] = features));
+  CS_R_END
+}
+
+// A 10x MatrixMarket folder (or .mtx[.gz] file):
+// list(reader, n_obs, n_vars, chunks, barcodes, features, matrix_path).
+// [[Rcpp::export]]
+Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
+                       double entries_per_step = 4194304) {
+  CS_R_BEGIN
+  if (!(entries_per_step >= 1)) throw Error("entries_per_step must be at least 1");
+  TenxMtx t = open_10x_mtx(path, as_devices(devices), as_shards(n_shards), int64_t(entries_per_step));
+  Rcpp::List features = frame_to_r(t.features)["columns"];
+  return reader_list(std::move(t.reader),
+                     Rcpp::List::create(Rcpp::_["barcodes"] = utf8_strings(t.barcodes),
+                                        Rcpp::_["features"] = features,
+                                        Rcpp::_["matrix_path"] = t.matrix_path));
+  CS_R_END
+}
+
+// All of a 10x MatrixMarket folder at once: list(handle, features, barcodes).
+// [[Rcpp::export]]
+Rcpp::List cs_read_mtx(std::string path, Rcpp::IntegerVector devices, int n_shards) {
+  CS_R_BEGIN
+  TenxMtx t = open_10x_mtx(path, as_devices(devices), as_shards(n_shards));
+  SEXP handle = PROTECT(wrap_matrix(t.reader->finish()));
+  Rcpp::List out = Rcpp::List::create(Rcpp::_["handle"] = handle,
+                                      Rcpp::_["features"] = frame_to_r(t.features)["columns"],
+                                      Rcpp::_["barcodes"] = utf8_strings(t.barcodes));
+  UNPROTECT(1);
+  return out;
+  CS_R_END
+}
+
+// Reads up to n_chunks more chunks; returns the chunks done so far (out of `chunks`).
+// [[Rcpp::export]]
+double cs_reader_step(SEXP reader, int n_chunks) {
+  CS_R_BEGIN
+  return double(get_reader(reader).step(n_chunks));
+  CS_R_END
+}
+
+// Reads what is left and returns the matrix handle (cells x genes).
+// [[Rcpp::export]]
+SEXP cs_reader_finish(SEXP reader) {
+  CS_R_BEGIN
+  SEXP handle = wrap_matrix(get_reader(reader).finish());
+  finalize_reader(reader);  // frees the reader's host buffers now
+  return handle;
+  CS_R_END
+}
+
+// Drops a reader now (an interrupted read), freeing what it had read.
+// [[Rcpp::export]]
+void cs_reader_close(SEXP reader) {
+  if (TYPEOF(reader) == EXTPTRSXP) finalize_reader(reader);
+}
+
+// Writes an h5ad file: X from `handle`, obs and var from list(index, columns),
+// layers from a named list of handles (same cells and genes); compression is a
+// gzip level (0 = none).
+// [[Rcpp::export]]
+void cs_write_h5ad(std::string path, SEXP handle, Rcpp::List obs, Rcpp::List var,
+                   Rcpp::List layers, int compression = 0) {
+  CS_R_BEGIN
+  MatrixPtr x = get_matrix(handle);
+  std::vector<H5adLayer> ls;
+  SEXP names = Rf_getAttrib(layers, R_NamesSymbol);
+  for (R_xlen_t k = 0; k < layers.size(); ++k) {
+    std::string name = Rf_isNull(names) ? "" : Rf_translateCharUTF8(STRING_ELT(names, k));
+    ls.push_back(H5adLayer{name, get_matrix(layers[k])});
+  }
+  DataFrame o = frame_from_r("obs", obs, size_t(x->n_rows()));
+  DataFrame v = frame_from_r("var", var, size_t(x->n_cols()));
+  write_h5ad(path, *x, o, v, ls, compression);
+  CS_R_END
+}
