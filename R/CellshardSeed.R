@@ -44,7 +44,6 @@ setValidity("CellshardSeed", function(object) {
 
 .seedCall <- function(seed, f, ...) .deviceCall(f(seed@handle, ...), source = seed@source)
 
-#' @importMethodsFrom BiocGenerics dim dimnames
 #' @importFrom BiocGenerics t colSums rowSums colMeans rowMeans
 NULL
 
