@@ -13,6 +13,46 @@ cs_memory_info <- function(devices) {
     .Call(`_cellshard_cs_memory_info`, devices)
 }
 
+cs_h5ad_open <- function(path, devices, n_shards, element = "X", chunk_nnz = 16777216, chunk_cells = 100000) {
+    .Call(`_cellshard_cs_h5ad_open`, path, devices, n_shards, element, chunk_nnz, chunk_cells)
+}
+
+cs_h5ad_info <- function(path) {
+    .Call(`_cellshard_cs_h5ad_info`, path)
+}
+
+cs_h5ad_read_frame <- function(path, group) {
+    .Call(`_cellshard_cs_h5ad_read_frame`, path, group)
+}
+
+cs_10x_h5_open <- function(path, devices, n_shards, chunk_nnz = 16777216, chunk_cells = 100000) {
+    .Call(`_cellshard_cs_10x_h5_open`, path, devices, n_shards, chunk_nnz, chunk_cells)
+}
+
+cs_mtx_open <- function(path, devices, n_shards, entries_per_step = 4194304) {
+    .Call(`_cellshard_cs_mtx_open`, path, devices, n_shards, entries_per_step)
+}
+
+cs_read_mtx <- function(path, devices, n_shards) {
+    .Call(`_cellshard_cs_read_mtx`, path, devices, n_shards)
+}
+
+cs_reader_step <- function(reader, n_chunks) {
+    .Call(`_cellshard_cs_reader_step`, reader, n_chunks)
+}
+
+cs_reader_finish <- function(reader) {
+    .Call(`_cellshard_cs_reader_finish`, reader)
+}
+
+cs_reader_close <- function(reader) {
+    invisible(.Call(`_cellshard_cs_reader_close`, reader))
+}
+
+cs_write_h5ad <- function(path, handle, obs, var, layers, compression = 0L) {
+    invisible(.Call(`_cellshard_cs_write_h5ad`, path, handle, obs, var, layers, compression))
+}
+
 cs_from_csc <- function(i, p, x, n_genes, n_cells, devices, n_shards, shard_cells) {
     .Call(`_cellshard_cs_from_csc`, i, p, x, n_genes, n_cells, devices, n_shards, shard_cells)
 }

@@ -41,6 +41,135 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_h5ad_open
+Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_shards, std::string element, double chunk_nnz, double chunk_cells);
+RcppExport SEXP _cellshard_cs_h5ad_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP elementSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
+    Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type element(elementSEXP);
+    Rcpp::traits::input_parameter< double >::type chunk_nnz(chunk_nnzSEXP);
+    Rcpp::traits::input_parameter< double >::type chunk_cells(chunk_cellsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_h5ad_open(path, devices, n_shards, element, chunk_nnz, chunk_cells));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_h5ad_info
+Rcpp::List cs_h5ad_info(std::string path);
+RcppExport SEXP _cellshard_cs_h5ad_info(SEXP pathSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_h5ad_info(path));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_h5ad_read_frame
+Rcpp::List cs_h5ad_read_frame(std::string path, std::string group);
+RcppExport SEXP _cellshard_cs_h5ad_read_frame(SEXP pathSEXP, SEXP groupSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< std::string >::type group(groupSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_h5ad_read_frame(path, group));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_10x_h5_open
+Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double chunk_nnz, double chunk_cells);
+RcppExport SEXP _cellshard_cs_10x_h5_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
+    Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
+    Rcpp::traits::input_parameter< double >::type chunk_nnz(chunk_nnzSEXP);
+    Rcpp::traits::input_parameter< double >::type chunk_cells(chunk_cellsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_10x_h5_open(path, devices, n_shards, chunk_nnz, chunk_cells));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_mtx_open
+Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double entries_per_step);
+RcppExport SEXP _cellshard_cs_mtx_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP entries_per_stepSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
+    Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
+    Rcpp::traits::input_parameter< double >::type entries_per_step(entries_per_stepSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_mtx_open(path, devices, n_shards, entries_per_step));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_read_mtx
+Rcpp::List cs_read_mtx(std::string path, Rcpp::IntegerVector devices, int n_shards);
+RcppExport SEXP _cellshard_cs_read_mtx(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
+    Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_read_mtx(path, devices, n_shards));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_reader_step
+double cs_reader_step(SEXP reader, int n_chunks);
+RcppExport SEXP _cellshard_cs_reader_step(SEXP readerSEXP, SEXP n_chunksSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type reader(readerSEXP);
+    Rcpp::traits::input_parameter< int >::type n_chunks(n_chunksSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_reader_step(reader, n_chunks));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_reader_finish
+SEXP cs_reader_finish(SEXP reader);
+RcppExport SEXP _cellshard_cs_reader_finish(SEXP readerSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type reader(readerSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_reader_finish(reader));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_reader_close
+void cs_reader_close(SEXP reader);
+RcppExport SEXP _cellshard_cs_reader_close(SEXP readerSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type reader(readerSEXP);
+    cs_reader_close(reader);
+    return R_NilValue;
+END_RCPP
+}
+// cs_write_h5ad
+void cs_write_h5ad(std::string path, SEXP handle, Rcpp::List obs, Rcpp::List var, Rcpp::List layers, int compression);
+RcppExport SEXP _cellshard_cs_write_h5ad(SEXP pathSEXP, SEXP handleSEXP, SEXP obsSEXP, SEXP varSEXP, SEXP layersSEXP, SEXP compressionSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type obs(obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type var(varSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type layers(layersSEXP);
+    Rcpp::traits::input_parameter< int >::type compression(compressionSEXP);
+    cs_write_h5ad(path, handle, obs, var, layers, compression);
+    return R_NilValue;
+END_RCPP
+}
 // cs_from_csc
 SEXP cs_from_csc(Rcpp::IntegerVector i, Rcpp::NumericVector p, Rcpp::NumericVector x, double n_genes, double n_cells, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells);
 RcppExport SEXP _cellshard_cs_from_csc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP n_genesSEXP, SEXP n_cellsSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP) {
@@ -219,6 +348,16 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
     {"_cellshard_cs_gpu_count", (DL_FUNC) &_cellshard_cs_gpu_count, 0},
     {"_cellshard_cs_memory_info", (DL_FUNC) &_cellshard_cs_memory_info, 1},
+    {"_cellshard_cs_h5ad_open", (DL_FUNC) &_cellshard_cs_h5ad_open, 6},
+    {"_cellshard_cs_h5ad_info", (DL_FUNC) &_cellshard_cs_h5ad_info, 1},
+    {"_cellshard_cs_h5ad_read_frame", (DL_FUNC) &_cellshard_cs_h5ad_read_frame, 2},
+    {"_cellshard_cs_10x_h5_open", (DL_FUNC) &_cellshard_cs_10x_h5_open, 5},
+    {"_cellshard_cs_mtx_open", (DL_FUNC) &_cellshard_cs_mtx_open, 4},
+    {"_cellshard_cs_read_mtx", (DL_FUNC) &_cellshard_cs_read_mtx, 3},
+    {"_cellshard_cs_reader_step", (DL_FUNC) &_cellshard_cs_reader_step, 2},
+    {"_cellshard_cs_reader_finish", (DL_FUNC) &_cellshard_cs_reader_finish, 1},
+    {"_cellshard_cs_reader_close", (DL_FUNC) &_cellshard_cs_reader_close, 1},
+    {"_cellshard_cs_write_h5ad", (DL_FUNC) &_cellshard_cs_write_h5ad, 6},
     {"_cellshard_cs_from_csc", (DL_FUNC) &_cellshard_cs_from_csc, 8},
     {"_cellshard_cs_from_dense", (DL_FUNC) &_cellshard_cs_from_dense, 4},
     {"_cellshard_cs_with_values", (DL_FUNC) &_cellshard_cs_with_values, 2},

@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")/.."
 LIB=$(mktemp -d)
 trap 'rm -rf "$LIB"' EXIT
-R CMD INSTALL --no-test-load --library="$LIB" . > "$LIB/install.log" 2>&1 || {
+R CMD INSTALL --preclean --no-test-load --library="$LIB" . > "$LIB/install.log" 2>&1 || {
   cat "$LIB/install.log"; echo "0 passed, 1 failed"; exit 1; }
 grep "cellshard configuration" "$LIB/install.log" || true
 R_LIBS="$LIB${R_LIBS:+:$R_LIBS}" Rscript tests/run-testthat.R

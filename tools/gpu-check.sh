@@ -1,0 +1,41 @@
+#!/bin/bash
+# What the lead runs on the GPU machine before resolving an issue: builds the
+# package with the CUDA backend, runs the CUDA backend driver and the R test
+# suite on the GPU, and both again under compute-sanitizer memcheck.
+# Usage (device machine, repo root; .devr from ../shared/tools/device-r-bundle):
+#   source .devr/activate.sh && bash tools/gpu-check.sh [quick]
+# Logs go to $OUT when set (the device tool brings them back), else /tmp.
+set -u -o pipefail
+LOGS=${OUT:-/tmp}
+export MAKEFLAGS=-j$(nproc)
+export CELLSHARD_SHARED_DATA=${CELLSHARD_SHARED_DATA:-$PWD/.shared-data}
+[ -d .fixtures ] && export CELLSHARD_H5AD_FIXTURES=$PWD/.fixtures
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+status=0
+
+echo "== CUDA backend driver (tests/cuda/test_backend.cu)"
+nvcc -std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA \
+  -o /tmp/test_backend tests/cuda/test_backend.cu src/core/*.cpp src/cpu/*.cpp src/cuda/*.cu \
+  -lcudart -lpthread 2>&1 | tail -5
+/tmp/test_backend 2>&1 | tee "$LOGS/test_backend.log" | tail -15 || status=1
+
+echo "== R CMD INSTALL"
+LIB=/tmp/rlib; mkdir -p $LIB
+R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
+grep "cellshard configuration" "$LOGS/install.log"
+export R_LIBS=$LIB
+Rscript -e 'suppressPackageStartupMessages(library(cellshard)); cellshardInfo()'
+
+echo "== R tests on the GPU"
+Rscript tests/run-testthat.R > "$LOGS/tests.log" 2>&1 || status=1
+grep -E "^(Error|Failure|Skip)|passed" "$LOGS/tests.log" | head -40
+
+[ "${1:-}" = quick ] && exit $status
+echo "== compute-sanitizer memcheck: backend driver"
+compute-sanitizer --tool memcheck --error-exitcode 3 /tmp/test_backend > "$LOGS/memcheck_driver.log" 2>&1 || status=1
+tail -3 "$LOGS/memcheck_driver.log"
+echo "== compute-sanitizer memcheck: R tests"
+compute-sanitizer --tool memcheck --error-exitcode 3 --target-processes all \
+  Rscript tests/run-testthat.R > "$LOGS/memcheck_tests.log" 2>&1 || status=1
+grep -E "ERROR SUMMARY|passed" "$LOGS/memcheck_tests.log" | tail -3
+exit $status
