@@ -23,7 +23,7 @@ echo "== R CMD INSTALL"
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
 grep "cellshard configuration" "$LOGS/install.log"
-export R_LIBS=$LIB
+export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 Rscript -e 'suppressPackageStartupMessages(library(cellshard)); cellshardInfo()'
 
 echo "== R tests on the GPU"

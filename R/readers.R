@@ -1,0 +1,187 @@
+#' Read count matrices straight onto the devices
+#'
+#' Each reader streams the matrix from its file into cell-sharded CSR blocks on
+#' the devices: chunks of cells are read, checked and uploaded in turn (the next
+#' chunk is read while the previous one is being copied), so host memory stays
+#' bounded by a few chunks. A progress bar shows for files of many chunks, and a
+#' read can be interrupted. Corrupt, truncated or inconsistent files give an
+#' error that names the file and the problem; nothing is left on the devices.
+#'
+#' \describe{
+#'   \item{\code{readH5AD}}{An AnnData file (anndata 0.8 layout and later): \code{X}
+#'     stored as CSR, CSC or dense, of any integer or float type; \code{obs} and
+#'     \code{var} data frames (numbers, logicals, strings, categoricals, nullable
+#'     integers and booleans) become \code{colData} and \code{rowData}; named
+#'     \code{layers} become further assays. CSC matrices are transposed in host
+#'     memory (whole); CSR and dense ones are streamed.}
+#'   \item{\code{read10xH5}}{A Cell Ranger HDF5 file (v3 \code{matrix/} layout, or
+#'     the v2 per-genome layout). Feature ids, names and types go to \code{rowData}.}
+#'   \item{\code{read10xMtx}}{A Cell Ranger MatrixMarket folder, v2
+#'     (\code{genes.tsv}) or v3 (\code{features.tsv}), gzipped or not.}
+#' }
+#'
+#' @param path The file (or, for \code{read10xMtx}, the folder or the
+#'   \code{matrix.mtx[.gz]} file).
+#' @inheritParams toDevice
+#' @param assay Name of the assay that receives the matrix (\code{X} for h5ad).
+#' @param layers For \code{readH5AD}: names of h5ad layers to read as further assays.
+#' @param progress Show a progress bar: \code{NULL} (default) shows one in
+#'   interactive sessions when the file has more than one chunk.
+#' @return A \code{SingleCellExperiment} (genes x cells) whose assays are
+#'   \code{\linkS4class{CellshardMatrix}} objects.
+#' @examples
+#' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
+#'                  devices = "cpu")
+#' sce
+#' @export
+readH5AD <- function(path, devices = NULL, shards = NULL, assay = "counts", layers = NULL,
+                     progress = NULL) {
+    path <- .checkPath(path)
+    devs <- .resolveDevices(devices)
+    sh <- .shardCount(shards, devs)
+    info <- .deviceCall(cs_h5ad_info(path))
+    missing_layers <- setdiff(layers, info$layers)
+    if (length(missing_layers))
+        stop(sprintf("readH5AD: %s has no layer %s (it has: %s)", path, missing_layers[1],
+                     if (length(info$layers)) paste(info$layers, collapse = ", ") else "none"),
+             call. = FALSE)
+    obs <- .frameToDataFrame(.deviceCall(cs_h5ad_read_frame(path, "obs")))
+    var <- .frameToDataFrame(.deviceCall(cs_h5ad_read_frame(path, "var")))
+    source <- list(format = "h5ad", path = path)
+    elements <- c(stats::setNames("X", assay), stats::setNames(layers, layers))
+    mats <- lapply(elements, function(el) {
+        r <- .deviceCall(cs_h5ad_open(path, devs, sh, el))
+        .runReader(r, progress, sprintf("reading %s of %s", el, basename(path)))
+    })
+    .assembleSce(mats, genes = rownames(var), cells = rownames(obs), rowData = var,
+                 colData = obs, source = source)
+}
+
+#' @rdname readH5AD
+#' @export
+read10xH5 <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL) {
+    path <- .checkPath(path)
+    devs <- .resolveDevices(devices)
+    r <- .deviceCall(cs_10x_h5_open(path, devs, .shardCount(shards, devs)))
+    .read10x(r, assay, progress, list(format = "tenx_h5", path = path), basename(path))
+}
+
+#' @rdname readH5AD
+#' @export
+read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL) {
+    path <- .checkPath(path)
+    devs <- .resolveDevices(devices)
+    r <- .deviceCall(cs_mtx_open(path, devs, .shardCount(shards, devs)))
+    .read10x(r, assay, progress, list(format = "tenx_mtx", path = path), basename(path))
+}
+
+.read10x <- function(r, assay, progress, source, label) {
+    features <- S4Vectors::DataFrame(r$features, check.names = FALSE)
+    handle <- .runReader(r, progress, paste("reading", label))
+    .assembleSce(stats::setNames(list(handle), assay), genes = features[[1]],
+                 cells = r$barcodes, rowData = features,
+                 colData = S4Vectors::DataFrame(row.names = r$barcodes), source = source)
+}
+
+.checkPath <- function(path) {
+    if (!is.character(path) || length(path) != 1L || is.na(path))
+        stop("path must be a single file name", call. = FALSE)
+    if (!file.exists(path)) stop("file not found: ", path, call. = FALSE)
+    normalizePath(path)
+}
+
+# The readers place shards themselves: only the count matters here.
+.shardCount <- function(shards, devs) {
+    sh <- .resolveShards(shards, devs)
+    if (length(sh$cells)) stop("readers take a number of shards, not shard sizes", call. = FALSE)
+    sh$n
+}
+
+# Steps a C++ reader to the end, with a progress bar; frees what was read if
+# the user interrupts or an error occurs.
+.runReader <- function(r, progress, label) {
+    reader <- r$reader
+    on.exit(cs_reader_close(reader))
+    if (is.null(progress)) progress <- interactive() && r$chunks > 1
+    if (isTRUE(progress)) {
+        message(label)
+        pb <- utils::txtProgressBar(min = 0, max = max(1, r$chunks), style = 3)
+        on.exit(close(pb), add = TRUE)
+    }
+    done <- 0
+    while (done < r$chunks) {
+        done <- .deviceCall(cs_reader_step(reader, 1L))
+        if (isTRUE(progress)) utils::setTxtProgressBar(pb, done)
+    }
+    .deviceCall(cs_reader_finish(reader))
+}
+
+.frameToDataFrame <- function(frame) {
+    cols <- frame$columns
+    df <- if (length(cols)) S4Vectors::DataFrame(cols, check.names = FALSE) else
+        S4Vectors::DataFrame(matrix(nrow = length(frame$index), ncol = 0))
+    rownames(df) <- frame$index
+    if (length(frame$skipped))
+        warning("columns not read (unsupported encodings): ", paste(frame$skipped, collapse = ", "),
+                call. = FALSE)
+    df
+}
+
+.assembleSce <- function(handles, genes, cells, rowData, colData, source) {
+    assays <- lapply(handles, function(h) .wrapSeed(.newSeed(h, genes, cells, source)))
+    SingleCellExperiment::SingleCellExperiment(assays = assays, rowData = rowData,
+                                               colData = colData)
+}
+
+#' Write a SingleCellExperiment as an h5ad file
+#'
+#' Writes one assay as \code{X} (CSR, float32) and others as \code{layers},
+#' \code{colData} as \code{obs} and \code{rowData} as \code{var}, in the layout
+#' anndata 0.8 and later read. Device-backed assays come to the host one shard
+#' at a time; host assays are accepted too.
+#'
+#' @param sce A \code{SingleCellExperiment} (or \code{SummarizedExperiment}).
+#' @param path The file to write.
+#' @param assay The assay written as \code{X}.
+#' @param layers Names of further assays to write under \code{layers/}.
+#' @param overwrite Replace an existing file.
+#' @param compression gzip level for the matrix arrays (0, the default, for none).
+#' @return \code{path}, invisibly.
+#' @details Columns of \code{colData} and \code{rowData} that are numeric,
+#'   integer, logical, character or factor are written; any other column is
+#'   left out with a warning.
+#' @examples
+#' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
+#'                  devices = "cpu")
+#' f <- tempfile(fileext = ".h5ad")
+#' writeH5AD(sce, f)
+#' dim(readH5AD(f, devices = "cpu"))
+#' @export
+writeH5AD <- function(sce, path, assay = "counts", layers = character(), overwrite = FALSE,
+                      compression = 0L) {
+    if (!is(sce, "SummarizedExperiment")) stop("sce must be a SingleCellExperiment", call. = FALSE)
+    if (file.exists(path) && !overwrite)
+        stop("writeH5AD: ", path, " exists; use overwrite = TRUE to replace it", call. = FALSE)
+    handleOf <- function(a) {
+        m <- assay(sce, a, withDimnames = FALSE)
+        if (!.isDeviceMatrix(m)) m <- toDevice(m, devices = "cpu")
+        if (m@seed@transposed) m <- toDevice(as(m, "dgCMatrix"), devices = "cpu")
+        m@seed@handle
+    }
+    obs <- .dataFrameToFrame(colData(sce), colnames(sce), ncol(sce), "colData")
+    var <- .dataFrameToFrame(rowData(sce), rownames(sce), nrow(sce), "rowData")
+    layer_handles <- stats::setNames(lapply(layers, handleOf), layers)
+    .deviceCall(cs_write_h5ad(path.expand(path), handleOf(assay), obs, var, layer_handles,
+                              as.integer(compression)))
+    invisible(path)
+}
+
+.dataFrameToFrame <- function(df, names, n, what) {
+    index <- if (is.null(names)) as.character(seq_len(n) - 1L) else as.character(names)
+    keep <- vapply(as.list(df), function(col)
+        is.null(dim(col)) && (is.atomic(col) || is.factor(col)) && !is.complex(col), logical(1))
+    if (any(!keep))
+        warning(what, " columns not written (not a plain vector or factor): ",
+                paste(names(df)[!keep], collapse = ", "), call. = FALSE)
+    list(index = index, columns = as.list(df)[keep])
+}
