@@ -1,6 +1,7 @@
 #include "chunk_plan.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace cellshard {
 
@@ -18,7 +19,10 @@ std::vector<int64_t> plan_chunks(const std::vector<int64_t>& row_prefix,
     int64_t shard_end = shard + 1 < shard_first_rows.size() ? shard_first_rows[shard + 1] : n_rows;
     int64_t limit_end = std::min(shard_end, row + max_rows);
     // Last row end whose non-zeros still fit, found by binary search.
-    int64_t budget = row_prefix[size_t(row)] + max_nnz;
+    int64_t base = row_prefix[size_t(row)];
+    int64_t budget = max_nnz > std::numeric_limits<int64_t>::max() - base
+                         ? std::numeric_limits<int64_t>::max()
+                         : base + max_nnz;
     auto first = row_prefix.begin() + row + 1, last = row_prefix.begin() + limit_end + 1;
     int64_t end = int64_t(std::upper_bound(first, last, budget) - row_prefix.begin()) - 1;
     end = std::max(end, row + 1);

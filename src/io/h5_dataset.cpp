@@ -5,6 +5,7 @@
 #include "../core/errors.h"
 #include "h5_file.h"
 #include "h5_strings.h"
+#include "h5_vlen_strings.h"
 
 namespace cellshard {
 namespace h5 {
@@ -119,8 +120,9 @@ std::vector<std::string> Dataset::read_strings() const {
   if (rank() > 1) fail("dataset '" + name_ + "' should be a one-dimensional array of text");
   check_plausible_size();
   size_t n = rank() == 0 ? 1 : size_t(dims_[0]);
-  Handle file_type(H5Dget_type(id()));
   std::vector<std::string> out;
+  if (read_vlen_strings_checked(*this, &out)) return out;
+  Handle file_type(H5Dget_type(id()));
   auto read = [&](hid_t mem, void* buf) {
     return H5Dread(id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   };

@@ -58,6 +58,8 @@ void H5DenseReader::plan_shards() {
   // Row-limited chunks keep the dense block within the same bound as above.
   ChunkLimits fill{std::numeric_limits<int64_t>::max(), block_rows_};
   chunk_starts_ = plan_chunks(prefix_, builder_->shard_first_rows(), fill);
+  CS_CHECK(int64_t(chunk_starts_.size()) - 1 <= total_ - n_blocks_,
+           "internal: more fill chunks than steps reserved for them");
 }
 
 void H5DenseReader::fill_chunk(size_t k) {
