@@ -47,7 +47,13 @@ setValidity("CellshardSeed", function(object) {
 #' @importFrom BiocGenerics t colSums rowSums colMeans rowMeans
 NULL
 
+#' @rdname CellshardSeed-class
+#' @return \code{dim}, \code{dimnames}: those of the R view.
+#' @export
 setMethod("dim", "CellshardSeed", function(x) x@dim)
+
+#' @rdname CellshardSeed-class
+#' @export
 setMethod("dimnames", "CellshardSeed", function(x) {
     if (all(vapply(x@dimnames, is.null, logical(1)))) NULL else x@dimnames
 })
