@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "io/chunked_reader.h"
+#include "io/crash_guard.h"
 #include "io/h5ad_frame_reader.h"
 #include "io/h5ad_reader.h"
 #include "io/h5ad_writer.h"
@@ -225,6 +226,10 @@ DataFrame frame_from_r(const std::string& where, const Rcpp::List& x, size_t n) 
   return df;
 }
 
+void guard_h5ad(const std::string& path) {
+  run_crash_guard("readH5AD", path, [&] { walk_h5ad_structure(path); });
+}
+
 }  // namespace
 
 // Opens the matrix `element` of an h5ad file ("X", a layer name, "layers/<name>",
@@ -234,6 +239,7 @@ Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_sha
                         std::string element = "X", double chunk_nnz = 16777216,
                         double chunk_cells = 100000) {
   CS_R_BEGIN
+  guard_h5ad(path);
   return reader_list(open_h5ad_matrix(path, element, as_devices(devices), as_shards(n_shards),
                                       as_limits(chunk_nnz, chunk_cells)));
   CS_R_END
@@ -243,6 +249,7 @@ Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_sha
 // [[Rcpp::export]]
 Rcpp::List cs_h5ad_info(std::string path) {
   CS_R_BEGIN
+  guard_h5ad(path);
   H5adSummary s = summarize_h5ad(path);
   return Rcpp::List::create(Rcpp::_["n_obs"] = double(s.n_obs), Rcpp::_["n_vars"] = double(s.n_vars),
                             Rcpp::_["x_encoding"] = s.x_encoding,
@@ -255,6 +262,7 @@ Rcpp::List cs_h5ad_info(std::string path) {
 // [[Rcpp::export]]
 Rcpp::List cs_h5ad_read_frame(std::string path, std::string group) {
   CS_R_BEGIN
+  guard_h5ad(path);
   auto f = h5::File::open("readH5AD", path);
   return frame_to_r(read_h5ad_frame(*f, group));
   CS_R_END
@@ -265,6 +273,7 @@ Rcpp::List cs_h5ad_read_frame(std::string path, std::string group) {
 Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
                           double chunk_nnz = 16777216, double chunk_cells = 100000) {
   CS_R_BEGIN
+  run_crash_guard("read10xH5", path, [&] { walk_10x_structure(path); });
   TenxH5 t = open_10x_h5(path, as_devices(devices), as_shards(n_shards),
                          as_limits(chunk_nnz, chunk_cells));
   Rcpp::List features = frame_to_r(t.features)["columns"];

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../core/errors.h"
+#include "h5_header_check.h"
 #include "h5_strings.h"
 
 namespace cellshard {
@@ -141,7 +142,15 @@ Dataset File::dataset(const std::string& name) const {
 
 void Object::fail(const std::string& what) const { file_->fail(what); }
 
+void Object::check_header() const {
+  if (header_checked_) return;
+  std::string damage = check_object_header(id(), file_->path());
+  if (!damage.empty()) fail("the header of '" + name_ + "' is damaged: " + damage);
+  header_checked_ = true;
+}
+
 bool Object::has_attribute(const std::string& attr) const {
+  check_header();
   htri_t r = H5Aexists(id(), attr.c_str());
   if (r < 0) H5Eclear2(H5E_DEFAULT);
   return r > 0;

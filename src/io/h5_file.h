@@ -63,10 +63,13 @@ class Object {
   Object(std::shared_ptr<const File> file, std::string name, Handle handle)
       : file_(std::move(file)), name_(std::move(name)), handle_(std::move(handle)) {}
   Handle open_attribute(const std::string& attr) const;
+  // Fails if the object's header is damaged (see h5_header_check.h); once.
+  void check_header() const;
 
   std::shared_ptr<const File> file_;
   std::string name_;
   Handle handle_;
+  mutable bool header_checked_ = false;
 };
 
 class Group : public Object {

@@ -55,48 +55,87 @@ H5adSummary summarize_h5ad(const std::string& path) {
   return s;
 }
 
+namespace {
+
+// A matrix element, its encoding and its shape, checked against obs and var.
+struct MatrixElement {
+  std::string name, encoding;
+  int64_t n_obs = -1, n_vars = -1;
+};
+
+MatrixElement inspect_matrix(const h5::File& f, const std::string& element) {
+  MatrixElement m;
+  m.name = h5ad_element_path(element);
+  bool is_raw = m.name.rfind("raw/", 0) == 0;
+  if (f.kind(m.name) == h5::Kind::Missing)
+    f.fail(m.name == "X" ? std::string("the file has no X (anndata allows that; ask for a layer)")
+                         : "matrix '" + m.name + "' is missing");
+  m.encoding = matrix_encoding(f, m.name);
+  if (m.encoding == "array") {
+    h5::Dataset ds = f.dataset(m.name);
+    m.n_obs = int64_t(ds.dims()[0]);
+    m.n_vars = int64_t(ds.dims()[1]);
+  } else {
+    std::vector<int64_t> shape = f.group(m.name).ints_attribute("shape");
+    if (shape.size() != 2)
+      f.fail("attribute 'shape' of '" + m.name + "' should hold 2 numbers, not " +
+             std::to_string(shape.size()));
+    m.n_obs = shape[0];
+    m.n_vars = shape[1];
+  }
+  // The matrix must agree with obs and var (raw/X has its own var).
+  int64_t obs_len = h5ad_frame_length(f, "obs");
+  int64_t var_len = h5ad_frame_length(f, is_raw ? "raw/var" : "var");
+  if (obs_len >= 0 && obs_len != m.n_obs)
+    f.fail("'" + m.name + "' has " + std::to_string(m.n_obs) + " cells (rows) but obs has " +
+           std::to_string(obs_len));
+  if (var_len >= 0 && var_len != m.n_vars)
+    f.fail("'" + m.name + "' has " + std::to_string(m.n_vars) + " genes (columns) but " +
+           (is_raw ? "raw/var" : "var") + " has " + std::to_string(var_len));
+  return m;
+}
+
+CompressedArrays open_arrays(std::shared_ptr<const h5::File> f, const MatrixElement& m) {
+  return m.encoding == "csr_matrix" ? open_compressed_arrays(f, m.name, m.n_obs, m.n_vars, "cell")
+                                    : open_compressed_arrays(f, m.name, m.n_vars, m.n_obs, "gene");
+}
+
+}  // namespace
+
 std::unique_ptr<ChunkedReader> open_h5ad_matrix(const std::string& path,
                                                 const std::string& element,
                                                 const std::vector<int>& devices,
                                                 size_t n_shards, const ChunkLimits& limits) {
   std::shared_ptr<const h5::File> f = h5::File::open(kWho, path);
-  std::string name = h5ad_element_path(element);
-  bool is_raw = name.rfind("raw/", 0) == 0;
-  if (f->kind(name) == h5::Kind::Missing)
-    f->fail(name == "X" ? std::string("the file has no X (anndata allows that; ask for a layer)")
-                        : "matrix '" + name + "' is missing");
-  std::string enc = matrix_encoding(*f, name);
-  int64_t n_obs = -1, n_vars = -1;
-  if (enc == "array") {
-    h5::Dataset ds = f->dataset(name);
-    n_obs = int64_t(ds.dims()[0]);
-    n_vars = int64_t(ds.dims()[1]);
-  } else {
-    std::vector<int64_t> shape = f->group(name).ints_attribute("shape");
-    if (shape.size() != 2)
-      f->fail("attribute 'shape' of '" + name + "' should hold 2 numbers, not " +
-              std::to_string(shape.size()));
-    n_obs = shape[0];
-    n_vars = shape[1];
-  }
-  // The matrix must agree with obs and var (raw/X has its own var).
-  int64_t obs_len = h5ad_frame_length(*f, "obs");
-  int64_t var_len = h5ad_frame_length(*f, is_raw ? "raw/var" : "var");
-  if (obs_len >= 0 && obs_len != n_obs)
-    f->fail("'" + name + "' has " + std::to_string(n_obs) + " cells (rows) but obs has " +
-            std::to_string(obs_len));
-  if (var_len >= 0 && var_len != n_vars)
-    f->fail("'" + name + "' has " + std::to_string(n_vars) + " genes (columns) but " +
-            (is_raw ? "raw/var" : "var") + " has " + std::to_string(var_len));
-
-  if (enc == "array")
+  MatrixElement m = inspect_matrix(*f, element);
+  if (m.encoding == "array")
     return std::unique_ptr<ChunkedReader>(
-        new H5DenseReader(f->dataset(name), devices, n_shards, limits));
-  if (enc == "csr_matrix")
-    return std::unique_ptr<ChunkedReader>(new H5CsrStreamReader(
-        open_compressed_arrays(f, name, n_obs, n_vars, "cell"), devices, n_shards, limits));
-  return std::unique_ptr<ChunkedReader>(new H5CscReader(
-      open_compressed_arrays(f, name, n_vars, n_obs, "gene"), devices, n_shards, limits));
+        new H5DenseReader(f->dataset(m.name), devices, n_shards, limits));
+  if (m.encoding == "csr_matrix")
+    return std::unique_ptr<ChunkedReader>(
+        new H5CsrStreamReader(open_arrays(f, m), devices, n_shards, limits));
+  return std::unique_ptr<ChunkedReader>(
+      new H5CscReader(open_arrays(f, m), devices, n_shards, limits));
+}
+
+void walk_h5ad_structure(const std::string& path) {
+  std::shared_ptr<const h5::File> f = h5::File::open(kWho, path);
+  H5adSummary s = summarize_h5ad(path);
+  for (const char* frame : {"obs", "var", "raw/var"})
+    if (f->exists(frame)) read_h5ad_frame(*f, frame);
+  std::vector<std::string> elements;
+  if (!s.x_encoding.empty()) elements.push_back("X");
+  for (const auto& l : s.layers) elements.push_back("layers/" + l);
+  if (s.has_raw) elements.push_back("raw/X");
+  for (const auto& e : elements) {
+    MatrixElement m = inspect_matrix(*f, e);
+    if (m.encoding == "array") {
+      h5::Dataset ds = f->dataset(m.name);
+      ds.require_numbers(false);
+    } else {
+      open_arrays(f, m);
+    }
+  }
 }
 
 }  // namespace cellshard

@@ -31,4 +31,8 @@ std::unique_ptr<ChunkedReader> open_h5ad_matrix(const std::string& path,
                                                 const std::vector<int>& devices,
                                                 size_t n_shards, const ChunkLimits& limits);
 
+// Opens and reads everything but the matrix values: obs, var, raw/var, and
+// the metadata and pointers of X, every layer and raw/X (see crash_guard.h).
+void walk_h5ad_structure(const std::string& path);
+
 }  // namespace cellshard

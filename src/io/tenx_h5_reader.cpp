@@ -1,5 +1,7 @@
 #include "tenx_h5_reader.h"
 
+#include <optional>
+
 #include "h5_compressed_arrays.h"
 #include "h5_csr_stream_reader.h"
 #include "h5_file.h"
@@ -44,9 +46,9 @@ static std::string matrix_group(const h5::File& f, bool* is_v3) {
   return found[0];
 }
 
-TenxH5 open_10x_h5(const std::string& path, const std::vector<int>& devices, size_t n_shards,
-                   const ChunkLimits& limits) {
-  std::shared_ptr<const h5::File> f = h5::File::open("read10xH5", path);
+// Names and arrays of a 10x file, everything but the matrix values.
+static TenxH5 read_10x_metadata(std::shared_ptr<const h5::File> f,
+                                std::optional<CompressedArrays>* arrays) {
   bool v3 = false;
   std::string g = matrix_group(*f, &v3);
   h5::Dataset shape_ds = f->dataset(g + "/shape");
@@ -78,9 +80,22 @@ TenxH5 open_10x_h5(const std::string& path, const std::vector<int>& devices, siz
         text_column("genome", std::vector<std::string>(size_t(n_genes), g)));
   }
   out.features.index = out.features.columns[0].strings;
-  out.reader.reset(new H5CsrStreamReader(open_compressed_arrays(f, g, n_cells, n_genes, "cell"),
-                                         devices, n_shards, limits));
+  arrays->emplace(open_compressed_arrays(f, g, n_cells, n_genes, "cell"));
   return out;
+}
+
+TenxH5 open_10x_h5(const std::string& path, const std::vector<int>& devices, size_t n_shards,
+                   const ChunkLimits& limits) {
+  std::shared_ptr<const h5::File> f = h5::File::open("read10xH5", path);
+  std::optional<CompressedArrays> arrays;
+  TenxH5 out = read_10x_metadata(f, &arrays);
+  out.reader.reset(new H5CsrStreamReader(std::move(*arrays), devices, n_shards, limits));
+  return out;
+}
+
+void walk_10x_structure(const std::string& path) {
+  std::optional<CompressedArrays> arrays;
+  read_10x_metadata(h5::File::open("read10xH5", path), &arrays);
 }
 
 }  // namespace cellshard

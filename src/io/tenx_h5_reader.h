@@ -23,4 +23,7 @@ struct TenxH5 {
 TenxH5 open_10x_h5(const std::string& path, const std::vector<int>& devices, size_t n_shards,
                    const ChunkLimits& limits);
 
+// Reads everything but the matrix values (names, shape, pointers; see crash_guard.h).
+void walk_10x_structure(const std::string& path);
+
 }  // namespace cellshard
