@@ -47,17 +47,27 @@ std::string GlobalHeaps::load(uint64_t addr, Collection* c) const {
     return "a global heap claims a size beyond the end of the file";
   c->bytes.resize(size_t(size));
   if (!raw_.read(addr, size_t(size), c->bytes.data())) return "cannot read a global heap";
+  // Walks the objects as libhdf5 does (it goes on after the free-space
+  // object), rejecting what would make it loop or read past the heap.
   size_t obj_head = 8 + lengths_;
   size_t at = head_len;
-  while (at + obj_head <= size) {
+  while (at < size) {
+    if (at + obj_head > size) break;  // a remainder too small for an object is free space
     const unsigned char* p = c->bytes.data() + at;
     uint64_t index = read_le(p, 2);
     uint64_t obj_size = read_le(p + 8, lengths_);
-    if (index == 0) break;  // the free-space object ends the list
-    if (obj_size > size - at - obj_head) return "a global heap object runs past its heap";
-    if (!c->objects.emplace(index, std::make_pair(at + obj_head, obj_size)).second)
-      return "a global heap holds the same object index twice";
-    at += obj_head + size_t((obj_size + 7) / 8 * 8);
+    uint64_t need;
+    if (index == 0) {
+      need = obj_size;  // the free-space object's size includes its header
+      if (need < obj_head) return "a global heap's free space is damaged";
+    } else {
+      if (obj_size > size - at - obj_head) return "a global heap object runs past its heap";
+      need = obj_head + (obj_size + 7) / 8 * 8;
+      if (!c->objects.emplace(index, std::make_pair(at + obj_head, obj_size)).second)
+        return "a global heap holds the same object index twice";
+    }
+    if (need > size - at) return "a global heap object runs past its heap";
+    at += size_t(need);
   }
   return "";
 }
