@@ -1,0 +1,88 @@
+// gram: X^T X of a shard in float64, added to a host n_cols x n_cols array.
+// Blocks of rows are densified into a float64 buffer (row-major, i.e. a
+// column-major n_cols x rows matrix B) and cublasDsyrk adds B B^T to the
+// lower triangle of a device Gram; the upper triangle is then mirrored.
+// float x float products are exact in float64, and cuBLAS runs in plain
+// float64 (CUBLAS_DEFAULT_MATH); cuBLAS gives bit-identical results from run
+// to run on the same GPU model.
+#include <algorithm>
+#include <vector>
+
+#include "../core/errors.h"
+#include "cublas_handles.h"
+#include "cuda_check.h"
+#include "device_context.h"
+#include "pipeline_device.h"
+#include "warp_primitives.cuh"
+
+namespace cellshard {
+
+namespace {
+
+constexpr size_t kDenseBlockBytes = size_t(256) << 20;
+
+// Writes rows [r0, r0 + n) into dense (already zero), row i at dense + i * n_cols.
+__global__ void densify_rows_kernel(int64_t r0, int64_t n, int64_t n_cols,
+                                    const int64_t* __restrict__ indptr,
+                                    const int32_t* __restrict__ indices,
+                                    const float* __restrict__ values, double* __restrict__ dense) {
+  const int lane = lane_id();
+  for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
+    const int64_t begin = indptr[r0 + i], end = indptr[r0 + i + 1];
+    double* row = dense + i * n_cols;
+    for (int64_t k = begin + lane; k < end; k += 32) row[indices[k]] = double(values[k]);
+  }
+}
+
+// Copies the lower triangle of the column-major n x n matrix c onto its upper one.
+__global__ void mirror_lower_kernel(int64_t n, double* c) {
+  for (int64_t idx = global_thread_id(); idx < n * n; idx += grid_thread_count()) {
+    const int64_t i = idx % n, j = idx / n;
+    if (i < j) c[idx] = c[j + i * n];
+  }
+}
+
+}  // namespace
+
+void gram_on_device(const CsrView& a, const float* values, double* gram) {
+  if (a.nnz == 0 || a.n_rows == 0 || a.n_cols == 0) return;  // adds nothing
+  CS_CHECK(values != nullptr, "internal: gram without values");
+  CS_CHECK(a.n_cols <= int64_t(INT32_MAX), "internal: gram with too many columns");
+  const DeviceContext& ctx = use_device(a.device);
+  const int64_t n = a.n_cols;
+  const size_t n2 = size_t(n) * size_t(n);
+  const int64_t block_rows = std::max<int64_t>(
+      1, std::min<int64_t>({a.n_rows, int64_t(kDenseBlockBytes / (size_t(n) * sizeof(double))),
+                            int64_t(INT32_MAX)}));
+
+  BufferPtr c = make_buffer(a.device, n2 * sizeof(double));
+  BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
+  CS_CUDA_CHECK(cudaMemsetAsync(c->data(), 0, c->bytes(), ctx.stream));
+  {
+    CublasLease blas(ctx);
+    const double one = 1.0;
+    for (int64_t r0 = 0; r0 < a.n_rows; r0 += block_rows) {
+      const int64_t rows = std::min(block_rows, a.n_rows - r0);
+      CS_CUDA_CHECK(cudaMemsetAsync(dense->data(), 0, size_t(rows) * size_t(n) * sizeof(double),
+                                    ctx.stream));
+      densify_rows_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
+                            ctx.stream>>>(r0, rows, n, a.indptr, a.indices, values,
+                                          dense->as<double>());
+      CS_CUDA_CHECK_LAUNCH("densify_rows_kernel");
+      CS_CUBLAS_CHECK(cublasDsyrk(blas.get(), CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, int(n),
+                                  int(rows), &one, dense->as<double>(), int(n), &one,
+                                  c->as<double>(), int(n)));
+    }
+    mirror_lower_kernel<<<grid_blocks(ctx, int64_t(n2), kBlockThreads), kBlockThreads, 0,
+                          ctx.stream>>>(n, c->as<double>());
+    CS_CUDA_CHECK_LAUNCH("mirror_lower_kernel");
+    synchronize(ctx);  // before the handle goes back to the pool
+  }
+  std::vector<double> host(n2);
+  CS_CUDA_CHECK(cudaMemcpyAsync(host.data(), c->data(), c->bytes(), cudaMemcpyDeviceToHost,
+                                ctx.stream));
+  synchronize(ctx);
+  for (size_t i = 0; i < n2; ++i) gram[i] += host[i];
+}
+
+}  // namespace cellshard

@@ -1,0 +1,107 @@
+// multiply: out = X V for a host n_cols x k matrix V (column-major), out a
+// host n_rows x k matrix (column-major), float64.
+//
+// V goes to the device transposed (row g of V contiguous). One warp per row
+// of X: the warp walks the row's values in order and lane j accumulates
+// columns j, j + 32, j + 64, j + 96 of the current pass (128 columns a pass),
+// so each out[r, j] is a sequential sum over the row's values in index order,
+// without fused multiply-adds: the host's loop, bit for bit. Output goes through a device buffer of bounded size, a
+// block of rows at a time.
+#include <algorithm>
+#include <vector>
+
+#include "../core/errors.h"
+#include "cuda_check.h"
+#include "device_context.h"
+#include "pipeline_device.h"
+#include "warp_primitives.cuh"
+
+namespace cellshard {
+
+namespace {
+
+constexpr int kColsPerLane = 4;
+constexpr int kColsPerPass = 32 * kColsPerLane;
+constexpr size_t kOutBlockBytes = size_t(128) << 20;
+
+// Rows [r0, r0 + n) of X times columns [j0, j0 + kc) of V (vt: k values per
+// gene), into out (column-major n x k, leading dimension n).
+__global__ void multiply_kernel(int64_t r0, int64_t n, const int64_t* __restrict__ indptr,
+                                const int32_t* __restrict__ indices,
+                                const float* __restrict__ values, const double* __restrict__ vt,
+                                int k, int j0, int kc, double* __restrict__ out) {
+  const int lane = lane_id();
+  for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
+    const int64_t begin = indptr[r0 + i], end = indptr[r0 + i + 1];
+    double acc[kColsPerLane];
+#pragma unroll
+    for (int c = 0; c < kColsPerLane; ++c) acc[c] = 0.0;
+    for (int64_t base = begin; base < end; base += 32) {
+      int32_t g = 0;
+      double v = 0.0;
+      if (base + lane < end) {
+        g = indices[base + lane];
+        v = double(values[base + lane]);
+      }
+      const int count = int(min(int64_t(32), end - base));
+      for (int t = 0; t < count; ++t) {
+        const int32_t gt = __shfl_sync(kFullWarp, g, t);
+        const double x = __shfl_sync(kFullWarp, v, t);
+        const double* vrow = vt + int64_t(gt) * k + j0;
+#pragma unroll
+        for (int c = 0; c < kColsPerLane; ++c) {
+          const int j = lane + 32 * c;
+          if (j < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x, vrow[j]));
+        }
+      }
+    }
+#pragma unroll
+    for (int c = 0; c < kColsPerLane; ++c) {
+      const int j = lane + 32 * c;
+      if (j < kc) out[i + int64_t(j0 + j) * n] = acc[c];
+    }
+  }
+}
+
+}  // namespace
+
+void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
+                        double* out) {
+  CS_CHECK(k >= 0, "internal: multiply by a matrix with a negative number of columns");
+  if (k == 0 || a.n_rows == 0) return;
+  const size_t n_out = size_t(a.n_rows) * size_t(k);
+  if (a.nnz == 0 || a.n_cols == 0) {
+    std::fill(out, out + n_out, 0.0);
+    return;
+  }
+  CS_CHECK(values != nullptr && v != nullptr, "internal: multiply without values");
+  const DeviceContext& ctx = use_device(a.device);
+
+  // Row g of V contiguous on the device.
+  const size_t n_cols = size_t(a.n_cols);
+  std::vector<double> host_vt(n_cols * size_t(k));
+  for (size_t j = 0; j < size_t(k); ++j)
+    for (size_t g = 0; g < n_cols; ++g) host_vt[g * size_t(k) + j] = v[j * n_cols + g];
+  BufferPtr vt = upload_array(a.device, host_vt.data(), host_vt.size());
+
+  const int64_t block_rows = std::max<int64_t>(
+      1, std::min<int64_t>(a.n_rows, int64_t(kOutBlockBytes / (size_t(k) * sizeof(double)))));
+  BufferPtr block = make_buffer(a.device, size_t(block_rows) * size_t(k) * sizeof(double));
+  for (int64_t r0 = 0; r0 < a.n_rows; r0 += block_rows) {
+    const int64_t rows = std::min(block_rows, a.n_rows - r0);
+    for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
+      const int kc = std::min(kColsPerPass, k - j0);
+      multiply_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
+          r0, rows, a.indptr, a.indices, values, vt->as<double>(), k, j0, kc,
+          block->as<double>());
+      CS_CUDA_CHECK_LAUNCH("multiply_kernel");
+    }
+    // Column j of the block goes to out[j * n_rows + r0 ...].
+    CS_CUDA_CHECK(cudaMemcpy2DAsync(out + r0, size_t(a.n_rows) * sizeof(double), block->data(),
+                                    size_t(rows) * sizeof(double), size_t(rows) * sizeof(double),
+                                    size_t(k), cudaMemcpyDeviceToHost, ctx.stream));
+    synchronize(ctx);  // before the block is overwritten
+  }
+}
+
+}  // namespace cellshard

@@ -1,0 +1,45 @@
+// The per-shard pipeline kernels on a GPU (core/pipeline_kernels.h), one
+// function per kernel, each in its own .cu file; pipeline_kernels.cu wires
+// them into the PipelineKernels object. Every function makes the shard's
+// device current, checks every CUDA call and has finished (stream
+// synchronised, results on the host) when it returns. Safe to call from
+// several threads at once, on the same device or on different ones.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../core/buffer.h"
+#include "../core/pipeline_kernels.h"
+
+namespace cellshard {
+
+void map_values_on_device(const CsrView& a, const float* in, float* out, const ValueMap& map);
+void col_moments_on_device(const CsrView& a, const float* values, const MomentOptions& options,
+                           ColumnMoments out);
+void row_subset_sums_on_device(const CsrView& a, const float* values, const uint32_t* gene_bits,
+                               int n_subsets, double* out);
+void row_top_sums_on_device(const CsrView& a, const float* values, const std::vector<int>& ns,
+                            double* out);
+void flag_dominant_genes_on_device(const CsrView& a, const float* values, const double* row_total,
+                                   double fraction, uint8_t* flags);
+void gram_on_device(const CsrView& a, const float* values, double* gram);
+void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
+                        double* out);
+
+// A copy of `count` host values on `device`; null when `host` is null or
+// `count` is 0 (kernels read a null array as "not given").
+template <class T>
+BufferPtr upload_array(int device, const T* host, size_t count) {
+  if (!host || count == 0) return nullptr;
+  BufferPtr b = make_buffer(device, count * sizeof(T));
+  b->upload(host, b->bytes());
+  return b;
+}
+
+template <class T>
+const T* device_ptr(const BufferPtr& b) {
+  return b ? b->as<T>() : nullptr;
+}
+
+}  // namespace cellshard

@@ -1,0 +1,48 @@
+// The CUDA pipeline kernels object: PipelineKernels' interface wired to the
+// functions of pipeline_device.h (one .cu file each).
+#include "cuda_pipeline_kernels.h"
+#include "pipeline_device.h"
+
+namespace cellshard {
+
+namespace {
+
+// Stateless, like CudaBackend: one object serves every device and thread.
+class CudaPipelineKernels : public PipelineKernels {
+ public:
+  void map_values(const CsrView& a, const float* in, float* out, const ValueMap& map) override {
+    map_values_on_device(a, in, out, map);
+  }
+  void col_moments(const CsrView& a, const float* values, const MomentOptions& options,
+                   ColumnMoments out) override {
+    col_moments_on_device(a, values, options, out);
+  }
+  void row_subset_sums(const CsrView& a, const float* values, const uint32_t* gene_bits,
+                       int n_subsets, double* out) override {
+    row_subset_sums_on_device(a, values, gene_bits, n_subsets, out);
+  }
+  void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,
+                    double* out) override {
+    row_top_sums_on_device(a, values, ns, out);
+  }
+  void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
+                           double fraction, uint8_t* flags) override {
+    flag_dominant_genes_on_device(a, values, row_total, fraction, flags);
+  }
+  void gram(const CsrView& a, const float* values, double* gram) override {
+    gram_on_device(a, values, gram);
+  }
+  void multiply(const CsrView& a, const float* values, const double* v, int k,
+                double* out) override {
+    multiply_on_device(a, values, v, k, out);
+  }
+};
+
+}  // namespace
+
+PipelineKernels& cuda_pipeline_kernels() {
+  static CudaPipelineKernels* kernels = new CudaPipelineKernels();
+  return *kernels;
+}
+
+}  // namespace cellshard

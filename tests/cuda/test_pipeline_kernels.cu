@@ -1,0 +1,572 @@
+// Compares the CUDA pipeline kernels (src/cuda/*_kernels.cu) with the CPU
+// ones (the reference) on random CSR shards: counts-like and log-like values,
+// empty rows, one-value rows, rows of thousands of values, every kernel, and
+// shards big enough that the kernels work in several chunks or blocks.
+//
+// Build and run from the repository root:
+//   /usr/local/cuda/bin/nvcc -std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA -o /tmp/test_pipeline tests/cuda/test_pipeline_kernels.cu src/core/*.cpp src/cpu/*.cpp src/cuda/*.cu -lcublas -lcudart -lpthread
+//   /tmp/test_pipeline [--quick]
+// --quick leaves out the big shards (for compute-sanitizer). Prints "N passed, M failed" and exits non-zero on any failure; with no GPU
+// visible it prints a skip message and exits 0.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../../src/core/backend.h"
+#include "../../src/core/buffer.h"
+#include "../../src/core/errors.h"
+#include "../../src/core/pipeline_kernels.h"
+#include "../../src/cpu/cpu_pipeline_kernels.h"
+#include "../../src/cuda/cuda_backend.h"
+#include "../../src/cuda/cuda_pipeline_kernels.h"
+
+using namespace cellshard;
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("FAILED: %s\n", what.c_str());
+  }
+}
+
+PipelineKernels& cpu() { return cpu_pipeline_kernels(); }
+PipelineKernels& gpu() { return cuda_pipeline_kernels(); }
+
+// Runs `body`, turning an exception into a failed check named `what`.
+void guarded(const std::string& what, const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    check(false, what + " threw: " + e.what());
+  }
+}
+
+// --- random shards ----------------------------------------------------------
+
+enum class Values { Counts, Log, Mixed };
+
+struct HostShard {
+  int64_t n_rows = 0, n_cols = 0;
+  std::vector<int64_t> indptr{0};
+  std::vector<int32_t> indices;
+  std::vector<float> values;
+
+  int64_t nnz() const { return indptr.back(); }
+  CsrView view() const {
+    CsrView v;
+    v.device = kHost;
+    v.n_rows = n_rows;
+    v.n_cols = n_cols;
+    v.nnz = nnz();
+    v.indptr = indptr.data();
+    v.indices = indices.data();
+    return v;
+  }
+};
+
+// Rows of very different lengths: 10% empty, 5% with one value, 5% with
+// every gene, 15% eight times denser; row 1 (when there is one) holds up to
+// 8000 genes. Values like raw counts (1..50), like log1p of normalised
+// counts, or a mix of stored zeros, negatives, counts and large fractions.
+HostShard random_shard(std::mt19937_64& rng, int64_t n_rows, int64_t n_cols, double density,
+                       Values kind) {
+  HostShard s;
+  s.n_rows = n_rows;
+  s.n_cols = n_cols;
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<int32_t> row;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    row.clear();
+    double u = unit(rng), d = density;
+    if (r == 1) d = std::min(1.0, 8000.0 / double(std::max<int64_t>(n_cols, 1)));
+    else if (u < 0.1) d = 0.0;
+    else if (u < 0.15) d = -1.0;  // one value
+    else if (u < 0.2) d = 1.0;
+    else if (u < 0.35) d = std::min(1.0, density * 8);
+    if (d < 0) {
+      if (n_cols > 0) row.push_back(int32_t(unit(rng) * double(n_cols)) % int32_t(n_cols));
+    } else {
+      for (int64_t g = 0; g < n_cols; ++g)
+        if (d >= 1.0 || unit(rng) < d) row.push_back(int32_t(g));
+    }
+    s.indices.insert(s.indices.end(), row.begin(), row.end());
+    s.indptr.push_back(int64_t(s.indices.size()));
+  }
+  s.values.resize(s.indices.size());
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int64_t b = s.indptr[size_t(r)], e = s.indptr[size_t(r) + 1];
+    for (int64_t k = b; k < e; ++k) {
+      float& v = s.values[size_t(k)];
+      double u = unit(rng);
+      switch (kind) {
+        case Values::Counts: v = float(1 + int(unit(rng) * 50)); break;
+        case Values::Log: v = float(std::log1p(double(1 + int(u * 50)) * 1e4 / double(20 * (e - b) + 1))); break;
+        case Values::Mixed:
+          if (u < 0.1) v = 0.0f;
+          else if (u < 0.2) v = -float(unit(rng) * 3.0);
+          else if (u < 0.6) v = float(1 + int(unit(rng) * 20));
+          else v = float(unit(rng) * 1000.0);
+          break;
+      }
+    }
+  }
+  return s;
+}
+
+struct DeviceShard {
+  BufferPtr indptr, indices, values;
+  CsrView view;
+  const float* data() const { return values ? values->as<float>() : nullptr; }
+};
+
+DeviceShard upload(const HostShard& h, int device) {
+  DeviceShard d;
+  d.indptr = make_buffer(device, h.indptr.size() * sizeof(int64_t));
+  d.indptr->upload(h.indptr.data(), d.indptr->bytes());
+  d.indices = make_buffer(device, h.indices.size() * sizeof(int32_t));
+  d.indices->upload(h.indices.data(), d.indices->bytes());
+  d.values = make_buffer(device, h.values.size() * sizeof(float));
+  d.values->upload(h.values.data(), d.values->bytes());
+  d.view = h.view();
+  d.view.device = device;
+  d.view.indptr = d.indptr->as<int64_t>();
+  d.view.indices = d.indices->as<int32_t>();
+  return d;
+}
+
+// |x - y| <= tol * scale, with scale at least the larger magnitude.
+bool close(double x, double y, double tol, double scale = 0.0) {
+  if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
+  if (x == y) return true;
+  scale = std::max({scale, std::fabs(x), std::fabs(y)});
+  return std::fabs(x - y) <= tol * scale;
+}
+
+// Relative Frobenius distance.
+double frobenius_distance(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (a[i] - b[i]) * (a[i] - b[i]);
+    norm += a[i] * a[i];
+  }
+  return norm == 0 ? std::sqrt(diff) : std::sqrt(diff / norm);
+}
+
+std::vector<double> random_doubles(std::mt19937_64& rng, size_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+// --- map_values -------------------------------------------------------------
+
+struct MapCase {
+  std::string name;
+  ValueMap map;
+};
+
+void test_map_values(std::mt19937_64& rng, const HostShard& h, const DeviceShard& d,
+                     const std::string& label) {
+  std::vector<double> row_factor = random_doubles(rng, size_t(h.n_rows), 0.01, 3.0);
+  std::vector<double> col_factor = random_doubles(rng, size_t(h.n_cols), 0.1, 4.0);
+  std::vector<double> col_offset = random_doubles(rng, size_t(h.n_cols), -2.0, 2.0);
+  std::vector<MapCase> cases;
+  {
+    MapCase c{"identity", {}};
+    cases.push_back(c);
+    c = {"normalise + log1p", {}};
+    c.map.row_factor = row_factor.data();
+    c.map.op = ValueMap::Op::Log1p;
+    cases.push_back(c);
+    c = {"log1p base 2", {}};
+    c.map.op = ValueMap::Op::Log1p;
+    c.map.log_divisor = std::log(2.0);
+    cases.push_back(c);
+    c = {"expm1", {}};
+    c.map.op = ValueMap::Op::Expm1;
+    c.map.row_factor = row_factor.data();
+    cases.push_back(c);
+    c = {"scale, clip above", {}};
+    c.map.col_factor = col_factor.data();
+    c.map.hi = 10.0;
+    cases.push_back(c);
+    c = {"centre + scale, clip both", {}};
+    c.map.col_factor = col_factor.data();
+    c.map.col_offset = col_offset.data();
+    c.map.lo = -10.0;
+    c.map.hi = 10.0;
+    cases.push_back(c);
+    c = {"everything", {}};
+    c.map.row_factor = row_factor.data();
+    c.map.op = ValueMap::Op::Log1p;
+    c.map.col_factor = col_factor.data();
+    c.map.col_offset = col_offset.data();
+    c.map.lo = -1.5;
+    c.map.hi = 3.0;
+    cases.push_back(c);
+  }
+  const size_t nnz = size_t(h.nnz());
+  for (const MapCase& c : cases) {
+    for (bool in_place : {false, true}) {
+      std::string what = label + ": map_values " + c.name + (in_place ? " (in place)" : "");
+      guarded(what, [&] {
+        std::vector<float> want(nnz, -7.0f);
+        cpu().map_values(h.view(), h.values.data(), want.data(), c.map);
+        BufferPtr work = make_buffer(d.view.device, nnz * sizeof(float));
+        work->upload(h.values.data(), work->bytes());
+        BufferPtr out = in_place ? work : make_buffer(d.view.device, nnz * sizeof(float));
+        gpu().map_values(d.view, nnz ? work->as<float>() : nullptr,
+                         nnz ? out->as<float>() : nullptr, c.map);
+        std::vector<float> got(nnz);
+        if (nnz) out->download(got.data(), nnz * sizeof(float));
+        size_t bad = 0;
+        for (size_t k = 0; k < nnz; ++k) bad += !close(want[k], got[k], 1e-6);
+        check(bad == 0, what + (bad ? " (" + std::to_string(bad) + " values differ)" : ""));
+        if (!in_place) {  // the input is left alone
+          std::vector<float> input(nnz);
+          if (nnz) work->download(input.data(), nnz * sizeof(float));
+          check(input == h.values, what + " leaves its input alone");
+        }
+      });
+    }
+  }
+}
+
+// --- col_moments ------------------------------------------------------------
+
+void test_col_moments(std::mt19937_64& rng, const HostShard& h, const DeviceShard& d,
+                      const std::string& label, bool exact) {
+  const size_t n = size_t(h.n_cols);
+  std::vector<double> clip = random_doubles(rng, n, 0.5, 30.0);
+  if (n > 2) clip[1] = -0.5;  // a negative clip turns stored zeros into negatives
+  struct Case { std::string name; MomentOptions o; };
+  std::vector<Case> cases = {{"x", {}}, {"expm1", {true, nullptr}}, {"clip", {false, clip.data()}},
+                             {"expm1 + clip", {true, clip.data()}}};
+  for (const Case& c : cases) {
+    std::string what = label + ": col_moments " + c.name;
+    guarded(what, [&] {
+      // Start from non-zero totals: col_moments must add to them.
+      std::vector<double> cs(n), css(n);
+      std::vector<int64_t> cp(n);
+      for (size_t g = 0; g < n; ++g) {
+        cs[g] = 0.25 * double(g);
+        css[g] = 1.5 * double(g);
+        cp[g] = int64_t(g % 5);
+      }
+      std::vector<double> gs = cs, gss = css;
+      std::vector<int64_t> gp = cp;
+      // Scales for the tolerances: the same sums of |f| and f^2.
+      std::vector<double> abs_sum(cs), sq_sum(css);
+      for (size_t k = 0; k < size_t(h.nnz()); ++k) {
+        size_t g = size_t(h.indices[k]);
+        double f = c.o.expm1 ? std::expm1(double(h.values[k])) : double(h.values[k]);
+        if (c.o.clip) f = std::min(f, c.o.clip[g]);
+        abs_sum[g] += std::fabs(f);
+        sq_sum[g] += f * f;
+      }
+      cpu().col_moments(h.view(), h.values.data(), c.o, {cs.data(), css.data(), cp.data()});
+      gpu().col_moments(d.view, d.data(), c.o, {gs.data(), gss.data(), gp.data()});
+      bool sums_ok = true;
+      for (size_t g = 0; g < n; ++g) {
+        if (exact && !c.o.expm1 && !c.o.clip) {  // integer sums: exact in any order
+          sums_ok = sums_ok && cs[g] == gs[g] && css[g] == gss[g];
+        } else {
+          sums_ok = sums_ok && close(cs[g], gs[g], 1e-12, abs_sum[g]) &&
+                    close(css[g], gss[g], 1e-12, sq_sum[g]);
+        }
+      }
+      check(cp == gp, what + " counts");
+      check(sums_ok, what + " sums");
+      // Run to run, the GPU gives the same bits.
+      std::vector<double> again_s(n, 0.0), again_ss(n, 0.0);
+      std::vector<int64_t> again_p(n, 0);
+      std::vector<double> first_s(n, 0.0), first_ss(n, 0.0);
+      std::vector<int64_t> first_p(n, 0);
+      gpu().col_moments(d.view, d.data(), c.o, {first_s.data(), first_ss.data(), first_p.data()});
+      gpu().col_moments(d.view, d.data(), c.o, {again_s.data(), again_ss.data(), again_p.data()});
+      check(n == 0 || (std::memcmp(first_s.data(), again_s.data(), n * 8) == 0 &&
+                       std::memcmp(first_ss.data(), again_ss.data(), n * 8) == 0 &&
+                       first_p == again_p),
+            what + " reproducible");
+    });
+  }
+}
+
+// --- row_subset_sums, row_top_sums, flag_dominant_genes ---------------------
+
+void test_row_subset_sums(std::mt19937_64& rng, const HostShard& h, const DeviceShard& d,
+                          const std::string& label) {
+  for (int n_subsets : {1, 3, 32}) {
+    std::string what = label + ": row_subset_sums, " + std::to_string(n_subsets) + " subsets";
+    guarded(what, [&] {
+      std::vector<uint32_t> bits(size_t(h.n_cols));
+      for (auto& b : bits) b = uint32_t(rng()) & uint32_t(rng());  // about a quarter of genes
+      if (n_subsets == 1 && !bits.empty()) bits[0] = 0xffffffffu;
+      const size_t n_out = size_t(n_subsets) * size_t(h.n_rows);
+      std::vector<double> want(n_out, -7.0), got(n_out, -9.0);
+      cpu().row_subset_sums(h.view(), h.values.data(), bits.data(), n_subsets, want.data());
+      gpu().row_subset_sums(d.view, d.data(), bits.data(), n_subsets, got.data());
+      check(want == got, what);
+    });
+  }
+}
+
+void test_row_top_sums(const HostShard& h, const DeviceShard& d, const std::string& label) {
+  const std::vector<std::vector<int>> all_ns = {
+      {50, 100, 200, 500}, {1}, {1, 2, 3, 1000}, {0, 5, 5, 20000}};
+  for (const auto& ns : all_ns) {
+    std::string what = label + ": row_top_sums, ns from " + std::to_string(ns.front()) + " to " +
+                       std::to_string(ns.back());
+    guarded(what, [&] {
+      const size_t n_out = ns.size() * size_t(h.n_rows);
+      std::vector<double> want(n_out, -7.0), got(n_out, -9.0);
+      cpu().row_top_sums(h.view(), h.values.data(), ns, want.data());
+      gpu().row_top_sums(d.view, d.data(), ns, got.data());
+      size_t bad = 0;
+      for (size_t i = 0; i < n_out; ++i) bad += !close(want[i], got[i], 1e-12);
+      size_t differ = 0;
+      for (size_t i = 0; i < n_out; ++i) differ += want[i] != got[i];
+      check(bad == 0, what + (bad ? " (" + std::to_string(bad) + " sums differ)" : ""));
+      // Sorted and summed in the same order as the host: the same bits.
+      check(differ == 0, what + " bit for bit");
+    });
+  }
+}
+
+void test_flag_dominant(const HostShard& h, const DeviceShard& d, const std::string& label) {
+  std::vector<double> totals(size_t(h.n_rows), 0.0);
+  for (int64_t r = 0; r < h.n_rows; ++r)
+    for (int64_t k = h.indptr[size_t(r)]; k < h.indptr[size_t(r) + 1]; ++k)
+      totals[size_t(r)] += h.values[size_t(k)];
+  for (double fraction : {0.0, 0.05, 0.2, 0.9}) {
+    std::string what = label + ": flag_dominant_genes, fraction " + std::to_string(fraction);
+    guarded(what, [&] {
+      // Flags already set stay set.
+      std::vector<uint8_t> want(size_t(h.n_cols), 0);
+      for (size_t g = 0; g < want.size(); g += 7) want[g] = 1;
+      std::vector<uint8_t> got = want;
+      cpu().flag_dominant_genes(h.view(), h.values.data(), totals.data(), fraction, want.data());
+      gpu().flag_dominant_genes(d.view, d.data(), totals.data(), fraction, got.data());
+      check(want == got, what);
+    });
+  }
+}
+
+// --- gram and multiply ------------------------------------------------------
+
+void test_gram(const HostShard& h, const DeviceShard& d, const std::string& label) {
+  std::string what = label + ": gram";
+  guarded(what, [&] {
+    const size_t n = size_t(h.n_cols);
+    // Start from a non-zero symmetric matrix: gram must add to it.
+    std::vector<double> want(n * n);
+    for (size_t j = 0; j < n; ++j)
+      for (size_t i = 0; i < n; ++i) want[i + j * n] = double((i + j) % 5);
+    std::vector<double> got = want;
+    cpu().gram(h.view(), h.values.data(), want.data());
+    gpu().gram(d.view, d.data(), got.data());
+    double dist = frobenius_distance(want, got);
+    check(dist <= 1e-10, what + " (relative Frobenius distance " + std::to_string(dist) + ")");
+    bool symmetric = true;
+    for (size_t j = 0; j < n && symmetric; ++j)
+      for (size_t i = 0; i < j; ++i) symmetric = symmetric && got[i + j * n] == got[j + i * n];
+    check(symmetric, what + " symmetric");
+    std::vector<double> again(n * n, 0.0), first(n * n, 0.0);
+    gpu().gram(d.view, d.data(), first.data());
+    gpu().gram(d.view, d.data(), again.data());
+    check(first == again, what + " reproducible");
+  });
+}
+
+void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& d,
+                   const std::string& label, const std::vector<int>& ks) {
+  for (int k : ks) {
+    std::string what = label + ": multiply, k = " + std::to_string(k);
+    guarded(what, [&] {
+      std::vector<double> v = random_doubles(rng, size_t(h.n_cols) * size_t(k), -1.0, 1.0);
+      const size_t n_out = size_t(h.n_rows) * size_t(k);
+      std::vector<double> want(n_out, -7.0), got(n_out, -9.0);
+      cpu().multiply(h.view(), h.values.data(), v.data(), k, want.data());
+      gpu().multiply(d.view, d.data(), v.data(), k, got.data());
+      double dist = frobenius_distance(want, got);
+      check(dist <= 1e-10, what + " (relative Frobenius distance " + std::to_string(dist) + ")");
+      check(want == got, what + " bit for bit");
+    });
+  }
+}
+
+// --- shards with nothing in them ---------------------------------------------
+
+void test_empty(int device) {
+  guarded("empty shards", [&] {
+    for (int64_t rows : {0, 5}) {
+      HostShard h;
+      h.n_rows = rows;
+      h.n_cols = 4;
+      h.indptr.assign(size_t(rows) + 1, 0);
+      CsrView v = h.view();
+      v.device = device;
+      BufferPtr indptr = make_buffer(device, h.indptr.size() * sizeof(int64_t));
+      indptr->upload(h.indptr.data(), indptr->bytes());
+      v.indptr = indptr->as<int64_t>();
+      v.indices = nullptr;
+      std::string what = "shard of " + std::to_string(rows) + " empty rows";
+      gpu().map_values(v, nullptr, nullptr, ValueMap{});
+      std::vector<double> s(4, 1.0), ss(4, 2.0);
+      std::vector<int64_t> p(4, 3);
+      gpu().col_moments(v, nullptr, {}, {s.data(), ss.data(), p.data()});
+      check(s == std::vector<double>(4, 1.0) && ss == std::vector<double>(4, 2.0) &&
+                p == std::vector<int64_t>(4, 3),
+            what + ": col_moments adds nothing");
+      std::vector<uint32_t> bits(4, 1u);
+      std::vector<double> out(size_t(rows) * 2, -1.0);
+      gpu().row_subset_sums(v, nullptr, bits.data(), 2, out.data());
+      check(out == std::vector<double>(out.size(), 0.0), what + ": row_subset_sums zeros");
+      out.assign(size_t(rows) * 2, -1.0);
+      gpu().row_top_sums(v, nullptr, {1, 2}, out.data());
+      check(out == std::vector<double>(out.size(), 0.0), what + ": row_top_sums zeros");
+      std::vector<double> totals(size_t(rows), 0.0);
+      std::vector<uint8_t> flags = {0, 1, 0, 0};
+      gpu().flag_dominant_genes(v, nullptr, totals.data(), 0.05, flags.data());
+      check(flags == std::vector<uint8_t>({0, 1, 0, 0}), what + ": flag_dominant_genes");
+      std::vector<double> g(16, 1.0);
+      gpu().gram(v, nullptr, g.data());
+      check(g == std::vector<double>(16, 1.0), what + ": gram adds nothing");
+      std::vector<double> vm(4 * 3, 1.0), mo(size_t(rows) * 3, -1.0);
+      gpu().multiply(v, nullptr, vm.data(), 3, mo.data());
+      check(mo == std::vector<double>(mo.size(), 0.0), what + ": multiply zeros");
+    }
+  });
+}
+
+// --- several threads --------------------------------------------------------
+
+// One thread per (device, repeat), as the pipeline passes run them: results
+// must not depend on other threads using the kernels at the same time.
+void test_threads(const HostShard& h, int n_gpus) {
+  const int n_threads = std::max(4, 2 * n_gpus);
+  const size_t n = size_t(h.n_cols);
+  const std::vector<int> ns = {50, 100, 200, 500};
+  std::vector<double> want_gram(n * n, 0.0), want_top(ns.size() * size_t(h.n_rows));
+  std::vector<double> want_s(n, 0.0), want_ss(n, 0.0);
+  std::vector<int64_t> want_p(n, 0);
+  cpu().gram(h.view(), h.values.data(), want_gram.data());
+  cpu().row_top_sums(h.view(), h.values.data(), ns, want_top.data());
+  cpu().col_moments(h.view(), h.values.data(), {}, {want_s.data(), want_ss.data(), want_p.data()});
+
+  std::vector<int> ok(size_t(n_threads), 0);
+  std::vector<std::string> errors(static_cast<size_t>(n_threads));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n_threads; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        DeviceShard d = upload(h, t % n_gpus);
+        bool good = true;
+        for (int rep = 0; rep < 3; ++rep) {
+          std::vector<double> g(n * n, 0.0), top(want_top.size());
+          std::vector<double> s(n, 0.0), ss(n, 0.0);
+          std::vector<int64_t> p(n, 0);
+          gpu().gram(d.view, d.data(), g.data());
+          gpu().row_top_sums(d.view, d.data(), ns, top.data());
+          gpu().col_moments(d.view, d.data(), {}, {s.data(), ss.data(), p.data()});
+          good = good && frobenius_distance(want_gram, g) <= 1e-10 && top == want_top &&
+                 p == want_p && s == want_s && ss == want_ss;  // counts: exact sums
+        }
+        ok[size_t(t)] = good;
+      } catch (const std::exception& e) {
+        errors[size_t(t)] = e.what();
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < n_threads; ++t)
+    check(ok[size_t(t)] == 1, "thread " + std::to_string(t) + " " + errors[size_t(t)]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  int n_gpus = cuda_device_count();
+  if (n_gpus == 0) {
+    std::printf("skipped: no CUDA device visible (cuda_device_count() == 0)\n");
+    return 0;
+  }
+  for (int g = 0; g < n_gpus; ++g) std::printf("%s\n", cuda_device_description(g).c_str());
+
+  std::mt19937_64 rng(20240612);
+  struct Shape {
+    int64_t rows, cols;
+    double density;
+    Values kind;
+    bool gram;  // the CPU Gram costs the sum of squared row lengths
+  };
+  const Shape shapes[] = {
+      {1, 1, 1.0, Values::Counts, true},        {7, 3, 0.0, Values::Mixed, true},
+      {40, 10, 0.3, Values::Counts, true},      {40, 50, 0.2, Values::Mixed, true},
+      {300, 200, 0.05, Values::Log, true},      {300, 2000, 0.05, Values::Counts, true},
+      {1000, 3000, 0.02, Values::Log, false},   {500, 12000, 0.05, Values::Mixed, false},
+      {20000, 2000, 0.01, Values::Counts, true}, {30000, 20, 0.3, Values::Log, true},
+  };
+  int index = 0;
+  for (const Shape& sh : shapes) {
+    if (quick && sh.rows * sh.cols > 1000000) continue;
+    std::string label = std::to_string(sh.rows) + "x" + std::to_string(sh.cols) +
+                        (sh.kind == Values::Counts ? " counts" : sh.kind == Values::Log ? " log" : " mixed");
+    HostShard h = random_shard(rng, sh.rows, sh.cols, sh.density, sh.kind);
+    int device = index++ % n_gpus;
+    DeviceShard d = upload(h, device);
+    test_map_values(rng, h, d, label);
+    test_col_moments(rng, h, d, label, sh.kind == Values::Counts);
+    test_row_subset_sums(rng, h, d, label);
+    test_row_top_sums(h, d, label);
+    test_flag_dominant(h, d, label);
+    if (sh.gram) test_gram(h, d, label);
+    test_multiply(rng, h, d, label, {1, 7, 100, 130});
+  }
+
+  // Chunked and blocked paths: row_top_sums sorts 2^25 values a chunk, the
+  // Gram densifies 256 MiB a block, multiply writes 128 MiB a block.
+  if (!quick) {
+    std::string label = "40000x2000 counts (several sort chunks)";
+    HostShard h = random_shard(rng, 40000, 2000, 0.5, Values::Counts);
+    DeviceShard d = upload(h, 0);
+    test_row_top_sums(h, d, label);
+    test_col_moments(rng, h, d, label, true);
+  }
+  if (!quick) {
+    std::string label = "40000x1000 log (several Gram blocks)";
+    HostShard h = random_shard(rng, 40000, 1000, 0.002, Values::Log);
+    DeviceShard d = upload(h, 0);
+    test_gram(h, d, label);
+  }
+  if (!quick) {
+    std::string label = "400000x30 mixed (several multiply blocks)";
+    HostShard h = random_shard(rng, 400000, 30, 0.1, Values::Mixed);
+    DeviceShard d = upload(h, n_gpus - 1);
+    test_multiply(rng, h, d, label, {100});
+    test_row_subset_sums(rng, h, d, label);
+  }
+
+  for (int g = 0; g < n_gpus; ++g) test_empty(g);
+  HostShard mid = random_shard(rng, 2000, 400, 0.05, Values::Counts);
+  test_threads(mid, n_gpus);
+
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
