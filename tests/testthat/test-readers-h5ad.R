@@ -139,3 +139,18 @@ test_that("truncated h5ad files and non-HDF5 files give errors", {
     writeLines("not hdf5", f)
     expect_error(readH5AD(f, devices = "cpu"), "not an HDF5 file")
 })
+
+test_that("the readers and the writer work on GPU shards as on CPU ones", {
+    skip_without_gpu()
+    devices <- if (gpu_count() > 1) seq_len(gpu_count()) - 1L else 0L
+    want <- fixture_counts()
+    for (enc in c("csr", "csc", "dense")) {
+        sce <- readH5AD(fixture(sprintf("%s_i32.h5ad", enc)), devices = devices, shards = 3)
+        expect_identical(counts_matrix(sce), want, info = enc)
+    }
+    tenx <- read10xH5(fixture("tenx_v2.h5"), devices = devices, shards = 2)
+    expect_identical(unname(counts_matrix(tenx)), unname(want))
+    out <- tempfile(fileext = ".h5ad")
+    writeH5AD(sce, out)
+    expect_identical(counts_matrix(readH5AD(out, devices = "cpu")), want)
+})
