@@ -88,9 +88,8 @@ void File::fail(const std::string& what) const { throw Error(who_ + ": " + path_
 
 void File::close() {
   if (!handle_.valid()) return;
-  hid_t id = handle_.get();
   // Detach first so that a failing close is not retried by the destructor.
-  handle_ = Handle();
+  hid_t id = handle_.release();
   if (H5Fclose(id) < 0) fail("could not finish writing the file (" + last_error_message() + ")");
 }
 

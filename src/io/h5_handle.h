@@ -24,6 +24,12 @@ class Handle {
   bool valid() const { return id_ >= 0; }
   // Closes the identifier now (never throws).
   void reset() noexcept;
+  // Gives up ownership without closing; returns the identifier.
+  hid_t release() noexcept {
+    hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
 
  private:
   hid_t id_ = -1;

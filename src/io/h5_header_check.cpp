@@ -60,9 +60,18 @@ std::string check_attribute(const unsigned char* d, size_t size, const Attribute
   for (unsigned r = 0; r < rank; ++r) n *= double(read_le(ds + dims_at + r * ctx.lengths, ctx.lengths));
   if (ds_version == 2 && ds[3] == 2) n = 0;  // null dataspace
   bool vlen = type_class == 9;
+  bool vlen_string = vlen && (dt[1] & 0x0f) == 1;
+  if (vlen) {
+    // The base type follows (its size at bytes 4..7): libhdf5 sizes its
+    // conversion buffer by it, so a damaged size makes it allocate gigabytes.
+    if (dt_size < 16) return "an attribute's variable-length type is truncated";
+    uint64_t base_size = read_le(dt + 12, 4);
+    if (vlen_string ? base_size != 1 : (base_size == 0 || base_size > 4096))
+      return "an attribute's variable-length type is damaged";
+  }
   double need = n * double(vlen ? 8 + ctx.offsets : elem_size);
   if (need > double(size - data_at)) return "an attribute claims more data than its message holds";
-  if (vlen && (dt[1] & 0x0f) == 1 && ctx.heaps) {  // variable-length string
+  if (vlen_string && ctx.heaps) {
     std::string value;
     for (size_t i = 0; i < size_t(n); ++i) {
       std::string err = ctx.heaps->fetch(d + data_at + i * (8 + ctx.offsets), &value);

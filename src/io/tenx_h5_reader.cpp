@@ -27,13 +27,14 @@ static std::vector<std::string> read_names(const h5::File& f, const std::string&
 }
 
 // The group holding the matrix: "matrix" (v3), or the only top-level group
-// with an indptr dataset (v2, named by its genome).
+// with indptr and barcodes datasets (v2, named by its genome).
 static std::string matrix_group(const h5::File& f, bool* is_v3) {
   *is_v3 = f.kind("matrix") == h5::Kind::Group;
   if (*is_v3) return "matrix";
   std::vector<std::string> found;
   for (const std::string& m : f.group("/").members())
-    if (f.kind(m + "/indptr") == h5::Kind::Dataset) found.push_back(m);
+    if (f.kind(m + "/indptr") == h5::Kind::Dataset && f.kind(m + "/barcodes") == h5::Kind::Dataset)
+      found.push_back(m);
   if (found.empty())
     f.fail("no 10x matrix found: neither a group 'matrix' (Cell Ranger v3) nor a genome group "
            "with 'indptr' (Cell Ranger v2)");
