@@ -85,6 +85,7 @@ setMethod("matrixClass", "CellshardArray", function(x) "CellshardMatrix")
                  if (is.null(j)) seed@dim[2] else length(j))
     out@dimnames <- list(if (is.null(i) || is.null(dn[[1]])) dn[[1]] else dn[[1]][i],
                          if (is.null(j) || is.null(dn[[2]])) dn[[2]] else dn[[2]][j])
+    if (length(seed@background) && !is.null(ij$genes)) out@background <- seed@background[ij$genes]
     out
 }
 
@@ -129,6 +130,10 @@ setReplaceMethod("dimnames", "CellshardMatrix", function(x, value) {
     .wrapSeed(seed)
 })
 
+# Device sums cover stored values only: a matrix with a background is summed
+# block by block through DelayedArray instead.
+.sumsOnDevice <- function(x) .isDeviceMatrix(x) && length(x@seed@background) == 0L
+
 # Per-cell or per-gene sums; "margin" is the R dimension kept (1 rows, 2 cols).
 .marginStats <- function(x, margin) {
     seed <- x@seed
@@ -144,7 +149,7 @@ setReplaceMethod("dimnames", "CellshardMatrix", function(x, value) {
 #' @rdname CellshardMatrix-class
 #' @export
 setMethod("colSums", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
-    if (!.isDeviceMatrix(x)) return(callNextMethod())
+    if (!.sumsOnDevice(x)) return(callNextMethod())
     .checkDims(dims)
     .marginStats(x, 2L)
 })
@@ -152,7 +157,7 @@ setMethod("colSums", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
 #' @rdname CellshardMatrix-class
 #' @export
 setMethod("rowSums", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
-    if (!.isDeviceMatrix(x)) return(callNextMethod())
+    if (!.sumsOnDevice(x)) return(callNextMethod())
     .checkDims(dims)
     .marginStats(x, 1L)
 })
@@ -160,7 +165,7 @@ setMethod("rowSums", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
 #' @rdname CellshardMatrix-class
 #' @export
 setMethod("colMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
-    if (!.isDeviceMatrix(x)) return(callNextMethod())
+    if (!.sumsOnDevice(x)) return(callNextMethod())
     .checkDims(dims)
     .marginStats(x, 2L) / nrow(x)
 })
@@ -168,7 +173,7 @@ setMethod("colMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
 #' @rdname CellshardMatrix-class
 #' @export
 setMethod("rowMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
-    if (!.isDeviceMatrix(x)) return(callNextMethod())
+    if (!.sumsOnDevice(x)) return(callNextMethod())
     .checkDims(dims)
     .marginStats(x, 1L) / ncol(x)
 })
@@ -187,7 +192,7 @@ setMethod("rowMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
 }
 
 setAs("CellshardMatrix", "dgCMatrix", function(from) {
-    if (!.isDeviceMatrix(from)) return(as(as(from, "DelayedMatrix"), "dgCMatrix"))
+    if (!.sumsOnDevice(from)) return(as(as.matrix(from), "dgCMatrix"))
     .toDgC(from)
 })
 setAs("CellshardMatrix", "CsparseMatrix", function(from) as(from, "dgCMatrix"))

@@ -11,12 +11,15 @@
 #' @slot transposed \code{TRUE} when the R view is cells x genes.
 #' @slot source Where the data came from (\code{format}, \code{path}), used to
 #'   say how to reload it when the handle is gone.
+#' @slot background Per-gene value of the entries that are not stored (empty:
+#'   zero). Zero-centred scaling gives every gene its own background, so the
+#'   scaled matrix stays sparse on the devices while reading as dense.
 #' @name CellshardSeed-class
 #' @aliases CellshardSeed
 #' @exportClass CellshardSeed
 setClass("CellshardSeed",
     slots = c(handle = "externalptr", dim = "integer", dimnames = "list",
-              transposed = "logical", source = "list"))
+              transposed = "logical", source = "list", background = "numeric"))
 
 setValidity("CellshardSeed", function(object) {
     if (length(object@dim) != 2L) return("dim must have length 2")
@@ -65,15 +68,27 @@ setMethod("dimnames", "CellshardSeed", function(x) {
 #' @return \code{extract_array}: an ordinary numeric matrix.
 #' @export
 setMethod("extract_array", "CellshardSeed", function(x, index) {
+    if (length(x@background)) return(.extractWithBackground(x, index))
     ij <- .cellsGenes(x, index[[1L]], index[[2L]])
     out <- .seedCall(x, cs_extract_dense, .indexOrNull(ij$cells), .indexOrNull(ij$genes))
     if (x@transposed) t(out) else out
 })
 
 #' @rdname CellshardSeed-class
-#' @return \code{is_sparse}: \code{TRUE}.
+#' @return \code{is_sparse}: \code{TRUE} unless the seed has a background.
 #' @export
-setMethod("is_sparse", "CellshardSeed", function(x) TRUE)
+setMethod("is_sparse", "CellshardSeed", function(x) length(x@background) == 0L)
+
+# Dense block of a seed whose unstored entries hold a per-gene background.
+.extractWithBackground <- function(x, index) {
+    ij <- .cellsGenes(x, index[[1L]], index[[2L]])
+    genes <- if (is.null(ij$genes)) seq_along(x@background) else ij$genes
+    n_cells <- if (is.null(ij$cells)) x@dim[if (x@transposed) 1L else 2L] else length(ij$cells)
+    out <- matrix(x@background[genes], nrow = length(genes), ncol = n_cells)
+    nz <- .seedCall(x, cs_extract_sparse, .indexOrNull(ij$cells), .indexOrNull(ij$genes))
+    out[cbind(nz$gene, nz$cell)] <- nz$x
+    if (x@transposed) t(out) else out
+}
 
 #' @rdname CellshardSeed-class
 #' @return \code{extract_sparse_array}: a \code{SparseArraySeed} of the block.

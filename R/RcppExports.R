@@ -109,3 +109,31 @@ cs_free <- function(handle) {
     invisible(.Call(`_cellshard_cs_free`, handle))
 }
 
+cs_map_layer <- function(handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi) {
+    .Call(`_cellshard_cs_map_layer`, handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi)
+}
+
+cs_column_moments <- function(handle, expm1, clip) {
+    .Call(`_cellshard_cs_column_moments`, handle, expm1, clip)
+}
+
+cs_subset_sums <- function(handle, gene_bits, n_subsets) {
+    .Call(`_cellshard_cs_subset_sums`, handle, gene_bits, n_subsets)
+}
+
+cs_top_sums <- function(handle, ns) {
+    .Call(`_cellshard_cs_top_sums`, handle, ns)
+}
+
+cs_dominant_genes <- function(handle, row_total, fraction) {
+    .Call(`_cellshard_cs_dominant_genes`, handle, row_total, fraction)
+}
+
+cs_gram <- function(handle) {
+    .Call(`_cellshard_cs_gram`, handle)
+}
+
+cs_multiply <- function(handle, v) {
+    .Call(`_cellshard_cs_multiply`, handle, v)
+}
+

@@ -15,6 +15,7 @@
 #' @import methods
 #' @import SingleCellExperiment
 #' @importFrom SummarizedExperiment assay assay<- assays assays<- assayNames colData rowData
+#'   colData<- rowData<-
 #' @importFrom S4Vectors DataFrame metadata metadata<-
 #' @importClassesFrom DelayedArray DelayedArray DelayedMatrix
 #' @importFrom DelayedArray DelayedArray extract_array is_sparse extract_sparse_array

@@ -164,6 +164,8 @@ writeH5AD <- function(sce, path, assay = "counts", layers = character(), overwri
         stop("writeH5AD: ", path, " exists; use overwrite = TRUE to replace it", call. = FALSE)
     handleOf <- function(a) {
         m <- assay(sce, a, withDimnames = FALSE)
+        # a scaled matrix with a background is written as the dense values it reads as
+        if (.isDeviceMatrix(m) && length(m@seed@background)) m <- as.matrix(m)
         if (!.isDeviceMatrix(m)) m <- toDevice(m, devices = "cpu")
         if (m@seed@transposed) m <- toDevice(as(m, "dgCMatrix"), devices = "cpu")
         m@seed@handle

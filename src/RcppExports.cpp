@@ -343,6 +343,98 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cs_map_layer
+SEXP cs_map_layer(SEXP handle, SEXP row_factor, std::string op, double log_divisor, SEXP col_factor, SEXP col_offset, double lo, double hi);
+RcppExport SEXP _cellshard_cs_map_layer(SEXP handleSEXP, SEXP row_factorSEXP, SEXP opSEXP, SEXP log_divisorSEXP, SEXP col_factorSEXP, SEXP col_offsetSEXP, SEXP loSEXP, SEXP hiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type row_factor(row_factorSEXP);
+    Rcpp::traits::input_parameter< std::string >::type op(opSEXP);
+    Rcpp::traits::input_parameter< double >::type log_divisor(log_divisorSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type col_factor(col_factorSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type col_offset(col_offsetSEXP);
+    Rcpp::traits::input_parameter< double >::type lo(loSEXP);
+    Rcpp::traits::input_parameter< double >::type hi(hiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_map_layer(handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_column_moments
+Rcpp::List cs_column_moments(SEXP handle, bool expm1, SEXP clip);
+RcppExport SEXP _cellshard_cs_column_moments(SEXP handleSEXP, SEXP expm1SEXP, SEXP clipSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< bool >::type expm1(expm1SEXP);
+    Rcpp::traits::input_parameter< SEXP >::type clip(clipSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_column_moments(handle, expm1, clip));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_subset_sums
+Rcpp::NumericMatrix cs_subset_sums(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets);
+RcppExport SEXP _cellshard_cs_subset_sums(SEXP handleSEXP, SEXP gene_bitsSEXP, SEXP n_subsetsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type gene_bits(gene_bitsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_subsets(n_subsetsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_subset_sums(handle, gene_bits, n_subsets));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_top_sums
+Rcpp::NumericMatrix cs_top_sums(SEXP handle, Rcpp::IntegerVector ns);
+RcppExport SEXP _cellshard_cs_top_sums(SEXP handleSEXP, SEXP nsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type ns(nsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_top_sums(handle, ns));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_dominant_genes
+Rcpp::LogicalVector cs_dominant_genes(SEXP handle, Rcpp::NumericVector row_total, double fraction);
+RcppExport SEXP _cellshard_cs_dominant_genes(SEXP handleSEXP, SEXP row_totalSEXP, SEXP fractionSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type row_total(row_totalSEXP);
+    Rcpp::traits::input_parameter< double >::type fraction(fractionSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_dominant_genes(handle, row_total, fraction));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_gram
+Rcpp::NumericMatrix cs_gram(SEXP handle);
+RcppExport SEXP _cellshard_cs_gram(SEXP handleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_gram(handle));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_multiply
+Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v);
+RcppExport SEXP _cellshard_cs_multiply(SEXP handleSEXP, SEXP vSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type v(vSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_multiply(handle, v));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
@@ -372,6 +464,13 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_probe_allocation", (DL_FUNC) &_cellshard_cs_probe_allocation, 2},
     {"_cellshard_cs_handle_valid", (DL_FUNC) &_cellshard_cs_handle_valid, 1},
     {"_cellshard_cs_free", (DL_FUNC) &_cellshard_cs_free, 1},
+    {"_cellshard_cs_map_layer", (DL_FUNC) &_cellshard_cs_map_layer, 8},
+    {"_cellshard_cs_column_moments", (DL_FUNC) &_cellshard_cs_column_moments, 3},
+    {"_cellshard_cs_subset_sums", (DL_FUNC) &_cellshard_cs_subset_sums, 3},
+    {"_cellshard_cs_top_sums", (DL_FUNC) &_cellshard_cs_top_sums, 2},
+    {"_cellshard_cs_dominant_genes", (DL_FUNC) &_cellshard_cs_dominant_genes, 3},
+    {"_cellshard_cs_gram", (DL_FUNC) &_cellshard_cs_gram, 1},
+    {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 2},
     {NULL, NULL, 0}
 };
 

@@ -1,0 +1,70 @@
+#' Principal components of the cells
+#'
+#' Computes the leading principal components on the devices: the Gram matrix of
+#' the (sparse, possibly centred-with-background) matrix is accumulated shard by
+#' shard in float64, its eigenvectors are found on the host, and the cells are
+#' projected on the devices. With \code{zero.center = TRUE} these are the
+#' eigenvectors of the covariance matrix (1/n, as scanpy's
+#' \code{covariance_eigh}); with \code{FALSE}, of \eqn{X^T X}. Signs are fixed so
+#' that each component's largest-magnitude loading is positive, so runs,
+#' backends and device counts agree.
+#'
+#' @param sce A \code{SingleCellExperiment} with a device-backed assay.
+#' @param ncomponents Number of components.
+#' @param zero.center Centre each gene (covariance) or not.
+#' @param subset.row Genes to use (logical, positions or names); \code{NULL} for all.
+#' @param assay.type The input assay (default \code{"scaled"} when present,
+#'   else \code{"logcounts"}).
+#' @param name Name of the \code{reducedDim}.
+#' @return \code{sce} with \code{reducedDim(sce, name)}: cells x components, with
+#'   attributes \code{percentVar} (percent of the total variance of the genes
+#'   used), \code{varExplained} (variance of each component, n - 1 denominator as
+#'   \code{prcomp} and scater) and \code{rotation} (genes x components). scanpy's
+#'   \code{variance} (1/n) and \code{variance_ratio} are kept in
+#'   \code{metadata(sce)$PCA}.
+#' @examples
+#' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
+#'                  devices = "cpu")
+#' sce <- scaleGenes(log1pTransform(normalizeTotal(sce)), max.value = 10)
+#' sce <- computePCA(sce, ncomponents = 10)
+#' attr(reducedDim(sce, "PCA"), "percentVar")
+#' @export
+computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = NULL,
+                       assay.type = NULL, name = "PCA") {
+    if (is.null(assay.type))
+        assay.type <- if ("scaled" %in% assayNames(sce)) "scaled" else "logcounts"
+    m <- .deviceAssay(sce, assay.type, "computePCA")
+    if (!is.null(subset.row)) m <- m[.geneSelection(subset.row, sce, "computePCA(): subset.row"), ,
+                                     drop = FALSE]
+    n_genes <- nrow(m); n <- ncol(m)
+    k <- as.integer(ncomponents)
+    if (is.na(k) || k < 1 || k > min(n_genes, n))
+        stop(sprintf("computePCA(): ncomponents must lie in 1..%d", min(n_genes, n)), call. = FALSE)
+    b <- m@seed@background
+    if (!length(b)) b <- numeric(n_genes)
+    # Stored entries as offsets from the background: X = D + 1 b^T.
+    d <- if (any(b != 0)) .layerLike(m, .seedCall(m@seed, cs_map_layer, NULL, "none", 1, NULL, -b,
+                                                  -Inf, Inf)) else m
+    s_d <- .seedCall(d@seed, cs_column_moments, FALSE, NULL)$sum
+    xtx <- .seedCall(d@seed, cs_gram) + outer(s_d, b) + outer(b, s_d) + n * outer(b, b)
+    mu <- (s_d + n * b) / n
+    cov <- if (zero.center) xtx / n - outer(mu, mu) else xtx
+    eig <- eigen(cov, symmetric = TRUE)
+    values <- eig$values[seq_len(k)]
+    rotation <- eig$vectors[, seq_len(k), drop = FALSE]
+    flip <- sign(rotation[cbind(apply(abs(rotation), 2, which.max), seq_len(k))])
+    rotation <- sweep(rotation, 2, flip, `*`)
+    shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
+    pcs <- sweep(.seedCall(d@seed, cs_multiply, rotation), 2, shift, `+`)
+    if (!identical(d, m)) releaseDevice(d)
+    total <- sum(diag(cov))
+    dimnames(pcs) <- list(colnames(sce), paste0("PC", seq_len(k)))
+    dimnames(rotation) <- list(rownames(m), colnames(pcs))
+    attr(pcs, "varExplained") <- values * n / (n - 1)
+    attr(pcs, "percentVar") <- 100 * values / total
+    attr(pcs, "rotation") <- rotation
+    reducedDim(sce, name) <- pcs
+    metadata(sce)[[name]] <- list(variance = values, variance_ratio = values / total,
+                                  zero.center = zero.center, assay.type = assay.type)
+    sce
+}

@@ -1,0 +1,52 @@
+# Helpers shared by the pipeline verbs: finding the device-backed assay, and
+# adding a new layer that shares the assay's index.
+
+# The device matrix behind an assay, in the genes x cells orientation.
+.deviceAssay <- function(sce, assay.type, verb) {
+    if (!is(sce, "SummarizedExperiment"))
+        stop(verb, "() needs a SingleCellExperiment", call. = FALSE)
+    if (!assay.type %in% assayNames(sce))
+        stop(sprintf("%s(): no assay named \"%s\" (assays: %s)", verb, assay.type,
+                     paste(assayNames(sce), collapse = ", ")), call. = FALSE)
+    m <- assay(sce, assay.type, withDimnames = FALSE)
+    if (!.isDeviceMatrix(m))
+        stop(sprintf("%s(): assay \"%s\" is not on the devices; use toDevice(sce) first", verb,
+                     assay.type), call. = FALSE)
+    if (m@seed@transposed)
+        stop(sprintf("%s(): assay \"%s\" is a transposed view (cells x genes); store the genes x cells matrix",
+                     verb, assay.type), call. = FALSE)
+    if (ncol(m) == 0L || nrow(m) == 0L)
+        stop(sprintf("%s(): the object has %d genes and %d cells", verb, nrow(m), ncol(m)),
+             call. = FALSE)
+    m
+}
+
+# A new device layer from a C++ handle, with the names of `like`.
+.layerLike <- function(like, handle) {
+    seed <- like@seed
+    seed@handle <- handle
+    .wrapSeed(seed)
+}
+
+# Gene selections (logical, positions or names) as a logical vector.
+.geneSelection <- function(sel, sce, what) {
+    n <- nrow(sce)
+    if (is.logical(sel)) {
+        if (length(sel) != n) stop(sprintf("%s: a logical selection needs %d values", what, n),
+                                   call. = FALSE)
+        return(!is.na(sel) & sel)
+    }
+    if (is.character(sel)) {
+        pos <- match(sel, rownames(sce))
+        if (anyNA(pos) && "symbol" %in% names(rowData(sce)))
+            pos[is.na(pos)] <- match(sel[is.na(pos)], rowData(sce)$symbol)
+        if (anyNA(pos)) stop(sprintf("%s: gene not found: %s", what, sel[is.na(pos)][1]),
+                             call. = FALSE)
+        sel <- pos
+    }
+    if (!is.numeric(sel) || anyNA(sel) || any(sel < 1 | sel > n))
+        stop(sprintf("%s: gene positions must lie in 1..%d", what, n), call. = FALSE)
+    out <- logical(n)
+    out[sel] <- TRUE
+    out
+}

@@ -1,0 +1,83 @@
+#' Quality-control metrics per cell and per gene
+#'
+#' Computes, on the devices, the metrics of scanpy's \code{calculate_qc_metrics}
+#' and stores them where Bioconductor users look: per-cell columns in
+#' \code{colData}, per-gene columns in \code{rowData}. Filtering is then ordinary
+#' subsetting, which stays on the devices:
+#' \code{sce[, sce$n_genes_by_counts >= 200]}.
+#'
+#' @param sce A \code{SingleCellExperiment} with a device-backed assay.
+#' @param subsets A named list of gene sets (logical vectors, positions, or gene
+#'   names), e.g. \code{list(mt = grepl("^MT-", rownames(sce)))}. At most 32.
+#' @param percent.top Sizes of top-gene sets for
+#'   \code{pct_counts_in_top_N_genes}, e.g. \code{c(50, 100, 200, 500)}.
+#' @param assay.type The assay to use.
+#' @return \code{sce} with these columns added:
+#'   \describe{
+#'     \item{colData}{\code{n_genes_by_counts} (values > 0; stored zeros do not
+#'       count), \code{total_counts}, \code{log1p_n_genes_by_counts},
+#'       \code{log1p_total_counts}; per subset S: \code{total_counts_S},
+#'       \code{pct_counts_S}, \code{log1p_total_counts_S}; per N of
+#'       \code{percent.top}: \code{pct_counts_in_top_N_genes}.}
+#'     \item{rowData}{\code{n_cells_by_counts}, \code{total_counts},
+#'       \code{mean_counts}, \code{pct_dropout_by_counts},
+#'       \code{log1p_total_counts}, \code{log1p_mean_counts}.}
+#'   }
+#' @details A subset that selects no gene gives zero counts and a warning.
+#'   Cells with no counts get \code{NaN} percentages, as in scanpy.
+#' @examples
+#' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
+#'                  devices = "cpu")
+#' sce <- qcMetrics(sce, percent.top = 50)
+#' summary(sce$total_counts)
+#' @export
+qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type = "counts") {
+    m <- .deviceAssay(sce, assay.type, "qcMetrics")
+    handle <- m@seed@handle
+    cells <- .seedCall(m@seed, cs_cell_stats)
+    genes <- .seedCall(m@seed, cs_gene_stats)
+    total <- cells$sum
+    cd <- colData(sce)
+    cd$n_genes_by_counts <- as.integer(cells$n_positive)
+    cd$total_counts <- total
+    cd$log1p_n_genes_by_counts <- log1p(cells$n_positive)
+    cd$log1p_total_counts <- log1p(total)
+
+    if (length(subsets)) {
+        if (is.null(names(subsets)) || any(!nzchar(names(subsets))))
+            stop("qcMetrics(): subsets must be a named list", call. = FALSE)
+        if (length(subsets) > 32L) stop("qcMetrics(): at most 32 gene subsets", call. = FALSE)
+        bits <- numeric(nrow(sce))
+        for (k in seq_along(subsets)) {
+            sel <- .geneSelection(subsets[[k]], sce, paste0("qcMetrics(): subset ", names(subsets)[k]))
+            if (!any(sel)) warning(sprintf("qcMetrics(): subset \"%s\" selects no gene", names(subsets)[k]),
+                                   call. = FALSE)
+            bits <- bits + sel * 2^(k - 1)
+        }
+        sums <- .seedCall(m@seed, cs_subset_sums, bits, length(subsets))
+        for (k in seq_along(subsets)) {
+            s <- names(subsets)[k]
+            cd[[paste0("total_counts_", s)]] <- sums[, k]
+            cd[[paste0("pct_counts_", s)]] <- 100 * sums[, k] / total
+            cd[[paste0("log1p_total_counts_", s)]] <- log1p(sums[, k])
+        }
+    }
+    if (length(percent.top)) {
+        ns <- sort(as.integer(percent.top))
+        if (anyNA(ns) || any(ns < 1)) stop("qcMetrics(): percent.top must be positive", call. = FALSE)
+        top <- .seedCall(m@seed, cs_top_sums, ns)
+        for (j in seq_along(ns)) cd[[sprintf("pct_counts_in_top_%d_genes", ns[j])]] <- 100 * top[, j] / total
+    }
+    colData(sce) <- cd
+
+    n_cells <- ncol(sce)
+    rd <- rowData(sce)
+    rd$n_cells_by_counts <- as.integer(genes$n_positive)
+    rd$total_counts <- genes$sum
+    rd$mean_counts <- genes$sum / n_cells
+    rd$pct_dropout_by_counts <- 100 * (1 - genes$n_positive / n_cells)
+    rd$log1p_total_counts <- log1p(genes$sum)
+    rd$log1p_mean_counts <- log1p(genes$sum / n_cells)
+    rowData(sce) <- rd
+    sce
+}

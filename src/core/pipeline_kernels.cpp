@@ -1,0 +1,22 @@
+// Picks the pipeline kernels for a device.
+#include "pipeline_kernels.h"
+
+#include "../cpu/cpu_pipeline_kernels.h"
+#include "errors.h"
+#ifdef CELLSHARD_CUDA
+#include "../cuda/cuda_pipeline_kernels.h"
+#endif
+
+namespace cellshard {
+
+PipelineKernels& pipeline_kernels_for(int device) {
+  if (device == kHost) return cpu_pipeline_kernels();
+#ifdef CELLSHARD_CUDA
+  return cuda_pipeline_kernels();
+#else
+  throw Error("this build of cellshard has no CUDA backend, so GPU " + std::to_string(device) +
+              " cannot be used; see cellshardInfo()");
+#endif
+}
+
+}  // namespace cellshard

@@ -1,0 +1,81 @@
+// The per-shard kernels of the preprocessing pipeline (QC, normalisation,
+// highly variable genes, scaling, PCA). Each backend implements them for the
+// shards it holds; the algorithms in core/pipeline_*.cpp combine the results
+// across shards in float64. Inputs are views of one shard on its device;
+// host arrays are named so, and every call has finished when it returns.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "backend.h"
+
+namespace cellshard {
+
+// out = clip(op(in * row_factor[r]) * col_factor[g] + col_offset[g], lo, hi),
+// for each stored value of row r and gene g. Null factors are 1, a null
+// offset is 0. op is applied in float64 and the result rounded to float32.
+struct ValueMap {
+  enum class Op { None, Log1p, Expm1 };
+  const double* row_factor = nullptr;  // host, n_rows
+  Op op = Op::None;
+  double log_divisor = 1.0;            // Log1p: log1p(x) / log_divisor (log(base))
+  const double* col_factor = nullptr;  // host, n_cols
+  const double* col_offset = nullptr;  // host, n_cols
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+};
+
+// Which function of the stored values col_moments sums.
+struct MomentOptions {
+  bool expm1 = false;                  // use expm1(x) (log data back to linear scale)
+  const double* clip = nullptr;        // host, n_cols: use min(x, clip[g]) after expm1
+};
+
+// Per-gene sums of f(x), f(x)^2 and counts of f(x) > 0, accumulated (+=)
+// into host arrays of n_cols entries.
+struct ColumnMoments {
+  double* sum = nullptr;
+  double* sum_sq = nullptr;
+  int64_t* n_positive = nullptr;
+};
+
+class PipelineKernels {
+ public:
+  virtual ~PipelineKernels() = default;
+
+  // Writes mapped values to `out` (nnz floats on the shard's device; may be `in`).
+  virtual void map_values(const CsrView& a, const float* in, float* out, const ValueMap& map) = 0;
+
+  virtual void col_moments(const CsrView& a, const float* values, const MomentOptions& options,
+                           ColumnMoments out) = 0;
+
+  // Per-cell sums over gene subsets: bit k of gene_bits[g] (host, n_cols)
+  // says gene g is in subset k. Writes out[k * n_rows + r] (host), k < n_subsets.
+  virtual void row_subset_sums(const CsrView& a, const float* values, const uint32_t* gene_bits,
+                               int n_subsets, double* out) = 0;
+
+  // Per-cell sum of the n largest values for each n of `ns` (ascending):
+  // out[j * n_rows + r] (host). Rows with fewer values sum all of them.
+  virtual void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,
+                            double* out) = 0;
+
+  // Sets flags[g] = 1 (host, n_cols; others left alone) for every gene with a
+  // value > fraction * row_total[r] (host, n_rows) in some row r.
+  virtual void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
+                                   double fraction, uint8_t* flags) = 0;
+
+  // Accumulates X^T X of the shard into `gram` (host, n_cols x n_cols,
+  // column-major, both triangles), in float64.
+  virtual void gram(const CsrView& a, const float* values, double* gram) = 0;
+
+  // out = X * V for V (host, n_cols x k, column-major): out is host, n_rows x k,
+  // column-major, float64.
+  virtual void multiply(const CsrView& a, const float* values, const double* v, int k,
+                        double* out) = 0;
+};
+
+// The kernels for shards on `device` (kHost: the CPU backend).
+PipelineKernels& pipeline_kernels_for(int device);
+
+}  // namespace cellshard

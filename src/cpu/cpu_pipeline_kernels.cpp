@@ -1,0 +1,117 @@
+#include "cpu_pipeline_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace cellshard {
+
+namespace {
+
+double apply_op(double x, const ValueMap& m) {
+  switch (m.op) {
+    case ValueMap::Op::Log1p: return std::log1p(x) / m.log_divisor;
+    case ValueMap::Op::Expm1: return std::expm1(x);
+    case ValueMap::Op::None: break;
+  }
+  return x;
+}
+
+class CpuPipelineKernels : public PipelineKernels {
+ public:
+  void map_values(const CsrView& a, const float* in, float* out, const ValueMap& m) override {
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      double rf = m.row_factor ? m.row_factor[r] : 1.0;
+      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
+        int32_t g = a.indices[k];
+        double v = apply_op(double(in[k]) * rf, m);
+        if (m.col_factor) v *= m.col_factor[g];
+        if (m.col_offset) v += m.col_offset[g];
+        out[k] = float(std::min(std::max(v, m.lo), m.hi));
+      }
+    }
+  }
+
+  void col_moments(const CsrView& a, const float* values, const MomentOptions& o,
+                   ColumnMoments out) override {
+    for (int64_t k = 0; k < a.nnz; ++k) {
+      int32_t g = a.indices[k];
+      double f = o.expm1 ? std::expm1(double(values[k])) : double(values[k]);
+      if (o.clip) f = std::min(f, o.clip[g]);
+      out.sum[g] += f;
+      out.sum_sq[g] += f * f;
+      out.n_positive[g] += f > 0;
+    }
+  }
+
+  void row_subset_sums(const CsrView& a, const float* values, const uint32_t* bits, int n_subsets,
+                       double* out) override {
+    std::vector<double> acc(static_cast<size_t>(n_subsets));
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
+        uint32_t b = bits[a.indices[k]];
+        for (int s = 0; b && s < n_subsets; ++s, b >>= 1)
+          if (b & 1u) acc[size_t(s)] += double(values[k]);
+      }
+      for (int s = 0; s < n_subsets; ++s) out[int64_t(s) * a.n_rows + r] = acc[size_t(s)];
+    }
+  }
+
+  void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,
+                    double* out) override {
+    std::vector<float> row;
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      row.assign(values + a.indptr[r], values + a.indptr[r + 1]);
+      std::sort(row.begin(), row.end(), std::greater<float>());
+      double acc = 0;
+      size_t taken = 0;
+      for (size_t j = 0; j < ns.size(); ++j) {
+        size_t upto = std::min(row.size(), size_t(ns[j]));
+        for (; taken < upto; ++taken) acc += double(row[taken]);
+        out[int64_t(j) * a.n_rows + r] = acc;
+      }
+    }
+  }
+
+  void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
+                           double fraction, uint8_t* flags) override {
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      double limit = fraction * row_total[r];
+      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k)
+        if (double(values[k]) > limit) flags[a.indices[k]] = 1;
+    }
+  }
+
+  void gram(const CsrView& a, const float* values, double* g) override {
+    const int64_t n = a.n_cols;
+    for (int64_t r = 0; r < a.n_rows; ++r)
+      for (int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) {
+        double vp = double(values[p]);
+        int64_t col = int64_t(a.indices[p]) * n;
+        for (int64_t q = a.indptr[r]; q < a.indptr[r + 1]; ++q)
+          g[col + a.indices[q]] += vp * double(values[q]);
+      }
+  }
+
+  void multiply(const CsrView& a, const float* values, const double* v, int k,
+                double* out) override {
+    for (int64_t r = 0; r < a.n_rows; ++r)
+      for (int j = 0; j < k; ++j) {
+        double acc = 0;
+        const double* vj = v + int64_t(j) * a.n_cols;
+        for (int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p)
+          acc += double(values[p]) * vj[a.indices[p]];
+        out[int64_t(j) * a.n_rows + r] = acc;
+      }
+  }
+};
+
+}  // namespace
+
+PipelineKernels& cpu_pipeline_kernels() {
+  static CpuPipelineKernels kernels;
+  return kernels;
+}
+
+}  // namespace cellshard

@@ -1,0 +1,100 @@
+# Every verb gives the same answer on the CPU backend, on one shard, on three
+# uneven shards, and on the GPU (to float32 rounding; integers identical).
+
+pipeline_run <- function(sce) {
+    sce <- qcMetrics(sce, subsets = list(first = 1:25, odd = seq(1, nrow(sce), 2)),
+                     percent.top = c(5, 20))
+    sce <- sce[, sce$n_genes_by_counts >= 10]
+    sce <- normalizeTotal(sce, exclude.highly.expressed = TRUE, max.fraction = 0.1)
+    sce <- log1pTransform(sce, base = 2)
+    sce <- scaleGenes(sce, max.value = 5)
+    sce <- computePCA(sce, ncomponents = 5)
+    sce
+}
+
+test_that("all verbs agree across backends and shard layouts", {
+    m <- random_counts(150, 400, density = 0.2, seed = 21)
+    sce <- SingleCellExperiment::SingleCellExperiment(list(counts = m))
+    ref <- pipeline_run(toDevice(sce, devices = "cpu"))
+    for (cfg_name in names(device_configs())) {
+        cfg <- device_configs()[[cfg_name]]
+        got <- pipeline_run(to_device_as(sce, cfg))
+        expect_identical(got$n_genes_by_counts, ref$n_genes_by_counts, info = cfg_name)
+        expect_identical(SummarizedExperiment::rowData(got)$n_cells_by_counts,
+                         SummarizedExperiment::rowData(ref)$n_cells_by_counts, info = cfg_name)
+        expect_identical(metadata(got)$normalizeTotal$excluded.genes,
+                         metadata(ref)$normalizeTotal$excluded.genes, info = cfg_name)
+        for (col in names(SummarizedExperiment::colData(ref)))
+            expect_equal(got[[col]], ref[[col]], tolerance = 1e-12, info = paste(cfg_name, col))
+        expect_equal(as.matrix(logcounts(got)), as.matrix(logcounts(ref)), tolerance = 1e-6, info = cfg_name)
+        expect_equal(as.matrix(assay(got, "scaled")), as.matrix(assay(ref, "scaled")), tolerance = 1e-6,
+                     info = cfg_name)
+        expect_equal(reducedDim(got, "PCA"), reducedDim(ref, "PCA"), tolerance = 1e-6, info = cfg_name)
+    }
+})
+
+test_that("QC, normalisation and log1p equal host computations", {
+    m <- random_counts(80, 60, seed = 22)
+    sce <- qcMetrics(toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = m)),
+                              devices = "cpu", shards = 2),
+                     subsets = list(s = 1:10), percent.top = 3)
+    dm <- unname(as.matrix(m))
+    expect_equal(sce$total_counts, colSums(dm))
+    expect_equal(sce$total_counts_s, colSums(dm[1:10, ]))
+    top3 <- apply(dm, 2, function(v) sum(sort(v, decreasing = TRUE)[1:3]))
+    expect_equal(sce$pct_counts_in_top_3_genes, 100 * top3 / colSums(dm))
+    expect_equal(SummarizedExperiment::rowData(sce)$pct_dropout_by_counts,
+                 100 * (1 - rowSums(dm > 0) / ncol(dm)))
+    sce <- log1pTransform(normalizeTotal(sce, target.sum = NULL))
+    target <- stats::median(colSums(dm)[colSums(dm) > 0])
+    expected <- log1p(sweep(dm, 2, ifelse(colSums(dm) > 0, colSums(dm), 1), "/") * target)
+    expect_equal(unname(as.matrix(logcounts(sce))), unname(expected), tolerance = 1e-6)
+    expect_equal(metadata(sce)$normalizeTotal$target.sum, target)
+})
+
+test_that("zero-centred scaling reads as the dense scaled matrix", {
+    m <- random_counts(40, 70, seed = 23)
+    sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(logcounts = log1p(m))), devices = "cpu")
+    sce <- scaleGenes(sce, max.value = 3)
+    dm <- as.matrix(log1p(m))
+    sd <- apply(dm, 1, stats::sd); sd[sd == 0] <- 1
+    expected <- pmin(pmax((dm - rowMeans(dm)) / sd, -3), 3)
+    got <- assay(sce, "scaled")
+    expect_equal(as.matrix(got), expected, tolerance = 1e-6)
+    expect_equal(colSums(got), colSums(expected), tolerance = 1e-5)
+    expect_equal(as.matrix(got[c(3, 1), 5:9]), expected[c(3, 1), 5:9], tolerance = 1e-6)
+    expect_equal(as.matrix(t(got)[5:9, c(3, 1)]), t(expected)[5:9, c(3, 1)], tolerance = 1e-6)
+    sparse <- scaleGenes(sce, zero.center = FALSE, max.value = 2, name = "s2")
+    expect_equal(as.matrix(assay(sparse, "s2")), pmin(dm / sd, 2), tolerance = 1e-6)
+})
+
+test_that("PCA equals prcomp on a small matrix, with deterministic signs", {
+    m <- random_counts(30, 200, density = 0.3, seed = 24)
+    sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(logcounts = log1p(m))),
+                    devices = "cpu", shards = 3)
+    sce <- computePCA(sce, ncomponents = 5, assay.type = "logcounts")
+    pr <- stats::prcomp(t(as.matrix(log1p(m))), center = TRUE, scale. = FALSE)
+    pcs <- reducedDim(sce, "PCA")
+    expect_equal(sqrt(attr(pcs, "varExplained")), pr$sdev[1:5], tolerance = 1e-8)
+    expect_equal(abs(as.vector(pcs)), abs(as.vector(pr$x[, 1:5])), tolerance = 1e-6)
+    expect_equal(attr(pcs, "percentVar"), 100 * pr$sdev[1:5]^2 / sum(pr$sdev^2), tolerance = 1e-8)
+    unc <- computePCA(sce, ncomponents = 3, zero.center = FALSE, assay.type = "logcounts", name = "U")
+    sv <- svd(t(as.matrix(log1p(m))), nu = 3, nv = 3)
+    expect_equal(metadata(unc)$U$variance, sv$d[1:3]^2, tolerance = 1e-8)
+})
+
+test_that("bad input gives clear errors", {
+    m <- random_counts(20, 15, seed = 25)
+    sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = m)), devices = "cpu")
+    expect_error(qcMetrics(sce, subsets = list(1:3)), "named list")
+    expect_warning(qcMetrics(sce, subsets = list(none = logical(20))), "selects no gene")
+    expect_error(qcMetrics(sce, subsets = list(x = "nope")), "gene not found")
+    expect_error(qcMetrics(sce, assay.type = "logcounts"), "no assay named")
+    expect_error(qcMetrics(SingleCellExperiment::SingleCellExperiment(list(counts = m))), "not on the devices")
+    expect_error(qcMetrics(sce[, integer(0)]), "0 cells")
+    expect_error(normalizeTotal(sce, target.sum = -1), "positive")
+    expect_error(computePCA(log1pTransform(normalizeTotal(sce)), ncomponents = 100), "ncomponents")
+    neg <- m; neg[1, 1] <- -5
+    expect_error(normalizeTotal(toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = neg)),
+                                         devices = "cpu")), NA)
+})
