@@ -40,6 +40,9 @@ readH5AD <- function(path, devices = NULL, shards = NULL, assay = "counts", laye
     devs <- .resolveDevices(devices)
     sh <- .shardCount(shards, devs)
     info <- .deviceCall(cs_h5ad_info(path))
+    if (assay %in% layers)
+        stop(sprintf("readH5AD: the layer \"%s\" would replace the assay of X; choose another assay name (assay = \"X\")",
+                     assay), call. = FALSE)
     missing_layers <- setdiff(layers, info$layers)
     if (length(missing_layers))
         stop(sprintf("readH5AD: %s has no layer %s (it has: %s)", path, missing_layers[1],

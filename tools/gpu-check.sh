@@ -13,11 +13,14 @@ export CELLSHARD_SHARED_DATA=${CELLSHARD_SHARED_DATA:-$PWD/.shared-data}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 status=0
 
-echo "== CUDA backend driver (tests/cuda/test_backend.cu)"
-nvcc -std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA \
-  -o /tmp/test_backend tests/cuda/test_backend.cu src/core/*.cpp src/cpu/*.cpp src/cuda/*.cu \
-  -lcudart -lpthread 2>&1 | tail -5
-/tmp/test_backend 2>&1 | tee "$LOGS/test_backend.log" | tail -15 || status=1
+for driver in test_backend test_pipeline_kernels; do
+  echo "== CUDA driver tests/cuda/$driver.cu"
+  nvcc -std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA \
+    -o /tmp/$driver tests/cuda/$driver.cu src/core/*.cpp src/cpu/*.cpp src/cuda/*.cu \
+    -lcublas -lcudart -lpthread 2>&1 | tail -5
+  /tmp/$driver > "$LOGS/$driver.log" 2>&1 || status=1
+  tail -2 "$LOGS/$driver.log"
+done
 
 echo "== R CMD INSTALL"
 LIB=/tmp/rlib; mkdir -p $LIB
@@ -31,9 +34,11 @@ Rscript tests/run-testthat.R > "$LOGS/tests.log" 2>&1 || status=1
 grep -E "^(Error|Failure|Skip)|passed" "$LOGS/tests.log" | head -40
 
 [ "${1:-}" = quick ] && exit $status
-echo "== compute-sanitizer memcheck: backend driver"
-compute-sanitizer --tool memcheck --error-exitcode 3 /tmp/test_backend > "$LOGS/memcheck_driver.log" 2>&1 || status=1
-tail -3 "$LOGS/memcheck_driver.log"
+echo "== compute-sanitizer memcheck: CUDA drivers"
+compute-sanitizer --tool memcheck --error-exitcode 3 /tmp/test_backend > "$LOGS/memcheck_backend.log" 2>&1 || status=1
+tail -2 "$LOGS/memcheck_backend.log"
+compute-sanitizer --tool memcheck --error-exitcode 3 /tmp/test_pipeline_kernels --quick > "$LOGS/memcheck_pipeline.log" 2>&1 || status=1
+tail -2 "$LOGS/memcheck_pipeline.log"
 echo "== compute-sanitizer memcheck: R tests"
 compute-sanitizer --tool memcheck --error-exitcode 3 --target-processes all \
   Rscript tests/run-testthat.R > "$LOGS/memcheck_tests.log" 2>&1 || status=1
