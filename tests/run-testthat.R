@@ -2,7 +2,11 @@
 # library path. Prints testthat's own report, then one summary line.
 library(testthat)
 suppressPackageStartupMessages(library(cellshard))
+# CELLSHARD_TEST_FILTER (a regular expression on file names) runs a subset,
+# e.g. the GPU-heavy files under compute-sanitizer.
+filter <- Sys.getenv("CELLSHARD_TEST_FILTER", "")
 res <- testthat::test_dir("tests/testthat", package = "cellshard", load_package = "installed",
+                          filter = if (nzchar(filter)) filter else NULL,
                           reporter = ProgressReporter$new(show_praise = FALSE),
                           stop_on_failure = FALSE, stop_on_warning = FALSE)
 df <- as.data.frame(res)
