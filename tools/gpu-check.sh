@@ -19,8 +19,12 @@ MODE=${1:-all}
 echo "== CUDA drivers (tests/cuda)"
 NVFLAGS="-std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA"
 OBJ=/tmp/cs_obj; mkdir -p $OBJ
-for f in src/cuda/*.cu; do nvcc $NVFLAGS -c $f -o $OBJ/$(basename $f .cu).o & done
-for f in src/core/*.cpp src/cpu/*.cpp; do g++ -std=c++17 -O2 -DCELLSHARD_CUDA -I/usr/local/cuda/include -c $f -o $OBJ/$(basename $f .cpp).o & done
+# objects named dir_file.o: core/ and cuda/ both have a pipeline_kernels
+for f in src/cuda/*.cu; do nvcc $NVFLAGS -c $f -o $OBJ/cuda_$(basename $f .cu).o & done
+for f in src/core/*.cpp src/cpu/*.cpp; do
+  d=$(basename $(dirname $f))
+  g++ -std=c++17 -O2 -DCELLSHARD_CUDA -I/usr/local/cuda/include -c $f -o $OBJ/${d}_$(basename $f .cpp).o &
+done
 wait
 for driver in test_backend test_pipeline_kernels; do
   nvcc $NVFLAGS -o /tmp/$driver tests/cuda/$driver.cu $OBJ/*.o -lcublas -lcudart -lpthread 2>&1 | tail -5
