@@ -50,3 +50,15 @@
     out[sel] <- TRUE
     out
 }
+
+# Stops when an assay meant to hold counts has negative values: the sum of
+# min(x, 0) over each gene is negative exactly then (one pass on the devices).
+.refuseNegative <- function(m, verb, assay.type) {
+    neg <- .seedCall(m@seed, cs_column_moments, FALSE, numeric(nrow(m)))$sum < 0
+    if (any(neg))
+        stop(sprintf("%s(): assay \"%s\" has negative values (in %d genes, first %s); counts cannot be negative",
+                     verb, assay.type, sum(neg), rownames(m)[which(neg)[1]] %||% which(neg)[1]),
+             call. = FALSE)
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a

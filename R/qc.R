@@ -23,7 +23,8 @@
 #'       \code{mean_counts}, \code{pct_dropout_by_counts},
 #'       \code{log1p_total_counts}, \code{log1p_mean_counts}.}
 #'   }
-#' @details A subset that selects no gene gives zero counts and a warning.
+#' @details Negative values are refused with an error. A subset that selects
+#'   no gene gives zero counts and a warning.
 #'   Cells with no counts get \code{NaN} percentages, as in scanpy.
 #' @examples
 #' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
@@ -33,6 +34,7 @@
 #' @export
 qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type = "counts") {
     m <- .deviceAssay(sce, assay.type, "qcMetrics")
+    .refuseNegative(m, "qcMetrics", assay.type)
     handle <- m@seed@handle
     cells <- .seedCall(m@seed, cs_cell_stats)
     genes <- .seedCall(m@seed, cs_gene_stats)

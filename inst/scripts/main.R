@@ -1,37 +1,44 @@
-# The main job, for now: read the bundled 10x file onto the devices (every
-# visible GPU, or the CPU backend), and summarise it without leaving them.
-# It grows into the seed pipeline (QC, filter, normalise, HVG, scale, PCA).
-#   Rscript inst/scripts/main.R [file.h5 | file.h5ad | 10x-folder]
+# The main job: the seed pipeline (QC, filter, normalise + log1p, highly
+# variable genes, rebalance, scale, PCA) on the devices: every visible GPU, or
+# the CPU backend. Without arguments it runs on the bundled 10x file, with
+# thresholds suited to its 1107 cells x 507 genes; with a path, on that file
+# with the reference workload's thresholds.
+#   Rscript inst/scripts/main.R [file.h5 | file.h5ad | 10x-folder] [picture.png]
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
-path <- if (length(args)) args[1] else system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+example <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+path <- if (length(args)) args[1] else example
+bundled <- identical(normalizePath(path, mustWork = FALSE), normalizePath(example))
+picture <- if (length(args) >= 2L) args[2] else file.path(tempdir(), "cellshard-main.png")
 
 info <- cellshardInfo()
-timed <- function(label, expr) {
-    t0 <- proc.time()[["elapsed"]]
-    value <- expr
-    cat(sprintf("%-28s %8.3f s\n", label, proc.time()[["elapsed"]] - t0))
-    value
-}
 reader <- if (dir.exists(path)) read10xMtx else if (grepl("\\.h5ad$", path)) readH5AD else read10xH5
-sce <- timed(paste("read", basename(path)), reader(path))
-counts <- SingleCellExperiment::counts(sce)
-per_cell <- timed("per-cell totals (colSums)", colSums(counts))
-per_gene <- timed("per-gene totals (rowSums)", rowSums(counts))
-kept <- timed("subset cells >= 50 counts", sce[per_gene > 0, per_cell >= 50])
+t0 <- proc.time()[["elapsed"]]
+sce <- reader(path)
+cat(sprintf("\nread %s: %d cells x %d genes in %.3f s\n", basename(path), ncol(sce), nrow(sce),
+            proc.time()[["elapsed"]] - t0))
+print(deviceLayout(SingleCellExperiment::counts(sce)))
 
+params <- if (bundled) list(min.genes = 5, min.cells = 3, n.top = 100, ncomponents = 20) else list()
+cat("\nseed pipeline:\n")
+out <- do.call(runSeedPipeline, c(list(sce), params))
 cat("\n")
-print(sce)
-cat("\nLayout of the counts on the devices:\n")
-print(deviceLayout(counts))
-cat(sprintf("\nCells: %d; genes: %d; non-zeros: %s\n", ncol(sce), nrow(sce),
-            format(sum(deviceLayout(counts)$nnz), big.mark = ",")))
-cat(sprintf("Counts per cell: median %.0f (range %.0f to %.0f)\n", stats::median(per_cell),
-            min(per_cell), max(per_cell)))
-cat(sprintf("Genes detected in at least one cell: %d of %d\n", sum(per_gene > 0), length(per_gene)))
-cat(sprintf("Cells with at least 50 counts (kept on the devices): %d\n", ncol(kept)))
-top <- utils::head(sort(per_gene, decreasing = TRUE), 5)
-ids <- names(top)
-symbols <- SummarizedExperiment::rowData(sce)[ids, "name"]
-cat("Top genes by total counts:", paste0(symbols, " (", top, ")", collapse = ", "), "\n")
-releaseDevice(sce); releaseDevice(kept)
+print(out)
+pcs <- SingleCellExperiment::reducedDim(out, "PCA")
+cat(sprintf("\nvariance explained by the first 5 PCs: %s%%\n",
+            paste(round(attr(pcs, "percentVar")[1:5], 2), collapse = ", ")))
+
+grDevices::png(picture, width = 1100, height = 420, res = 110)
+op <- graphics::par(mfrow = c(1, 3), mar = c(4.2, 4.2, 2.5, 1))
+graphics::hist(log10(colSums(SingleCellExperiment::counts(sce))), breaks = 40,
+               col = "grey80", border = "white", main = "Counts per cell (all cells)",
+               xlab = "log10 total counts")
+rd <- SummarizedExperiment::rowData(out)
+graphics::plot(pcs[, 1], pcs[, 2], pch = 16, cex = 0.5, col = grDevices::adjustcolor("steelblue", 0.6),
+               main = "PCA of the kept cells", xlab = "PC1", ylab = "PC2")
+graphics::barplot(attr(pcs, "percentVar")[1:min(20, ncol(pcs))], names.arg = seq_len(min(20, ncol(pcs))),
+                  col = "steelblue", border = NA, main = "Variance explained", xlab = "PC", ylab = "%")
+graphics::par(op)
+invisible(grDevices::dev.off())
+cat("picture:", picture, "\n")
+releaseDevice(out); releaseDevice(sce)

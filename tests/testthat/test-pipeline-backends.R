@@ -94,7 +94,15 @@ test_that("bad input gives clear errors", {
     expect_error(qcMetrics(sce[, integer(0)]), "0 cells")
     expect_error(normalizeTotal(sce, target.sum = -1), "positive")
     expect_error(computePCA(log1pTransform(normalizeTotal(sce)), ncomponents = 100), "ncomponents")
-    neg <- m; neg[1, 1] <- -5
-    expect_error(normalizeTotal(toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = neg)),
-                                         devices = "cpu")), NA)
+    neg <- m; neg[3, 2] <- -5
+    dneg <- toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = neg)), devices = "cpu")
+    expect_error(normalizeTotal(dneg), "negative values \\(in 1 genes, first gene003\\)")
+    expect_error(qcMetrics(dneg), "negative values")
+    # zero-count cells and genes: QC reports zeros, normalisation leaves them zero
+    z <- m; z[, 4] <- 0; z[6, ] <- 0
+    zs <- qcMetrics(toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = Matrix::drop0(z))),
+                             devices = "cpu"))
+    expect_identical(zs$n_genes_by_counts[4], 0L)
+    expect_identical(SummarizedExperiment::rowData(zs)$n_cells_by_counts[6], 0L)
+    expect_equal(unname(colSums(logcounts(log1pTransform(normalizeTotal(zs))))[4]), 0)
 })
