@@ -1,5 +1,7 @@
 #include "r_handle.h"
 
+#include "core/backend.h"
+
 namespace cellshard {
 
 static void finalize_handle(SEXP ptr) {
@@ -32,6 +34,16 @@ MatrixPtr get_matrix(SEXP handle) {
 void free_matrix(SEXP handle) {
   if (TYPEOF(handle) != EXTPTRSXP) return;
   finalize_handle(handle);
+}
+
+std::vector<int> devices_from_r(const Rcpp::IntegerVector& devices) {
+  std::vector<int> d(devices.begin(), devices.end());
+  if (d.empty()) throw Error("no devices given");
+  for (int x : d)
+    if (x != kHost && (x < 0 || x >= gpu_count()))
+      throw Error("GPU " + std::to_string(x) + " is not visible (this process sees " +
+                  std::to_string(gpu_count()) + " GPUs)");
+  return d;
 }
 
 }  // namespace cellshard

@@ -27,6 +27,9 @@ MatrixPtr get_matrix(SEXP handle);
 // Drops the handle's reference now (the explicit free).
 void free_matrix(SEXP handle);
 
+// Device numbers from R (-1 for the CPU backend), each checked to be visible.
+std::vector<int> devices_from_r(const Rcpp::IntegerVector& devices);
+
 }  // namespace cellshard
 
 // Rcpp turns any std::exception into an R error with its message. Out-of-

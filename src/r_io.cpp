@@ -47,16 +47,6 @@ ChunkedReader& get_reader(SEXP ptr) {
   return *h->reader;
 }
 
-std::vector<int> as_devices(const Rcpp::IntegerVector& devices) {
-  std::vector<int> d(devices.begin(), devices.end());
-  if (d.empty()) throw Error("no devices given");
-  for (int x : d)
-    if (x != kHost && (x < 0 || x >= gpu_count()))
-      throw Error("GPU " + std::to_string(x) + " is not visible (this process sees " +
-                  std::to_string(gpu_count()) + " GPUs)");
-  return d;
-}
-
 size_t as_shards(int n_shards) {
   if (n_shards < 1) throw Error("the number of shards must be at least 1");
   return size_t(n_shards);
@@ -240,7 +230,7 @@ Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_sha
                         double chunk_cells = 100000) {
   CS_R_BEGIN
   guard_h5ad(path);
-  return reader_list(open_h5ad_matrix(path, element, as_devices(devices), as_shards(n_shards),
+  return reader_list(open_h5ad_matrix(path, element, devices_from_r(devices), as_shards(n_shards),
                                       as_limits(chunk_nnz, chunk_cells)));
   CS_R_END
 }
@@ -274,7 +264,7 @@ Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_s
                           double chunk_nnz = 16777216, double chunk_cells = 100000) {
   CS_R_BEGIN
   run_crash_guard("read10xH5", path, [&] { walk_10x_structure(path); });
-  TenxH5 t = open_10x_h5(path, as_devices(devices), as_shards(n_shards),
+  TenxH5 t = open_10x_h5(path, devices_from_r(devices), as_shards(n_shards),
                          as_limits(chunk_nnz, chunk_cells));
   Rcpp::List features = frame_to_r(t.features)["columns"];
   return reader_list(std::move(t.reader),
@@ -290,7 +280,7 @@ Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shar
                        double entries_per_step = 4194304) {
   CS_R_BEGIN
   if (!(entries_per_step >= 1)) throw Error("entries_per_step must be at least 1");
-  TenxMtx t = open_10x_mtx(path, as_devices(devices), as_shards(n_shards), int64_t(entries_per_step));
+  TenxMtx t = open_10x_mtx(path, devices_from_r(devices), as_shards(n_shards), int64_t(entries_per_step));
   Rcpp::List features = frame_to_r(t.features)["columns"];
   return reader_list(std::move(t.reader),
                      Rcpp::List::create(Rcpp::_["barcodes"] = utf8_strings(t.barcodes),
@@ -303,7 +293,7 @@ Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shar
 // [[Rcpp::export]]
 Rcpp::List cs_read_mtx(std::string path, Rcpp::IntegerVector devices, int n_shards) {
   CS_R_BEGIN
-  TenxMtx t = open_10x_mtx(path, as_devices(devices), as_shards(n_shards));
+  TenxMtx t = open_10x_mtx(path, devices_from_r(devices), as_shards(n_shards));
   SEXP handle = PROTECT(wrap_matrix(t.reader->finish()));
   Rcpp::List out = Rcpp::List::create(Rcpp::_["handle"] = handle,
                                       Rcpp::_["features"] = frame_to_r(t.features)["columns"],

@@ -14,16 +14,6 @@ using namespace cellshard;
 
 namespace {
 
-std::vector<int> as_devices(const Rcpp::IntegerVector& devices) {
-  std::vector<int> d(devices.begin(), devices.end());
-  for (int x : d) {
-    if (x != kHost && (x < 0 || x >= gpu_count()))
-      throw Error("GPU " + std::to_string(x) + " is not visible (this process sees " +
-                  std::to_string(gpu_count()) + " GPUs)");
-  }
-  return d;
-}
-
 // 1-based R indices (NULL = all) to 0-based, checked against n.
 std::vector<int64_t> as_index(SEXP idx, int64_t n, const char* what) {
   std::vector<int64_t> out;
@@ -48,7 +38,7 @@ std::vector<int64_t> as_index(SEXP idx, int64_t n, const char* what) {
 Placement make_placement(const std::vector<int64_t>* row_ptr, int64_t n_rows,
                          const Rcpp::IntegerVector& devices, int n_shards,
                          const Rcpp::NumericVector& shard_cells) {
-  std::vector<int> devs = as_devices(devices);
+  std::vector<int> devs = devices_from_r(devices);
   if (shard_cells.size() == 0) {
     return row_ptr ? balanced_placement(*row_ptr, devs, size_t(n_shards))
                    : even_placement(n_rows, devs, size_t(n_shards));

@@ -14,9 +14,13 @@ Backend& backend_for(int device) {
 #ifdef CELLSHARD_CUDA
   return cuda_backend();
 #else
+  throw_no_cuda_backend(device);
+#endif
+}
+
+void throw_no_cuda_backend(int device) {
   throw Error("this build of cellshard has no CUDA backend, so GPU " + std::to_string(device) +
               " cannot be used; see cellshardInfo()");
-#endif
 }
 
 int gpu_count() {

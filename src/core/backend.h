@@ -79,6 +79,9 @@ class Backend {
 // The backend that owns memory on `device` (kHost: the CPU backend).
 Backend& backend_for(int device);
 
+// Throws the error for a GPU device in a build without the CUDA backend.
+[[noreturn]] void throw_no_cuda_backend(int device);
+
 // Number of GPUs the CUDA backend sees (0 when built without CUDA or none visible).
 int gpu_count();
 

@@ -2,7 +2,7 @@
 #include "pipeline_kernels.h"
 
 #include "../cpu/cpu_pipeline_kernels.h"
-#include "errors.h"
+#include "backend.h"
 #ifdef CELLSHARD_CUDA
 #include "../cuda/cuda_pipeline_kernels.h"
 #endif
@@ -14,8 +14,7 @@ PipelineKernels& pipeline_kernels_for(int device) {
 #ifdef CELLSHARD_CUDA
   return cuda_pipeline_kernels();
 #else
-  throw Error("this build of cellshard has no CUDA backend, so GPU " + std::to_string(device) +
-              " cannot be used; see cellshardInfo()");
+  throw_no_cuda_backend(device);
 #endif
 }
 
