@@ -62,10 +62,9 @@ class Backend {
                             size_t bytes) = 0;
 
   // --- per-shard kernels ----------------------------------------------------
-  // Row (cell) statistics: arrays of a.n_rows entries.
+  // Row (cell) statistics: arrays of a.n_rows entries. (Column statistics go
+  // through PipelineKernels::col_moments, which sums in a fixed order.)
   virtual void row_stats(const CsrView& a, const float* values, AxisStats out) = 0;
-  // Column (gene) statistics, accumulated (+=) into arrays of a.n_cols entries.
-  virtual void col_stats(const CsrView& a, const float* values, AxisStats out) = 0;
 
   // Builds the shard made of rows `rows` (local row numbers, any order,
   // repeats allowed) and the genes of `genes`, for every value layer. When

@@ -70,14 +70,6 @@ class CpuBackend : public Backend {
     }
   }
 
-  void col_stats(const CsrView& a, const float* values, AxisStats out) override {
-    for (int64_t k = 0; k < a.nnz; ++k) {
-      int32_t g = a.indices[k];
-      out.sums[g] += double(values[k]);
-      out.n_positive[g] += values[k] > 0.0f;
-    }
-  }
-
   GatherOutput gather(const CsrView& a, const std::vector<const float*>& values,
                       const std::vector<int64_t>& rows, const GeneMap& genes,
                       const CsrView* prebuilt) override {

@@ -35,20 +35,6 @@ __global__ void row_stats_kernel(int64_t n_rows, const int64_t* __restrict__ ind
   }
 }
 
-// One thread per non-zero, float64 atomics into per-column totals. Zeros are
-// skipped: they change neither total and would only add atomic traffic.
-__global__ void col_stats_kernel(int64_t nnz, const int32_t* __restrict__ indices,
-                                 const float* __restrict__ values, double* __restrict__ sums,
-                                 unsigned long long* __restrict__ n_positive) {
-  for (int64_t k = global_thread_id(); k < nnz; k += grid_thread_count()) {
-    const float v = values[k];
-    if (v == 0.0f) continue;
-    const int32_t g = indices[k];
-    atomicAdd(&sums[g], double(v));
-    if (v > 0.0f) atomicAdd(&n_positive[g], 1ull);
-  }
-}
-
 }  // namespace
 
 void row_stats_on_device(const CsrView& a, const float* values, AxisStats out) {
@@ -72,31 +58,6 @@ void row_stats_on_device(const CsrView& a, const float* values, AxisStats out) {
   CS_CUDA_CHECK(cudaMemcpyAsync(out.n_positive, pos->data(), pos->bytes(),
                                 cudaMemcpyDeviceToHost, ctx.stream));
   synchronize(ctx);
-}
-
-void col_stats_on_device(const CsrView& a, const float* values, AxisStats out) {
-  if (a.nnz == 0 || a.n_cols == 0) return;  // nothing to add
-  CS_CHECK(values != nullptr, "internal: col_stats without values");
-  const DeviceContext& ctx = use_device(a.device);
-  const size_t n = size_t(a.n_cols);
-  BufferPtr sums = make_buffer(a.device, n * sizeof(double));
-  BufferPtr pos = make_buffer(a.device, n * sizeof(int64_t));
-  CS_CUDA_CHECK(cudaMemsetAsync(sums->data(), 0, sums->bytes(), ctx.stream));
-  CS_CUDA_CHECK(cudaMemsetAsync(pos->data(), 0, pos->bytes(), ctx.stream));
-  col_stats_kernel<<<grid_blocks(ctx, a.nnz, kBlockThreads), kBlockThreads, 0, ctx.stream>>>(
-      a.nnz, a.indices, values, sums->as<double>(), pos->as<unsigned long long>());
-  CS_CUDA_CHECK_LAUNCH("col_stats_kernel");
-  std::vector<double> host_sums(n);
-  std::vector<int64_t> host_pos(n);
-  CS_CUDA_CHECK(cudaMemcpyAsync(host_sums.data(), sums->data(), sums->bytes(),
-                                cudaMemcpyDeviceToHost, ctx.stream));
-  CS_CUDA_CHECK(cudaMemcpyAsync(host_pos.data(), pos->data(), pos->bytes(),
-                                cudaMemcpyDeviceToHost, ctx.stream));
-  synchronize(ctx);
-  for (size_t g = 0; g < n; ++g) {
-    out.sums[g] += host_sums[g];
-    out.n_positive[g] += host_pos[g];
-  }
 }
 
 }  // namespace cellshard

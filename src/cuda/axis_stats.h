@@ -1,5 +1,5 @@
-// Row and column statistics of one CSR shard on a GPU (see Backend::row_stats
-// and Backend::col_stats): device inputs, host outputs.
+// Row statistics of one CSR shard on a GPU (see Backend::row_stats): device
+// inputs, host outputs.
 #pragma once
 #include "../core/backend.h"
 
@@ -7,8 +7,5 @@ namespace cellshard {
 
 // Per-row sum and count of values > 0, written to host arrays of a.n_rows.
 void row_stats_on_device(const CsrView& a, const float* values, AxisStats out);
-
-// Per-column sum and count of values > 0, added (+=) to host arrays of a.n_cols.
-void col_stats_on_device(const CsrView& a, const float* values, AxisStats out);
 
 }  // namespace cellshard

@@ -33,10 +33,6 @@ class CudaBackend : public Backend {
   void row_stats(const CsrView& a, const float* values, AxisStats out) override {
     row_stats_on_device(a, values, out);
   }
-  void col_stats(const CsrView& a, const float* values, AxisStats out) override {
-    col_stats_on_device(a, values, out);
-  }
-
   GatherOutput gather(const CsrView& a, const std::vector<const float*>& values,
                       const std::vector<int64_t>& rows, const GeneMap& genes,
                       const CsrView* prebuilt) override {

@@ -157,29 +157,6 @@ void test_row_stats(const HostShard& h, const DeviceShard& d, const std::string&
   }
 }
 
-void test_col_stats(const HostShard& h, const DeviceShard& d, const std::string& label) {
-  for (size_t l = 0; l < h.layers.size(); ++l) {
-    size_t n = size_t(h.n_cols);
-    // Start from non-zero totals: col_stats must add to them.
-    std::vector<double> cs(n), gs;
-    std::vector<int64_t> cp(n), gp;
-    for (size_t g = 0; g < n; ++g) {
-      cs[g] = 0.5 * double(g);
-      cp[g] = int64_t(g % 7);
-    }
-    gs = cs;
-    gp = cp;
-    std::vector<double> scale(cs.begin(), cs.end());
-    for (int64_t k = 0; k < h.nnz(); ++k) scale[size_t(h.indices[size_t(k)])] += std::fabs(h.layers[l][size_t(k)]);
-    cpu_backend().col_stats(h.view(), h.layers[l].data(), {cs.data(), cp.data()});
-    cuda_backend().col_stats(d.view, d.layers[l]->as<float>(), {gs.data(), gp.data()});
-    bool sums_ok = true;
-    for (size_t g = 0; g < n; ++g) sums_ok = sums_ok && near(cs[g], gs[g], scale[g]);
-    check(cp == gp, label + ": col_stats counts");
-    check(sums_ok, label + ": col_stats sums");
-  }
-}
-
 // --- gather -----------------------------------------------------------------
 
 struct GatherCase {
@@ -491,7 +468,6 @@ int main() {
     int device = int(sh.rows % n_gpus);
     DeviceShard d = upload(h, device);
     test_row_stats(h, d, label);
-    test_col_stats(h, d, label);
     for (const GatherCase& c : gather_cases(rng, h)) test_gather(h, d, c, label);
   }
 
