@@ -90,18 +90,17 @@ highlyVariableGenes <- function(sce, n.top = 5000,
 
 # cell_ranger and seurat: per-gene moments, per batch when there are batches.
 .hvgDispersion <- function(m, labels, n.top, flavor, cutoffs, n.bins) {
-    stats_of <- function(x, n.top) {
+    stats_of <- function(x) {
         mv <- .geneMeanVar(x, expm1 = flavor == "seurat")
-        list(mv = mv, df = if (flavor == "seurat")
+        if (flavor == "seurat")
             do.call(.hvgSeurat, c(list(mv$mean, mv$var, n.top = n.top, n.bins = n.bins), cutoffs)) else
-            do.call(.hvgCellRanger, c(list(mv$mean, mv$var, n.top = n.top), cutoffs)))
+            do.call(.hvgCellRanger, c(list(mv$mean, mv$var, n.top = n.top), cutoffs))
     }
-    if (is.null(labels)) return(stats_of(m, n.top)$df)
+    if (is.null(labels)) return(stats_of(m))
     per_batch <- lapply(levels(labels), function(b) {
         xb <- m[, labels == b, drop = FALSE]
         detected <- .seedCall(xb@seed, cs_gene_stats)$n_positive > 0
-        s <- stats_of(xb[detected, , drop = FALSE], n.top)
-        .hvgFillUndetected(s$df, detected, genes = rownames(m))
+        .hvgFillUndetected(stats_of(xb[detected, , drop = FALSE]), detected, genes = rownames(m))
     })
     do.call(.hvgCombineBatches, c(list(per_batch, n.top = n.top), cutoffs))
 }
@@ -109,16 +108,15 @@ highlyVariableGenes <- function(sce, n.top = 5000,
 # seurat_v3 and seurat_v3_paper: loess trend, a second pass for the clipped
 # moments, ranks per batch.
 .hvgV3 <- function(m, labels, n.top, flavor, span) {
-    norm_of <- function(x) {
-        mv <- .geneMeanVar(x)
+    norm_of <- function(x, mv = .geneMeanVar(x)) {
         clip <- .seuratV3Clip(mv$mean, mv$var, ncol(x), span = span)
         mom <- .seedCall(x@seed, cs_column_moments, FALSE, clip$clip)
         .seuratV3Finish(mv$mean, mv$var, clip$reg_std, mom$sum, mom$sum_sq, ncol(x))
     }
-    norms <- if (is.null(labels)) matrix(norm_of(m), ncol = 1) else
+    mv <- .geneMeanVar(m)  # reported for all cells; also the one batch's moments without batches
+    norms <- if (is.null(labels)) matrix(norm_of(m, mv), ncol = 1) else
         vapply(levels(labels), function(b) norm_of(m[, labels == b, drop = FALSE]), numeric(nrow(m)))
     sel <- .seuratV3Select(norms, n.top, flavor)
-    mv <- .geneMeanVar(m)
     out <- data.frame(means = mv$mean, variances = mv$var, variances_norm = sel$variances_norm,
                       highly_variable_rank = sel$highly_variable_rank,
                       highly_variable = sel$highly_variable)

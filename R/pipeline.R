@@ -45,8 +45,10 @@ runSeedPipeline <- function(sce, min.genes = 200, max.genes = 10000, min.cells =
                                      nrow(value)))
         value
     }
-    if (is.null(subsets)) subsets <- list(mt = grepl("^(MT|mt)-", rownames(sce)))
-    if (!any(subsets$mt)) subsets <- NULL
+    if (is.null(subsets)) {
+        mt <- grepl("^(MT|mt)-", rownames(sce))
+        if (any(mt)) subsets <- list(mt = mt)
+    }
 
     sce <- step("qc metrics", qcMetrics(sce, subsets = subsets))
     sce <- step("filter", sce[SummarizedExperiment::rowData(sce)$n_cells_by_counts >= min.cells,

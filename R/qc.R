@@ -35,7 +35,6 @@
 qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type = "counts") {
     m <- .deviceAssay(sce, assay.type, "qcMetrics")
     .refuseNegative(m, "qcMetrics", assay.type)
-    handle <- m@seed@handle
     cells <- .seedCall(m@seed, cs_cell_stats)
     genes <- .seedCall(m@seed, cs_gene_stats)
     total <- cells$sum

@@ -58,5 +58,5 @@ scaleGenes <- function(sce, zero.center = TRUE, max.value = Inf, min.value = -ma
     n <- ncol(m)
     mean <- mom$sum / n
     var <- if (n > 1) pmax(0, (mom$sum_sq - n * mean^2) / (n - 1)) else rep(0, length(mean))
-    list(mean = mean, var = var, n_positive = mom$n_positive, sum = mom$sum, sum_sq = mom$sum_sq)
+    list(mean = mean, var = var)
 }

@@ -106,3 +106,22 @@ test_that("bad input gives clear errors", {
     expect_identical(SummarizedExperiment::rowData(zs)$n_cells_by_counts[6], 0L)
     expect_equal(unname(colSums(logcounts(log1pTransform(normalizeTotal(zs))))[4]), 0)
 })
+
+test_that("runSeedPipeline runs the notebook's steps in order and keeps the user's QC subsets", {
+    m <- random_counts(200, 300, density = 0.2, seed = 26)
+    sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = m)), devices = "cpu", shards = 2)
+    out <- runSeedPipeline(sce, min.genes = 20, max.genes = 60, min.cells = 15, n.top = 50,
+                           ncomponents = 5, subsets = list(first = 1:10), verbose = FALSE)
+    expect_true("pct_counts_first" %in% names(SummarizedExperiment::colData(out)))
+    by_hand <- qcMetrics(sce, subsets = list(first = 1:10))
+    by_hand <- by_hand[SummarizedExperiment::rowData(by_hand)$n_cells_by_counts >= 15,
+                       by_hand$n_genes_by_counts >= 20 & by_hand$n_genes_by_counts <= 60]
+    by_hand <- log1pTransform(normalizeTotal(by_hand))
+    by_hand <- highlyVariableGenes(by_hand, n.top = 50, subset = TRUE)
+    by_hand <- computePCA(scaleGenes(by_hand, zero.center = FALSE), ncomponents = 5)
+    expect_identical(dimnames(out), dimnames(by_hand))
+    expect_equal(reducedDim(out, "PCA"), reducedDim(by_hand, "PCA"), tolerance = 1e-10)
+    expect_identical(metadata(out)$timings$step, c("qc metrics", "filter", "normalize + log1p",
+                                                   "highly variable genes", "rebalance", "scale", "pca"))
+    expect_false("normcounts" %in% SummarizedExperiment::assayNames(out))
+})
