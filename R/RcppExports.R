@@ -129,11 +129,19 @@ cs_dominant_genes <- function(handle, row_total, fraction) {
     .Call(`_cellshard_cs_dominant_genes`, handle, row_total, fraction)
 }
 
-cs_gram <- function(handle) {
-    .Call(`_cellshard_cs_gram`, handle)
+cs_covariance_eigen <- function(handle, background, col_sums, zero_center, k) {
+    .Call(`_cellshard_cs_covariance_eigen`, handle, background, col_sums, zero_center, k)
 }
 
 cs_multiply <- function(handle, v) {
     .Call(`_cellshard_cs_multiply`, handle, v)
+}
+
+cs_simulate_atlas <- function(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells) {
+    .Call(`_cellshard_cs_simulate_atlas`, n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells)
+}
+
+cs_philox4x32 <- function(counter, key) {
+    .Call(`_cellshard_cs_philox4x32`, counter, key)
 }
 

@@ -2,7 +2,8 @@
 #'
 #' Computes the leading principal components on the devices: the Gram matrix of
 #' the (sparse, possibly centred-with-background) matrix is accumulated shard by
-#' shard in float64, its eigenvectors are found on the host, and the cells are
+#' shard in float64 and summed across GPUs, its leading eigenvectors are found
+#' on the first device (cuSOLVER; LAPACK on the CPU backend), and the cells are
 #' projected on the devices. With \code{zero.center = TRUE} these are the
 #' eigenvectors of the covariance matrix (1/n, as scanpy's
 #' \code{covariance_eigh}); with \code{FALSE}, of \eqn{X^T X}. Signs are fixed so
@@ -45,19 +46,19 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     # Stored entries as offsets from the background: X = D + 1 b^T.
     d <- if (any(b != 0)) .layerLike(m, .seedCall(m@seed, cs_map_layer, NULL, "none", 1, NULL, -b,
                                                   -Inf, Inf)) else m
-    s_d <- .seedCall(d@seed, cs_column_moments, FALSE, NULL)$sum
-    xtx <- .seedCall(d@seed, cs_gram) + outer(s_d, b) + outer(b, s_d) + n * outer(b, b)
-    mu <- (s_d + n * b) / n
-    cov <- if (zero.center) xtx / n - outer(mu, mu) else xtx
-    eig <- eigen(cov, symmetric = TRUE)
-    values <- eig$values[seq_len(k)]
-    rotation <- eig$vectors[, seq_len(k), drop = FALSE]
+    mom <- .seedCall(d@seed, cs_column_moments, FALSE, NULL)
+    mu <- mom$sum / n + b
+    # Total variance: the diagonal of X^T X (/ n, centred), X = D + 1 b^T.
+    diag_xtx <- mom$sum_sq + 2 * b * mom$sum + n * b^2
+    total <- sum(if (zero.center) diag_xtx / n - mu^2 else diag_xtx)
+    eig <- .seedCall(d@seed, cs_covariance_eigen, b, mom$sum, zero.center, k)
+    values <- eig$values
+    rotation <- eig$vectors
     flip <- sign(rotation[cbind(apply(abs(rotation), 2, which.max), seq_len(k))])
     rotation <- sweep(rotation, 2, flip, `*`)
     shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
     pcs <- sweep(.seedCall(d@seed, cs_multiply, rotation), 2, shift, `+`)
     if (!identical(d, m)) releaseDevice(d)
-    total <- sum(diag(cov))
     dimnames(pcs) <- list(colnames(sce), paste0("PC", seq_len(k)))
     dimnames(rotation) <- list(rownames(m), colnames(pcs))
     attr(pcs, "varExplained") <- values * n / (n - 1)

@@ -412,14 +412,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cs_gram
-Rcpp::NumericMatrix cs_gram(SEXP handle);
-RcppExport SEXP _cellshard_cs_gram(SEXP handleSEXP) {
+// cs_covariance_eigen
+Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background, Rcpp::NumericVector col_sums, bool zero_center, int k);
+RcppExport SEXP _cellshard_cs_covariance_eigen(SEXP handleSEXP, SEXP backgroundSEXP, SEXP col_sumsSEXP, SEXP zero_centerSEXP, SEXP kSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_gram(handle));
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type background(backgroundSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type col_sums(col_sumsSEXP);
+    Rcpp::traits::input_parameter< bool >::type zero_center(zero_centerSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_covariance_eigen(handle, background, col_sums, zero_center, k));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -432,6 +436,35 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type v(vSEXP);
     rcpp_result_gen = Rcpp::wrap(cs_multiply(handle, v));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_simulate_atlas
+Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_types, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells);
+RcppExport SEXP _cellshard_cs_simulate_atlas(SEXP n_cellsSEXP, SEXP n_genesSEXP, SEXP seedSEXP, SEXP n_typesSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< double >::type n_cells(n_cellsSEXP);
+    Rcpp::traits::input_parameter< double >::type n_genes(n_genesSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type n_types(n_typesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
+    Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shard_cells(shard_cellsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_simulate_atlas(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_philox4x32
+Rcpp::NumericVector cs_philox4x32(Rcpp::NumericVector counter, Rcpp::NumericVector key);
+RcppExport SEXP _cellshard_cs_philox4x32(SEXP counterSEXP, SEXP keySEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type counter(counterSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type key(keySEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_philox4x32(counter, key));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -469,8 +502,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_subset_sums", (DL_FUNC) &_cellshard_cs_subset_sums, 3},
     {"_cellshard_cs_top_sums", (DL_FUNC) &_cellshard_cs_top_sums, 2},
     {"_cellshard_cs_dominant_genes", (DL_FUNC) &_cellshard_cs_dominant_genes, 3},
-    {"_cellshard_cs_gram", (DL_FUNC) &_cellshard_cs_gram, 1},
+    {"_cellshard_cs_covariance_eigen", (DL_FUNC) &_cellshard_cs_covariance_eigen, 5},
     {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 2},
+    {"_cellshard_cs_simulate_atlas", (DL_FUNC) &_cellshard_cs_simulate_atlas, 7},
+    {"_cellshard_cs_philox4x32", (DL_FUNC) &_cellshard_cs_philox4x32, 2},
     {NULL, NULL, 0}
 };
 

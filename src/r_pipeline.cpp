@@ -99,13 +99,17 @@ Rcpp::LogicalVector cs_dominant_genes(SEXP handle, Rcpp::NumericVector row_total
 }
 
 // [[Rcpp::export]]
-Rcpp::NumericMatrix cs_gram(SEXP handle) {
+Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
+                               Rcpp::NumericVector col_sums, bool zero_center, int k) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
-  std::vector<double> g = gram_matrix(*m);
-  Rcpp::NumericMatrix out(int(m->n_cols()), int(m->n_cols()));
-  std::copy(g.begin(), g.end(), out.begin());
-  return out;
+  std::vector<double> b(background.begin(), background.end());
+  std::vector<double> sums(col_sums.begin(), col_sums.end());
+  Eigenpairs e = covariance_eigen(*m, b, sums, zero_center, k);
+  Rcpp::NumericMatrix vectors(int(m->n_cols()), k);
+  std::copy(e.vectors.begin(), e.vectors.end(), vectors.begin());
+  return Rcpp::List::create(Rcpp::_["values"] = Rcpp::wrap(e.values),
+                            Rcpp::_["vectors"] = vectors);
   CS_R_END
 }
 

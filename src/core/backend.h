@@ -60,6 +60,7 @@ class Backend {
   virtual void copy_from_host(void* dst, int dst_device, const void* host_src, size_t bytes) = 0;
   virtual void copy_between(void* dst, int dst_device, const void* src, int src_device,
                             size_t bytes) = 0;
+  virtual void fill_zero(void* dst, int device, size_t bytes) = 0;
 
   // --- per-shard kernels ----------------------------------------------------
   // Row (cell) statistics: arrays of a.n_rows entries. (Column statistics go

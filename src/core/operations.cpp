@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "errors.h"
-#include "pipeline_kernels.h"
+#include "pipeline_passes.h"
 
 namespace cellshard {
 
@@ -54,28 +54,10 @@ void row_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
 }
 
 void col_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
-  const ShardedIndex& idx = m.index();
-  size_t n = size_t(idx.n_cols), k = idx.shards.size();
-  // One partial per shard, combined in shard order so the result does not
-  // depend on which thread finished first.
   // The moments kernels add in a fixed order on every backend (no atomics), so
   // the sums are the same bits from run to run.
-  std::vector<std::vector<double>> part_sums(k, std::vector<double>(n, 0.0));
-  std::vector<std::vector<int64_t>> part_pos(k, std::vector<int64_t>(n, 0));
-  for_each_shard(shard_devices(idx), [&](size_t s) {
-    const ShardIndex& sh = *idx.shards[s];
-    const float* vals = m.values()[s] ? m.values()[s]->as<float>() : nullptr;
-    std::vector<double> squares(n, 0.0);
-    pipeline_kernels_for(sh.device)
-        .col_moments(sh.view(), vals, MomentOptions(), {part_sums[s].data(), squares.data(), part_pos[s].data()});
-  });
-  std::fill(sums, sums + n, 0.0);
-  std::fill(n_positive, n_positive + n, int64_t(0));
-  for (size_t s = 0; s < k; ++s)
-    for (size_t g = 0; g < n; ++g) {
-      sums[g] += part_sums[s][g];
-      n_positive[g] += part_pos[s][g];
-    }
+  std::vector<double> squares(size_t(m.index().n_cols));
+  column_moments(m, MomentOptions(), sums, squares.data(), n_positive);
 }
 
 GeneMap make_gene_map(int64_t n_source, const std::vector<int64_t>& keep) {

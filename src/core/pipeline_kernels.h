@@ -1,8 +1,11 @@
 // The per-shard kernels of the preprocessing pipeline (QC, normalisation,
 // highly variable genes, scaling, PCA). Each backend implements them for the
-// shards it holds; the algorithms in core/pipeline_*.cpp combine the results
-// across shards in float64. Inputs are views of one shard on its device;
-// host arrays are named so, and every call has finished when it returns.
+// shards it holds; core/pipeline_passes.cpp combines the results across
+// shards in float64. Inputs are views of one shard on its device. Per-gene
+// results are added into accumulators in the memory of the shard's device
+// ("device" arrays: host memory on the CPU backend), which
+// core/device_partials.h sums across devices; host arrays are named so.
+// Every call has finished when it returns.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -33,11 +36,18 @@ struct MomentOptions {
 };
 
 // Per-gene sums of f(x), f(x)^2 and counts of f(x) > 0, accumulated (+=)
-// into host arrays of n_cols entries.
+// into device arrays of n_cols entries (counts as doubles, exact below 2^53).
 struct ColumnMoments {
   double* sum = nullptr;
   double* sum_sq = nullptr;
-  int64_t* n_positive = nullptr;
+  double* n_positive = nullptr;
+};
+
+// coef * x y^T for host vectors x and y of n entries.
+struct OuterProduct {
+  double coef = 0.0;
+  const double* x = nullptr;
+  const double* y = nullptr;
 };
 
 class PipelineKernels {
@@ -60,14 +70,24 @@ class PipelineKernels {
   virtual void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,
                             double* out) = 0;
 
-  // Sets flags[g] = 1 (host, n_cols; others left alone) for every gene with a
+  // Sets flags[g] = 1 (device, n_cols; others left alone) for every gene with a
   // value > fraction * row_total[r] (host, n_rows) in some row r.
   virtual void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
-                                   double fraction, uint8_t* flags) = 0;
+                                   double fraction, double* flags) = 0;
 
-  // Accumulates X^T X of the shard into `gram` (host, n_cols x n_cols,
+  // Accumulates X^T X of the shard into `gram` (device, n_cols x n_cols,
   // column-major, both triangles), in float64.
   virtual void gram(const CsrView& a, const float* values, double* gram) = 0;
+
+  // a = scale * a + sum of the terms' coef * x y^T, for a (device, n x n).
+  virtual void add_outer_products(int device, double* a, int64_t n, double scale,
+                                  const std::vector<OuterProduct>& terms) = 0;
+
+  // The k largest eigenvalues of the symmetric a (device, n x n, column-major;
+  // overwritten), in decreasing order, into `values` (host, k), and their
+  // eigenvectors into `vectors` (host, n x k, column-major).
+  virtual void top_eigen(int device, double* a, int64_t n, int k, double* values,
+                         double* vectors) = 0;
 
   // out = X * V for V (host, n_cols x k, column-major): out is host, n_rows x k,
   // column-major, float64.

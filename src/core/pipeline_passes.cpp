@@ -1,5 +1,8 @@
 #include "pipeline_passes.h"
 
+#include <algorithm>
+
+#include "device_partials.h"
 #include "errors.h"
 #include "operations.h"
 
@@ -42,23 +45,18 @@ MatrixPtr map_layer(const ShardedMatrix& m, const ValueMap& map) {
 void column_moments(const ShardedMatrix& m, const MomentOptions& options, double* sum,
                     double* sum_sq, int64_t* n_positive) {
   const ShardedIndex& idx = m.index();
-  size_t n = size_t(idx.n_cols), k = idx.shards.size();
-  std::vector<std::vector<double>> s1(k, std::vector<double>(n)), s2(k, std::vector<double>(n));
-  std::vector<std::vector<int64_t>> pos(k, std::vector<int64_t>(n));
+  const size_t n = size_t(idx.n_cols);
+  DevicePartials partials(shard_devices(idx), 3 * n);
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
-    kernels_of(sh).col_moments(sh.view(), values_of(m, s), options,
-                               {s1[s].data(), s2[s].data(), pos[s].data()});
+    double* acc = partials.on(sh.device);
+    kernels_of(sh).col_moments(sh.view(), values_of(m, s), options, {acc, acc + n, acc + 2 * n});
   });
-  std::fill(sum, sum + n, 0.0);
-  std::fill(sum_sq, sum_sq + n, 0.0);
-  std::fill(n_positive, n_positive + n, int64_t(0));
-  for (size_t s = 0; s < k; ++s)
-    for (size_t g = 0; g < n; ++g) {
-      sum[g] += s1[s][g];
-      sum_sq[g] += s2[s][g];
-      n_positive[g] += pos[s][g];
-    }
+  partials.all_reduce();
+  std::vector<double> total = partials.to_host();
+  std::copy(total.begin(), total.begin() + n, sum);
+  std::copy(total.begin() + n, total.begin() + 2 * n, sum_sq);
+  for (size_t g = 0; g < n; ++g) n_positive[g] = int64_t(total[2 * n + g]);
 }
 
 void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
@@ -91,31 +89,62 @@ std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_to
                                     double fraction) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
-  std::vector<std::vector<uint8_t>> part(idx.shards.size(), std::vector<uint8_t>(size_t(idx.n_cols)));
+  DevicePartials partials(shard_devices(idx), size_t(idx.n_cols));
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
     kernels_of(sh).flag_dominant_genes(sh.view(), values_of(m, s), row_total + off[s], fraction,
-                                       part[s].data());
+                                       partials.on(sh.device));
   });
-  std::vector<uint8_t> flags(size_t(idx.n_cols), 0);
-  for (const auto& p : part)
-    for (size_t g = 0; g < flags.size(); ++g) flags[g] |= p[g];
+  partials.all_reduce();
+  std::vector<double> count = partials.to_host();
+  std::vector<uint8_t> flags(count.size());
+  for (size_t g = 0; g < flags.size(); ++g) flags[g] = count[g] > 0;
   return flags;
 }
 
-std::vector<double> gram_matrix(const ShardedMatrix& m) {
-  const ShardedIndex& idx = m.index();
-  size_t n = size_t(idx.n_cols);
-  std::vector<std::vector<double>> part(idx.shards.size());
+Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& background,
+                            const std::vector<double>& col_sums, bool zero_center, int k) {
+  const ShardedIndex& idx = d.index();
+  const int64_t n_genes = idx.n_cols;
+  const double n = double(idx.n_rows());
+  CS_CHECK(k >= 1 && k <= n_genes, "internal: eigenpairs requested out of range");
+  CS_CHECK(background.empty() || int64_t(background.size()) == n_genes,
+           "internal: one background value per gene");
+  CS_CHECK(int64_t(col_sums.size()) == n_genes, "internal: one column sum per gene");
+  const size_t g = size_t(n_genes);
+  const std::vector<double>& sum = col_sums;
+
+  DevicePartials gram(shard_devices(idx), g * g);
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
-    part[s].assign(n * n, 0.0);
-    kernels_of(sh).gram(sh.view(), values_of(m, s), part[s].data());
+    kernels_of(sh).gram(sh.view(), values_of(d, s), gram.on(sh.device));
   });
-  std::vector<double> g(n * n, 0.0);
-  for (const auto& p : part)
-    for (size_t i = 0; i < g.size(); ++i) g[i] += p[i];
-  return g;
+  gram.all_reduce();
+
+  // X^T X = D^T D + s b^T + b s^T + n b b^T, with s the column sums of D;
+  // the covariance is X^T X / n - mu mu^T with mu = s / n + b.
+  const std::vector<double> b = background.empty() ? std::vector<double>(g, 0.0) : background;
+  const bool has_background = std::any_of(b.begin(), b.end(), [](double v) { return v != 0.0; });
+  std::vector<double> mu(g);
+  for (size_t j = 0; j < g; ++j) mu[j] = sum[j] / n + b[j];
+  const double scale = zero_center ? 1.0 / n : 1.0;
+  std::vector<OuterProduct> terms;
+  if (has_background) {
+    terms.push_back({scale, sum.data(), b.data()});
+    terms.push_back({scale, b.data(), sum.data()});
+    terms.push_back({scale * n, b.data(), b.data()});
+  }
+  if (zero_center) terms.push_back({-1.0, mu.data(), mu.data()});
+
+  const int device = gram.first_device();
+  PipelineKernels& kernels = pipeline_kernels_for(device);
+  double* a = gram.on(device);
+  if (scale != 1.0 || !terms.empty()) kernels.add_outer_products(device, a, n_genes, scale, terms);
+  Eigenpairs out;
+  out.values.resize(size_t(k));
+  out.vectors.resize(g * size_t(k));
+  kernels.top_eigen(device, a, n_genes, k, out.values.data(), out.vectors.data());
+  return out;
 }
 
 std::vector<double> multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k) {

@@ -1,6 +1,7 @@
 // One pass over all shards for each pipeline kernel: runs the kernel on a
-// thread per device and combines the per-shard results on the host in
-// float64, in shard order (so the result does not depend on thread timing).
+// thread per device. Per-gene results are accumulated on each device in
+// float64 and summed across devices with NCCL (core/device_partials.h); only
+// the totals come to the host. Per-cell results go straight to host arrays.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -29,8 +30,17 @@ void top_sums(const ShardedMatrix& m, const std::vector<int>& ns, double* out);
 std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_total,
                                     double fraction);
 
-// X^T X over all cells (n_cols x n_cols, column-major).
-std::vector<double> gram_matrix(const ShardedMatrix& m);
+// The k leading eigenpairs of X^T X (zero_center = false) or of the
+// covariance X^T X / n - mu mu^T (true) of X = D + 1 b^T, where D is `d` (the
+// stored values as offsets from the per-gene background b; empty b: zero) and
+// `col_sums` its column sums (from column_moments). The n_cols x n_cols
+// matrix is built and decomposed on the first device and never leaves it.
+struct Eigenpairs {
+  std::vector<double> values;   // k, decreasing
+  std::vector<double> vectors;  // n_cols x k, column-major
+};
+Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& background,
+                            const std::vector<double>& col_sums, bool zero_center, int k);
 
 // X * V (V: n_cols x k column-major) -> n_cells x k column-major.
 std::vector<double> multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k);

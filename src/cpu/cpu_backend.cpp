@@ -56,6 +56,7 @@ class CpuBackend : public Backend {
   void copy_between(void* dst, int, const void* src, int, size_t bytes) override {
     std::memcpy(dst, src, bytes);
   }
+  void fill_zero(void* dst, int, size_t bytes) override { std::memset(dst, 0, bytes); }
 
   void row_stats(const CsrView& a, const float* values, AxisStats out) override {
     for (int64_t r = 0; r < a.n_rows; ++r) {

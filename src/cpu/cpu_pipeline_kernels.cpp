@@ -4,6 +4,8 @@
 #include <cmath>
 #include <functional>
 
+#include "symmetric_eigen.h"
+
 namespace cellshard {
 
 namespace {
@@ -40,7 +42,7 @@ class CpuPipelineKernels : public PipelineKernels {
       if (o.clip) f = std::min(f, o.clip[g]);
       out.sum[g] += f;
       out.sum_sq[g] += f * f;
-      out.n_positive[g] += f > 0;
+      out.n_positive[g] += f > 0 ? 1.0 : 0.0;
     }
   }
 
@@ -75,11 +77,11 @@ class CpuPipelineKernels : public PipelineKernels {
   }
 
   void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
-                           double fraction, uint8_t* flags) override {
+                           double fraction, double* flags) override {
     for (int64_t r = 0; r < a.n_rows; ++r) {
       double limit = fraction * row_total[r];
       for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k)
-        if (double(values[k]) > limit) flags[a.indices[k]] = 1;
+        if (double(values[k]) > limit) flags[a.indices[k]] = 1.0;
     }
   }
 
@@ -92,6 +94,20 @@ class CpuPipelineKernels : public PipelineKernels {
         for (int64_t q = a.indptr[r]; q < a.indptr[r + 1]; ++q)
           g[col + a.indices[q]] += vp * double(values[q]);
       }
+  }
+
+  void add_outer_products(int, double* a, int64_t n, double scale,
+                          const std::vector<OuterProduct>& terms) override {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < n; ++i) {
+        double v = scale * a[j * n + i];
+        for (const OuterProduct& t : terms) v += t.coef * t.x[i] * t.y[j];
+        a[j * n + i] = v;
+      }
+  }
+
+  void top_eigen(int, double* a, int64_t n, int k, double* values, double* vectors) override {
+    symmetric_top_eigen(a, n, k, values, vectors);
   }
 
   void multiply(const CsrView& a, const float* values, const double* v, int k,

@@ -29,6 +29,9 @@ class CudaBackend : public Backend {
                     size_t bytes) override {
     copy_anywhere(dst, dst_device, src, src_device, bytes);
   }
+  void fill_zero(void* dst, int device, size_t bytes) override {
+    fill_device_zero(dst, device, bytes);
+  }
 
   void row_stats(const CsrView& a, const float* values, AxisStats out) override {
     row_stats_on_device(a, values, out);

@@ -51,6 +51,13 @@ void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t
   synchronize(ctx);
 }
 
+void fill_device_zero(void* dst, int device, size_t bytes) {
+  if (bytes == 0) return;
+  const DeviceContext& ctx = use_device(device);
+  CS_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, ctx.stream));
+  synchronize(ctx);
+}
+
 namespace {
 
 // Lets two GPUs copy to each other directly instead of through host memory,

@@ -15,6 +15,9 @@ void device_free(int device, void* ptr) noexcept;
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes);
 void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t bytes);
 
+// cudaMemset to zero.
+void fill_device_zero(void* dst, int device, size_t bytes);
+
 // Copies between any two places, each a GPU or the host (kHost).
 void copy_anywhere(void* dst, int dst_device, const void* src, int src_device, size_t bytes);
 

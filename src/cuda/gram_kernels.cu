@@ -1,12 +1,11 @@
-// gram: X^T X of a shard in float64, added to a host n_cols x n_cols array.
+// gram: X^T X of a shard in float64, added to a device n_cols x n_cols array.
 // Blocks of rows are densified into a float64 buffer (row-major, i.e. a
 // column-major n_cols x rows matrix B) and cublasDsyrk adds B B^T to the
-// lower triangle of a device Gram; the upper triangle is then mirrored.
+// lower triangle of the Gram; the upper triangle is then mirrored.
 // float x float products are exact in float64, and cuBLAS runs in plain
 // float64 (CUBLAS_DEFAULT_MATH); cuBLAS gives bit-identical results from run
 // to run on the same GPU model.
 #include <algorithm>
-#include <vector>
 
 #include "../core/errors.h"
 #include "cublas_handles.h"
@@ -55,9 +54,7 @@ void gram_on_device(const CsrView& a, const float* values, double* gram) {
       1, std::min<int64_t>({a.n_rows, int64_t(kDenseBlockBytes / (size_t(n) * sizeof(double))),
                             int64_t(INT32_MAX)}));
 
-  BufferPtr c = make_buffer(a.device, n2 * sizeof(double));
   BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
-  CS_CUDA_CHECK(cudaMemsetAsync(c->data(), 0, c->bytes(), ctx.stream));
   {
     CublasLease blas(ctx);
     const double one = 1.0;
@@ -71,18 +68,13 @@ void gram_on_device(const CsrView& a, const float* values, double* gram) {
       CS_CUDA_CHECK_LAUNCH("densify_rows_kernel");
       CS_CUBLAS_CHECK(cublasDsyrk(blas.get(), CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, int(n),
                                   int(rows), &one, dense->as<double>(), int(n), &one,
-                                  c->as<double>(), int(n)));
+                                  gram, int(n)));
     }
     mirror_lower_kernel<<<grid_blocks(ctx, int64_t(n2), kBlockThreads), kBlockThreads, 0,
-                          ctx.stream>>>(n, c->as<double>());
+                          ctx.stream>>>(n, gram);
     CS_CUDA_CHECK_LAUNCH("mirror_lower_kernel");
     synchronize(ctx);  // before the handle goes back to the pool
   }
-  std::vector<double> host(n2);
-  CS_CUDA_CHECK(cudaMemcpyAsync(host.data(), c->data(), c->bytes(), cudaMemcpyDeviceToHost,
-                                ctx.stream));
-  synchronize(ctx);
-  for (size_t i = 0; i < n2; ++i) gram[i] += host[i];
 }
 
 }  // namespace cellshard

@@ -1,5 +1,5 @@
 // col_moments: per gene sum of f, sum of f^2 and count of f > 0, with
-// f = x, or expm1(x), then min(f, clip[g]); float64, added to host arrays.
+// f = x, or expm1(x), then min(f, clip[g]); float64, added to device arrays.
 //
 // Deterministic: block b of a fixed-size grid takes rows b, b + B, b + 2B, ...
 // one at a time (a row holds each gene once, so its values go to distinct
@@ -8,7 +8,6 @@
 // The grid size depends only on the shard's shape, so the same shard gives
 // bit-identical sums on every run and every GPU model.
 #include <algorithm>
-#include <vector>
 
 #include "../core/errors.h"
 #include "cuda_check.h"
@@ -56,7 +55,7 @@ __global__ void moments_partial_kernel(int64_t n_rows, int64_t n_cols,
 
 __global__ void moments_reduce_kernel(int64_t n_cols, int n_partials,
                                       const Moment* __restrict__ partials, double* sum,
-                                      double* sum_sq, long long* n_positive) {
+                                      double* sum_sq, double* n_positive) {
   for (int64_t g = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; g < n_cols;
        g += int64_t(gridDim.x) * blockDim.x) {
     double s = 0.0, ss = 0.0;
@@ -67,9 +66,9 @@ __global__ void moments_reduce_kernel(int64_t n_cols, int n_partials,
       ss += m.sum_sq;
       n += m.n_positive;
     }
-    sum[g] = s;
-    sum_sq[g] = ss;
-    n_positive[g] = n;
+    if (sum) sum[g] += s;
+    if (sum_sq) sum_sq[g] += ss;
+    if (n_positive) n_positive[g] += double(n);
   }
 }
 
@@ -93,25 +92,11 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
       partials->as<Moment>());
   CS_CUDA_CHECK_LAUNCH("moments_partial_kernel");
 
-  BufferPtr totals = make_buffer(a.device, n * 3 * sizeof(double));
-  double* d_sum = totals->as<double>();
-  double* d_sum_sq = d_sum + n;
-  long long* d_pos = reinterpret_cast<long long*>(d_sum + 2 * n);
   moments_reduce_kernel<<<grid_blocks(ctx, a.n_cols, kBlockThreads), kBlockThreads, 0,
-                          ctx.stream>>>(a.n_cols, n_partials, partials->as<Moment>(), d_sum,
-                                        d_sum_sq, d_pos);
+                          ctx.stream>>>(a.n_cols, n_partials, partials->as<Moment>(), out.sum,
+                                        out.sum_sq, out.n_positive);
   CS_CUDA_CHECK_LAUNCH("moments_reduce_kernel");
-
-  std::vector<double> host(n * 3);
-  CS_CUDA_CHECK(cudaMemcpyAsync(host.data(), totals->data(), totals->bytes(),
-                                cudaMemcpyDeviceToHost, ctx.stream));
   synchronize(ctx);
-  const long long* host_pos = reinterpret_cast<const long long*>(host.data() + 2 * n);
-  for (size_t g = 0; g < n; ++g) {
-    if (out.sum) out.sum[g] += host[g];
-    if (out.sum_sq) out.sum_sq[g] += host[n + g];
-    if (out.n_positive) out.n_positive[g] += int64_t(host_pos[g]);
-  }
 }
 
 }  // namespace cellshard

@@ -2,7 +2,7 @@
 // function per kernel, each in its own .cu file; pipeline_kernels.cu wires
 // them into the PipelineKernels object. Every function makes the shard's
 // device current, checks every CUDA call and has finished (stream
-// synchronised, results on the host) when it returns. Safe to call from
+// synchronised) when it returns. Safe to call from
 // several threads at once, on the same device or on different ones.
 #pragma once
 #include <cstddef>
@@ -22,8 +22,12 @@ void row_subset_sums_on_device(const CsrView& a, const float* values, const uint
 void row_top_sums_on_device(const CsrView& a, const float* values, const std::vector<int>& ns,
                             double* out);
 void flag_dominant_genes_on_device(const CsrView& a, const float* values, const double* row_total,
-                                   double fraction, uint8_t* flags);
+                                   double fraction, double* flags);
 void gram_on_device(const CsrView& a, const float* values, double* gram);
+void add_outer_products_on_device(int device, double* a, int64_t n, double scale,
+                                  const std::vector<OuterProduct>& terms);
+void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values,
+                         double* vectors);
 void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
                         double* out);
 

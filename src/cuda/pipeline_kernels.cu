@@ -26,11 +26,19 @@ class CudaPipelineKernels : public PipelineKernels {
     row_top_sums_on_device(a, values, ns, out);
   }
   void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
-                           double fraction, uint8_t* flags) override {
+                           double fraction, double* flags) override {
     flag_dominant_genes_on_device(a, values, row_total, fraction, flags);
   }
   void gram(const CsrView& a, const float* values, double* gram) override {
     gram_on_device(a, values, gram);
+  }
+  void add_outer_products(int device, double* a, int64_t n, double scale,
+                          const std::vector<OuterProduct>& terms) override {
+    add_outer_products_on_device(device, a, n, scale, terms);
+  }
+  void top_eigen(int device, double* a, int64_t n, int k, double* values,
+                 double* vectors) override {
+    top_eigen_on_device(device, a, n, k, values, vectors);
   }
   void multiply(const CsrView& a, const float* values, const double* v, int k,
                 double* out) override {

@@ -1,0 +1,96 @@
+// top_eigen: the k largest eigenpairs of a symmetric matrix on the GPU with
+// cuSOLVER's syevdx (only the requested eigenvalues are computed, in float64).
+#include <cusolverDn.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../core/errors.h"
+#include "cuda_check.h"
+#include "device_context.h"
+#include "pipeline_device.h"
+
+namespace cellshard {
+
+namespace {
+
+void check_cusolver(cusolverStatus_t status, const char* what) {
+  if (status != CUSOLVER_STATUS_SUCCESS)
+    throw Error(std::string("cuSOLVER error in ") + what + " (status " +
+                std::to_string(int(status)) + ")");
+}
+
+// One handle per device, used under its lock; never destroyed (the CUDA
+// runtime may be gone at process exit).
+struct SolverSlot {
+  std::mutex mutex;
+  cusolverDnHandle_t handle = nullptr;
+  cusolverDnParams_t params = nullptr;
+};
+
+SolverSlot& solver_slot(int device) {
+  static std::mutex mutex;
+  static auto* slots = new std::map<int, SolverSlot*>();
+  std::lock_guard<std::mutex> lock(mutex);
+  SolverSlot*& slot = (*slots)[device];
+  if (!slot) slot = new SolverSlot();
+  return *slot;
+}
+
+}  // namespace
+
+void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values,
+                         double* vectors) {
+  CS_CHECK(n >= 1 && k >= 1 && k <= n, "internal: eigenpairs out of range");
+  const DeviceContext& ctx = use_device(device);
+  SolverSlot& slot = solver_slot(device);
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  if (!slot.handle) {
+    check_cusolver(cusolverDnCreate(&slot.handle), "cusolverDnCreate");
+    check_cusolver(cusolverDnCreateParams(&slot.params), "cusolverDnCreateParams");
+  }
+  check_cusolver(cusolverDnSetStream(slot.handle, ctx.stream), "cusolverDnSetStream");
+
+  BufferPtr w = make_buffer(device, size_t(n) * sizeof(double));
+  double unused = 0.0;
+  int64_t found = 0;
+  size_t device_bytes = 0, host_bytes = 0;
+  const int64_t il = n - k + 1, iu = n;  // 1-based: the k largest
+  check_cusolver(cusolverDnXsyevdx_bufferSize(
+                     slot.handle, slot.params, CUSOLVER_EIG_MODE_VECTOR, CUSOLVER_EIG_RANGE_I,
+                     CUBLAS_FILL_MODE_LOWER, n, CUDA_R_64F, a, n, &unused, &unused, il, iu, &found,
+                     CUDA_R_64F, w->data(), CUDA_R_64F, &device_bytes, &host_bytes),
+                 "cusolverDnXsyevdx_bufferSize");
+  BufferPtr work = make_buffer(device, std::max<size_t>(device_bytes, 1));
+  BufferPtr info = make_buffer(device, sizeof(int));
+  std::vector<char> host_work(std::max<size_t>(host_bytes, 1));
+  check_cusolver(cusolverDnXsyevdx(slot.handle, slot.params, CUSOLVER_EIG_MODE_VECTOR,
+                                   CUSOLVER_EIG_RANGE_I, CUBLAS_FILL_MODE_LOWER, n, CUDA_R_64F, a,
+                                   n, &unused, &unused, il, iu, &found, CUDA_R_64F, w->data(),
+                                   CUDA_R_64F, work->data(), device_bytes, host_work.data(),
+                                   host_bytes, info->as<int>()),
+                 "cusolverDnXsyevdx");
+  int status = 0;
+  std::vector<double> w_host(static_cast<size_t>(k)), z(static_cast<size_t>(n) * size_t(k));
+  CS_CUDA_CHECK(cudaMemcpyAsync(&status, info->data(), sizeof(int), cudaMemcpyDeviceToHost,
+                                ctx.stream));
+  // The found eigenvectors are the first `found` columns of a, ascending.
+  CS_CUDA_CHECK(cudaMemcpyAsync(w_host.data(), w->data(), size_t(k) * sizeof(double),
+                                cudaMemcpyDeviceToHost, ctx.stream));
+  CS_CUDA_CHECK(cudaMemcpyAsync(z.data(), a, z.size() * sizeof(double), cudaMemcpyDeviceToHost,
+                                ctx.stream));
+  synchronize(ctx);
+  if (status != 0 || found != k)
+    throw Error("the eigendecomposition for PCA did not converge (cuSOLVER syevdx info " +
+                std::to_string(status) + ")");
+  for (int j = 0; j < k; ++j) {
+    values[j] = w_host[size_t(k - 1 - j)];
+    std::copy(z.begin() + int64_t(k - 1 - j) * n, z.begin() + int64_t(k - j) * n,
+              vectors + int64_t(j) * n);
+  }
+}
+
+}  // namespace cellshard
