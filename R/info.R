@@ -2,7 +2,8 @@
 #'
 #' @return Invisibly, a list: \code{backend} ("cuda" or "cpu"), \code{cuda}
 #'   (logical), \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found},
-#'   \code{hdf5_version}, \code{gpus} (one line per visible GPU). Prints a summary.
+#'   \code{hdf5_version}, \code{gpus} (one line per visible GPU), \code{all_reduce}
+#'   (how per-gene results are summed across GPUs). Prints a summary.
 #' @examples
 #' cellshardInfo()
 #' @export
@@ -14,6 +15,7 @@ cellshardInfo <- function() {
         ", sm_", gsub(" ", ",", info$cuda_arch), ")") else "not built (no CUDA found at install time)",
         "\n", sep = "")
     cat("  NCCL         : ", if (info$nccl) "yes" else "no", "\n", sep = "")
+    if (info$cuda) cat("  across GPUs  : ", info$all_reduce, "\n", sep = "")
     cat("  MPI          : ", if (info$mpi_found) "found at install time" else "not found",
         "\n", sep = "")
     cat("  HDF5         : ", info$hdf5_version, "\n", sep = "")

@@ -14,7 +14,10 @@
 #'   (they are still scaled).
 #' @param max.fraction See \code{exclude.highly.expressed}.
 #' @param assay.type The input assay.
-#' @param name The name of the new assay.
+#' @param name The name of the new assay (by default \code{"normcounts"}, or
+#'   \code{"logcounts"} with \code{log = TRUE}).
+#' @param log Also take \code{log(1 + x)} of the normalised values, in the same
+#'   pass: one new assay instead of two (what \code{runSeedPipeline} does).
 #' @return \code{sce} with the new assay; \code{normalizeTotal} also records
 #'   \code{target.sum} and the excluded genes in \code{metadata(sce)$normalizeTotal}.
 #' @details Cells with zero counts stay zero. Values are 32-bit floats; the
@@ -26,7 +29,8 @@
 #' assayNames(sce)
 #' @export
 normalizeTotal <- function(sce, target.sum = 1e4, exclude.highly.expressed = FALSE,
-                           max.fraction = 0.05, assay.type = "counts", name = "normcounts") {
+                           max.fraction = 0.05, assay.type = "counts",
+                           name = if (log) "logcounts" else "normcounts", log = FALSE) {
     m <- .deviceAssay(sce, assay.type, "normalizeTotal")
     if (!is.null(target.sum) && (!is.numeric(target.sum) || length(target.sum) != 1L ||
                                  !is.finite(target.sum) || target.sum <= 0))
@@ -45,11 +49,13 @@ normalizeTotal <- function(sce, target.sum = 1e4, exclude.highly.expressed = FAL
         target.sum <- stats::median(totals[totals > 0])
     }
     factor <- target.sum / ifelse(totals > 0, totals, 1)
-    handle <- .seedCall(m@seed, cs_map_layer, factor, "none", 1, NULL, NULL, -Inf, Inf)
+    handle <- .seedCall(m@seed, cs_map_layer, factor, if (isTRUE(log)) "log1p" else "none", 1,
+                        NULL, NULL, -Inf, Inf)
     assay(sce, name, withDimnames = FALSE) <- .layerLike(m, handle)
     metadata(sce)$normalizeTotal <- list(target.sum = target.sum,
                                          excluded.genes = rownames(sce)[excluded],
                                          assay.type = assay.type)
+    if (isTRUE(log)) metadata(sce)$log1p <- list(base = NULL)
     sce
 }
 

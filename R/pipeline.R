@@ -53,12 +53,7 @@ runSeedPipeline <- function(sce, min.genes = 200, max.genes = 10000, min.cells =
     sce <- step("qc metrics", qcMetrics(sce, subsets = subsets))
     sce <- step("filter", sce[SummarizedExperiment::rowData(sce)$n_cells_by_counts >= min.cells,
                               sce$n_genes_by_counts >= min.genes & sce$n_genes_by_counts <= max.genes])
-    sce <- step("normalize + log1p", {
-        s <- log1pTransform(normalizeTotal(sce, target.sum = target.sum))
-        releaseDevice(assay(s, "normcounts", withDimnames = FALSE))
-        assay(s, "normcounts") <- NULL
-        s
-    })
+    sce <- step("normalize + log1p", normalizeTotal(sce, target.sum = target.sum, log = TRUE))
     sce <- step("highly variable genes", highlyVariableGenes(sce, n.top = n.top, flavor = flavor,
                                                              subset = TRUE))
     sce <- step("rebalance", rebalance(sce))

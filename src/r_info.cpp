@@ -7,6 +7,7 @@
 #include "r_handle.h"
 #ifdef CELLSHARD_CUDA
 #include "cuda/cuda_backend.h"
+#include "cuda/nccl_all_reduce.h"
 #endif
 
 using namespace cellshard;
@@ -19,15 +20,17 @@ Rcpp::List cs_build_info() {
 #ifdef CELLSHARD_CUDA
   const bool cuda = true;
   for (int d = 0; d < gpu_count(); ++d) gpus.push_back(cuda_device_description(d));
+  const std::string all_reduce = gpu_all_reduce_method();
 #else
   const bool cuda = false;
+  const std::string all_reduce = "none (no CUDA backend)";
 #endif
   return Rcpp::List::create(
       Rcpp::_["cuda"] = cuda, Rcpp::_["cuda_version"] = std::string(CELLSHARD_BUILD_CUDA_VERSION),
       Rcpp::_["cuda_arch"] = std::string(CELLSHARD_BUILD_CUDA_ARCH),
       Rcpp::_["nccl"] = CELLSHARD_BUILD_NCCL, Rcpp::_["mpi_found"] = CELLSHARD_BUILD_MPI_FOUND,
       Rcpp::_["hdf5_version"] = std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel),
-      Rcpp::_["gpus"] = gpus);
+      Rcpp::_["gpus"] = gpus, Rcpp::_["all_reduce"] = all_reduce);
 }
 
 // [[Rcpp::export]]

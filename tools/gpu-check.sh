@@ -21,17 +21,22 @@ status=0
 MODE=${1:-all}
 
 echo "== CUDA drivers (tests/cuda)"
-NVFLAGS="-std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA"
-OBJ=/tmp/cs_obj; mkdir -p $OBJ
+DEFS="-DCELLSHARD_CUDA -DCELLSHARD_NCCL"
+NVFLAGS="-std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr $DEFS"
+# The CPU eigensolver uses R's LAPACK header and library.
+R_CPP=$(R CMD config --cppflags)
+R_LAPACK="$(R CMD config LAPACK_LIBS) $(R CMD config BLAS_LIBS) $(R CMD config FLIBS)"
+OBJ=/tmp/cs_obj; rm -rf $OBJ; mkdir -p $OBJ
 # objects named dir_file.o: core/ and cuda/ both have a pipeline_kernels
 for f in src/cuda/*.cu; do nvcc $NVFLAGS -c $f -o $OBJ/cuda_$(basename $f .cu).o & done
 for f in src/core/*.cpp src/cpu/*.cpp; do
   d=$(basename $(dirname $f))
-  g++ -std=c++17 -O2 -DCELLSHARD_CUDA -I/usr/local/cuda/include -c $f -o $OBJ/${d}_$(basename $f .cpp).o &
+  g++ -std=c++17 -O2 $DEFS $R_CPP -I/usr/local/cuda/include -c $f -o $OBJ/${d}_$(basename $f .cpp).o &
 done
 wait
 for driver in test_backend test_pipeline_kernels; do
-  nvcc $NVFLAGS -o /tmp/$driver tests/cuda/$driver.cu $OBJ/*.o -lcublas -lcudart -lpthread 2>&1 | tail -5
+  nvcc $NVFLAGS -o /tmp/$driver tests/cuda/$driver.cu $OBJ/*.o -lcusolver -lcublas -lnccl -lcudart \
+    $R_LAPACK -lpthread 2>&1 | tail -5
   [ $MODE = memcheck ] && continue
   /tmp/$driver > "$LOGS/$driver.log" 2>&1 || status=1
   echo "$driver: $(tail -1 "$LOGS/$driver.log")"

@@ -50,6 +50,11 @@ test_that("QC, normalisation and log1p equal host computations", {
     expected <- log1p(sweep(dm, 2, ifelse(colSums(dm) > 0, colSums(dm), 1), "/") * target)
     expect_equal(unname(as.matrix(logcounts(sce))), unname(expected), tolerance = 1e-6)
     expect_equal(metadata(sce)$normalizeTotal$target.sum, target)
+    # normalise and log in one pass: the same values, one assay
+    fused <- normalizeTotal(sce, target.sum = NULL, log = TRUE, name = "fused")
+    expect_equal(unname(as.matrix(assay(fused, "fused"))), unname(expected), tolerance = 1e-6)
+    bare <- toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = m)), devices = "cpu")
+    expect_identical(assayNames(normalizeTotal(bare, log = TRUE)), c("counts", "logcounts"))
 })
 
 test_that("zero-centred scaling reads as the dense scaled matrix", {
