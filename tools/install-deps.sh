@@ -5,7 +5,7 @@
 set -e
 PKGS="r-base-core r-base-dev r-cran-rcpp r-cran-rcpparmadillo r-cran-matrix r-cran-testthat
   r-bioc-singlecellexperiment r-bioc-summarizedexperiment r-bioc-delayedarray r-bioc-s4vectors
-  r-bioc-biocgenerics r-bioc-scuttle r-cran-knitr r-cran-rmarkdown libhdf5-dev hdf5-tools
+  r-bioc-biocgenerics r-bioc-scuttle r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 libhdf5-dev hdf5-tools
   zlib1g-dev python3-anndata python3-h5py"
 missing=""
 for p in $PKGS; do
