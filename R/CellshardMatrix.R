@@ -211,7 +211,7 @@ setMethod("show", "CellshardMatrix", function(object) {
                 nrow(object), ncol(object), format(lay$nnz, big.mark = ","),
                 length(lay$shard_cells), if (length(lay$shard_cells) == 1L) "" else "s",
                 .describeDevices(lay$shard_device)))
-    callNextMethod()
+    invisible(callNextMethod())
 })
 
 .describeDevices <- function(devs) {

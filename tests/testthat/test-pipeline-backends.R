@@ -121,7 +121,7 @@ test_that("runSeedPipeline runs the notebook's steps in order and keeps the user
     by_hand <- qcMetrics(sce, subsets = list(first = 1:10))
     by_hand <- by_hand[SummarizedExperiment::rowData(by_hand)$n_cells_by_counts >= 15,
                        by_hand$n_genes_by_counts >= 20 & by_hand$n_genes_by_counts <= 60]
-    by_hand <- log1pTransform(normalizeTotal(by_hand))
+    by_hand <- normalizeTotal(by_hand, log = TRUE)
     by_hand <- highlyVariableGenes(by_hand, n.top = 50, subset = TRUE)
     by_hand <- computePCA(scaleGenes(by_hand, zero.center = FALSE), ncomponents = 5)
     expect_identical(dimnames(out), dimnames(by_hand))
