@@ -34,6 +34,8 @@
 }
 
 .reloadHint <- function(source) {
+    if (is.list(source) && identical(source$format, "synthetic"))
+        return(sprintf("Bring it back with %s", source$call))
     if (is.list(source) && length(source$path) && nzchar(source$path)) {
         reader <- switch(source$format, h5ad = "readH5AD", tenx_h5 = "read10xH5",
                          tenx_mtx = "read10xMtx", "readH5AD")
