@@ -108,8 +108,7 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
         stats)
     if (isTRUE(verbose))
         message(sprintf("simulateAtlas: %s cells x %s genes, %s non-zeros, %.1f detected genes per cell (sigma %.4f, seed %s), %.1f s",
-                        format(n.cells, big.mark = ","), format(n.genes, big.mark = ","),
-                        format(res$nnz, big.mark = ",", scientific = FALSE),
+                        .withCommas(n.cells), .withCommas(n.genes), .withCommas(res$nnz),
                         stats$mean.detected, model$sigma, .plain(seed), seconds))
     sce
 }
@@ -124,6 +123,7 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
 }
 
 .plain <- function(x) format(x, scientific = FALSE, trim = TRUE)
+.withCommas <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
 
 # A single whole number in [min, max], as a double (counts beyond 2^31 fit).
 .wholeNumber <- function(x, name, min, max, why = "") {

@@ -62,7 +62,7 @@ compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 3 /tmp
 tail -2 "$LOGS/memcheck_pipeline.log"
 echo "== compute-sanitizer memcheck: R tests"
 # the files that run device kernels (readers' fuzzing and host-only files skipped)
-CELLSHARD_TEST_FILTER=${MEMCHECK_FILTER:-"gpu|matrix|sce|pipeline|hvg-verbs|lifetime"} \
+CELLSHARD_TEST_FILTER=${MEMCHECK_FILTER:-"gpu|matrix|sce|pipeline|hvg-verbs|lifetime|synthetic"} \
   CELLSHARD_UNDER_SANITIZER=1 compute-sanitizer --tool memcheck --error-exitcode 3 \
   --target-processes all \
   Rscript tests/run-testthat.R > "$LOGS/memcheck_tests.log" 2>&1 || status=1
