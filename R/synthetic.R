@@ -5,9 +5,9 @@
 #' log-normal library sizes, multinomial counts over genes with log-normal
 #' abundances, 13 mitochondrial genes, a damaged 2\% of cells and a tenth of
 #' the genes nearly never detected. The counts are drawn where they are stored:
-#' on the GPUs by a kernel (an atlas share of 1.4 million cells and 2.9e9
-#' non-zeros takes seconds and never passes through host memory), or on the
-#' host by the CPU backend. The matrix is the same, bit for bit, for a given
+#' on the GPUs by a kernel, so that an atlas share of 1.4 million cells (2.9e9
+#' non-zeros) never passes through host memory; or on the host by the CPU
+#' backend (100,000 cells take about 12 s on 2 cores). The matrix is the same, bit for bit, for a given
 #' seed on either backend and for any devices and sharding.
 #'
 #' @section The model:
@@ -40,7 +40,7 @@
 #'
 #' @param n.cells Number of cells.
 #' @param n.genes Number of genes, at least 14 (13 are mitochondrial). On a GPU
-#'   the genes must fit in shared memory: about 109,000 on an H100 (an error
+#'   the genes must fit in shared memory: about 108,000 on an H100 (an error
 #'   says so otherwise; the CPU backend has no such limit).
 #' @param seed Random seed (a whole number); the same seed gives the same matrix.
 #' @param n.types Number of cell types (1 to 1000).

@@ -7,7 +7,7 @@ namespace cellshard {
 // Draws job.n_cells cells into a shard on GPU job.device: a counting pass,
 // row pointers by a prefix sum, then a writing pass over the same random
 // streams. Nothing of the matrix passes through host memory. Throws a clear
-// error when the genes do not fit the GPU's shared memory (about 109,000
+// error when the genes do not fit the GPU's shared memory (about 108,000
 // genes on an H100).
 AtlasShard generate_atlas_shard_on_device(const AtlasShardJob& job);
 
