@@ -1,13 +1,15 @@
 #!/bin/bash
-# One call on the GPU machine: the GPU checks (CUDA drivers + R tests), then
-# the seed-share benchmark. Logs go to $OUT.
-#   source .devr/activate.sh && bash bench/device-run.sh [n.cells]
+# One call on the GPU machine: install, the seed-share benchmark, then the GPU
+# checks (CUDA drivers + R tests). Logs go to $OUT.
+#   source .devr/activate.sh && bash bench/device-run.sh [n.cells] [bench seconds]
 set -u -o pipefail
 LOGS=${OUT:-/tmp}
-bash tools/gpu-check.sh quick 2>&1 | tee "$LOGS/gpu-check.txt"
-check=$?
-export R_LIBS=/tmp/rlib${R_LIBS:+:$R_LIBS}
+export MAKEFLAGS=-j$(nproc)
+LIB=/tmp/rlib; mkdir -p $LIB
+R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
+grep "cellshard configuration" "$LOGS/install.log"
+export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 echo "== bench/seed_share.R"
-Rscript bench/seed_share.R "${1:-1430156}" 2>&1 | tee "$LOGS/seed_share.txt"
-nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
-exit $check
+timeout "${2:-240}" Rscript bench/seed_share.R "${1:-1430156}" 2>&1 | tee "$LOGS/seed_share.txt"
+echo "== GPU checks"
+CELLSHARD_INSTALLED=1 bash tools/gpu-check.sh quick 2>&1 | tee "$LOGS/gpu-check.txt"
