@@ -133,8 +133,8 @@ cs_covariance_eigen <- function(handle, background, col_sums, zero_center, k) {
     .Call(`_cellshard_cs_covariance_eigen`, handle, background, col_sums, zero_center, k)
 }
 
-cs_multiply <- function(handle, v) {
-    .Call(`_cellshard_cs_multiply`, handle, v)
+cs_multiply <- function(handle, v, shift) {
+    .Call(`_cellshard_cs_multiply`, handle, v, shift)
 }
 
 cs_simulate_atlas <- function(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells) {

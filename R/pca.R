@@ -22,7 +22,8 @@
 #'   used), \code{varExplained} (variance of each component, n - 1 denominator as
 #'   \code{prcomp} and scater) and \code{rotation} (genes x components). scanpy's
 #'   \code{variance} (1/n) and \code{variance_ratio} are kept in
-#'   \code{metadata(sce)$PCA}.
+#'   \code{metadata(sce)$PCA}, with \code{seconds}: the time of each phase
+#'   (column moments, Gram matrix, eigensolver, projection of the cells).
 #' @examples
 #' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
 #'                  devices = "cpu")
@@ -46,18 +47,23 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     # Stored entries as offsets from the background: X = D + 1 b^T.
     d <- if (any(b != 0)) .layerLike(m, .seedCall(m@seed, cs_map_layer, NULL, "none", 1, NULL, -b,
                                                   -Inf, Inf)) else m
+    clock <- function() proc.time()[["elapsed"]]
+    t0 <- clock()
     mom <- .seedCall(d@seed, cs_column_moments, FALSE, NULL)
     mu <- mom$sum / n + b
     # Total variance: the diagonal of X^T X (/ n, centred), X = D + 1 b^T.
     diag_xtx <- mom$sum_sq + 2 * b * mom$sum + n * b^2
     total <- sum(if (zero.center) diag_xtx / n - mu^2 else diag_xtx)
+    t1 <- clock()
     eig <- .seedCall(d@seed, cs_covariance_eigen, b, mom$sum, zero.center, k)
     values <- eig$values
     rotation <- eig$vectors
     flip <- sign(rotation[cbind(apply(abs(rotation), 2, which.max), seq_len(k))])
     rotation <- sweep(rotation, 2, flip, `*`)
     shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
-    pcs <- sweep(.seedCall(d@seed, cs_multiply, rotation), 2, shift, `+`)
+    t2 <- clock()
+    pcs <- .seedCall(d@seed, cs_multiply, rotation, shift)
+    seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)
     if (!identical(d, m)) releaseDevice(d)
     dimnames(pcs) <- list(colnames(sce), paste0("PC", seq_len(k)))
     dimnames(rotation) <- list(rownames(m), colnames(pcs))
@@ -66,6 +72,7 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     attr(pcs, "rotation") <- rotation
     reducedDim(sce, name) <- pcs
     metadata(sce)[[name]] <- list(variance = values, variance_ratio = values / total,
-                                  zero.center = zero.center, assay.type = assay.type)
+                                  zero.center = zero.center, assay.type = assay.type,
+                                  seconds = seconds)
     sce
 }

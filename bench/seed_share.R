@@ -34,6 +34,7 @@ tm <- metadata(out)$timings
 cat("\nper-step seconds (second run):\n")
 print(tm, row.names = FALSE, digits = 4)
 cat(sprintf("total %.3f s (pipeline wall time %.3f s)\n", sum(tm$seconds), run$seconds))
+cat("PCA phases (s):\n"); print(round(metadata(out)$PCA$seconds, 3))
 cat(sprintf("kept %d cells x %d genes; PCA %d x %d\n", ncol(out), nrow(out),
             nrow(reducedDim(out)), ncol(reducedDim(out))))
 one <- list(cells = colnames(out), genes = rownames(out), pca = reducedDim(out, "PCA"),

@@ -428,14 +428,15 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_multiply
-Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v);
-RcppExport SEXP _cellshard_cs_multiply(SEXP handleSEXP, SEXP vSEXP) {
+Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift);
+RcppExport SEXP _cellshard_cs_multiply(SEXP handleSEXP, SEXP vSEXP, SEXP shiftSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type v(vSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_multiply(handle, v));
+    Rcpp::traits::input_parameter< SEXP >::type shift(shiftSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_multiply(handle, v, shift));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -503,7 +504,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_top_sums", (DL_FUNC) &_cellshard_cs_top_sums, 2},
     {"_cellshard_cs_dominant_genes", (DL_FUNC) &_cellshard_cs_dominant_genes, 3},
     {"_cellshard_cs_covariance_eigen", (DL_FUNC) &_cellshard_cs_covariance_eigen, 5},
-    {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 2},
+    {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 3},
     {"_cellshard_cs_simulate_atlas", (DL_FUNC) &_cellshard_cs_simulate_atlas, 7},
     {"_cellshard_cs_philox4x32", (DL_FUNC) &_cellshard_cs_philox4x32, 2},
     {NULL, NULL, 0}

@@ -108,20 +108,22 @@ Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
   Eigenpairs e = covariance_eigen(*m, b, sums, zero_center, k);
   Rcpp::NumericMatrix vectors(int(m->n_cols()), k);
   std::copy(e.vectors.begin(), e.vectors.end(), vectors.begin());
-  return Rcpp::List::create(Rcpp::_["values"] = Rcpp::wrap(e.values),
-                            Rcpp::_["vectors"] = vectors);
+  return Rcpp::List::create(
+      Rcpp::_["values"] = Rcpp::wrap(e.values), Rcpp::_["vectors"] = vectors,
+      Rcpp::_["seconds"] = Rcpp::NumericVector::create(Rcpp::_["gram"] = e.gram_seconds,
+                                                       Rcpp::_["eigen"] = e.eigen_seconds));
   CS_R_END
 }
 
 // [[Rcpp::export]]
-Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v) {
+Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   CS_CHECK(v.nrow() == m->n_cols(), "internal: V must have one row per gene");
-  std::vector<double> vv(v.begin(), v.end());
-  std::vector<double> out = multiply_matrix(*m, vv, v.ncol());
+  std::vector<double> vv(v.begin(), v.end()), shift_values;
+  const double* shift_ptr = optional_vector(shift, v.ncol(), "shift", shift_values);
   Rcpp::NumericMatrix res(int(m->n_rows()), v.ncol());
-  std::copy(out.begin(), out.end(), res.begin());
+  multiply_matrix(*m, vv, v.ncol(), shift_ptr, res.begin());
   return res;
   CS_R_END
 }

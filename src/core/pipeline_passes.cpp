@@ -1,6 +1,7 @@
 #include "pipeline_passes.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "device_partials.h"
 #include "errors.h"
@@ -18,12 +19,22 @@ const float* values_of(const ShardedMatrix& m, size_t s) {
 PipelineKernels& kernels_of(const ShardIndex& sh) { return pipeline_kernels_for(sh.device); }
 
 // Copies a per-shard block of a [k x n_shard_rows] host result into the
-// [k x n_cells] whole-matrix array.
+// [k x n_cells] whole-matrix array, adding shift[j] to column j when given.
 void scatter_rows(const std::vector<double>& part, int64_t n_shard_rows, int64_t first_row,
-                  int64_t n_cells, size_t k, double* out) {
-  for (size_t j = 0; j < k; ++j)
-    std::copy(part.begin() + int64_t(j) * n_shard_rows, part.begin() + int64_t(j + 1) * n_shard_rows,
-              out + int64_t(j) * n_cells + first_row);
+                  int64_t n_cells, size_t k, double* out, const double* shift = nullptr) {
+  for (size_t j = 0; j < k; ++j) {
+    const double* from = part.data() + int64_t(j) * n_shard_rows;
+    double* to = out + int64_t(j) * n_cells + first_row;
+    if (shift) {
+      for (int64_t r = 0; r < n_shard_rows; ++r) to[r] = from[r] + shift[j];
+    } else {
+      std::copy(from, from + n_shard_rows, to);
+    }
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
@@ -114,6 +125,7 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   const size_t g = size_t(n_genes);
   const std::vector<double>& sum = col_sums;
 
+  const auto started = std::chrono::steady_clock::now();
   DevicePartials gram(shard_devices(idx), g * g);
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
@@ -141,24 +153,26 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   double* a = gram.on(device);
   if (scale != 1.0 || !terms.empty()) kernels.add_outer_products(device, a, n_genes, scale, terms);
   Eigenpairs out;
+  out.gram_seconds = seconds_since(started);
+  const auto eigen_started = std::chrono::steady_clock::now();
   out.values.resize(size_t(k));
   out.vectors.resize(g * size_t(k));
   kernels.top_eigen(device, a, n_genes, k, out.values.data(), out.vectors.data());
+  out.eigen_seconds = seconds_since(eigen_started);
   return out;
 }
 
-std::vector<double> multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k) {
+void multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
+                     const double* shift, double* out) {
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(v.size()) == idx.n_cols * k, "internal: V has the wrong size");
   std::vector<int64_t> off = idx.row_offsets();
-  std::vector<double> out(size_t(off.back()) * size_t(k));
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
     std::vector<double> part(size_t(sh.n_rows) * size_t(k));
     kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, part.data());
-    scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(k), out.data());
+    scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(k), out, shift);
   });
-  return out;
 }
 
 }  // namespace cellshard

@@ -38,11 +38,15 @@ std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_to
 struct Eigenpairs {
   std::vector<double> values;   // k, decreasing
   std::vector<double> vectors;  // n_cols x k, column-major
+  double gram_seconds = 0;      // building the matrix (Gram pass, all-reduce, corrections)
+  double eigen_seconds = 0;     // the eigensolver
 };
 Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& background,
                             const std::vector<double>& col_sums, bool zero_center, int k);
 
-// X * V (V: n_cols x k column-major) -> n_cells x k column-major.
-std::vector<double> multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k);
+// X * V + 1 shift^T (V: n_cols x k column-major; shift: k entries or null)
+// into out (host, n_cells x k column-major).
+void multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
+                     const double* shift, double* out);
 
 }  // namespace cellshard

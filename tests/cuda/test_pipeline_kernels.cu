@@ -644,7 +644,7 @@ int main(int argc, char** argv) {
   }
 
   // Chunked and blocked paths: row_top_sums sorts 2^25 values a chunk, the
-  // Gram densifies 256 MiB a block, multiply writes 128 MiB a block.
+  // Gram densifies 1 GiB a block, multiply writes 128 MiB a block.
   if (!quick) {
     std::string label = "40000x2000 counts (several sort chunks)";
     HostShard h = random_shard(rng, 40000, 2000, 0.5, Values::Counts);
@@ -653,8 +653,8 @@ int main(int argc, char** argv) {
     test_col_moments(rng, h, d, label, true);
   }
   if (!quick) {
-    std::string label = "40000x1000 log (several Gram blocks)";
-    HostShard h = random_shard(rng, 40000, 1000, 0.002, Values::Log);
+    std::string label = "150000x1000 log (several Gram blocks)";
+    HostShard h = random_shard(rng, 150000, 1000, 0.002, Values::Log);
     DeviceShard d = upload(h, 0);
     test_gram(h, d, label);
   }
