@@ -37,6 +37,13 @@ cat(sprintf("total %.3f s (pipeline wall time %.3f s)\n", sum(tm$seconds), run$s
 cat("PCA phases (s):\n"); print(round(metadata(out)$PCA$seconds, 3))
 cat(sprintf("kept %d cells x %d genes; PCA %d x %d\n", ncol(out), nrow(out),
             nrow(reducedDim(out)), ncol(reducedDim(out))))
+# Where the time of PCA goes, R included.
+prof <- tempfile()
+Rprof(prof, interval = 0.01)
+invisible(computePCA(out, ncomponents = 100))
+Rprof(NULL)
+cat("\nRprof of computePCA (top by total time):\n")
+print(utils::head(summaryRprof(prof)$by.total, 15))
 one <- list(cells = colnames(out), genes = rownames(out), pca = reducedDim(out, "PCA"),
             qc = atlas$n_genes_by_counts)
 rm(out, atlas, run); invisible(gc())

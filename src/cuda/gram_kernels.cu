@@ -11,27 +11,13 @@
 #include "cublas_handles.h"
 #include "cuda_check.h"
 #include "device_context.h"
+#include "dense_rows.h"
 #include "pipeline_device.h"
 #include "warp_primitives.cuh"
 
 namespace cellshard {
 
 namespace {
-
-constexpr size_t kDenseBlockBytes = size_t(1) << 30;  // fewer, larger cuBLAS calls
-
-// Writes rows [r0, r0 + n) into dense (already zero), row i at dense + i * n_cols.
-__global__ void densify_rows_kernel(int64_t r0, int64_t n, int64_t n_cols,
-                                    const int64_t* __restrict__ indptr,
-                                    const int32_t* __restrict__ indices,
-                                    const float* __restrict__ values, double* __restrict__ dense) {
-  const int lane = lane_id();
-  for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
-    const int64_t begin = indptr[r0 + i], end = indptr[r0 + i + 1];
-    double* row = dense + i * n_cols;
-    for (int64_t k = begin + lane; k < end; k += 32) row[indices[k]] = double(values[k]);
-  }
-}
 
 // Copies the lower triangle of the column-major n x n matrix c onto its upper one.
 __global__ void mirror_lower_kernel(int64_t n, double* c) {
@@ -50,22 +36,14 @@ void gram_on_device(const CsrView& a, const float* values, double* gram) {
   const DeviceContext& ctx = use_device(a.device);
   const int64_t n = a.n_cols;
   const size_t n2 = size_t(n) * size_t(n);
-  const int64_t block_rows = std::max<int64_t>(
-      1, std::min<int64_t>({a.n_rows, int64_t(kDenseBlockBytes / (size_t(n) * sizeof(double))),
-                            int64_t(INT32_MAX)}));
-
+  const int64_t block_rows = dense_block_rows(a);
   BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
   {
     CublasLease blas(ctx);
     const double one = 1.0;
     for (int64_t r0 = 0; r0 < a.n_rows; r0 += block_rows) {
       const int64_t rows = std::min(block_rows, a.n_rows - r0);
-      CS_CUDA_CHECK(cudaMemsetAsync(dense->data(), 0, size_t(rows) * size_t(n) * sizeof(double),
-                                    ctx.stream));
-      densify_rows_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
-                            ctx.stream>>>(r0, rows, n, a.indptr, a.indices, values,
-                                          dense->as<double>());
-      CS_CUDA_CHECK_LAUNCH("densify_rows_kernel");
+      densify_rows(ctx, a, values, r0, rows, dense->as<double>());
       CS_CUBLAS_CHECK(cublasDsyrk(blas.get(), CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, int(n),
                                   int(rows), &one, dense->as<double>(), int(n), &one,
                                   gram, int(n)));
