@@ -65,11 +65,11 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     pcs <- .seedCall(d@seed, cs_multiply, rotation, shift)
     seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)
     if (!identical(d, m)) releaseDevice(d)
-    dimnames(pcs) <- list(colnames(sce), paste0("PC", seq_len(k)))
-    dimnames(rotation) <- list(rownames(m), colnames(pcs))
-    attr(pcs, "varExplained") <- values * n / (n - 1)
-    attr(pcs, "percentVar") <- 100 * values / total
-    attr(pcs, "rotation") <- rotation
+    dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))
+    # One assignment: each separate attr<- could copy the cells x k matrix.
+    attributes(pcs) <- list(dim = dim(pcs), dimnames = list(colnames(sce), colnames(rotation)),
+                            varExplained = values * n / (n - 1),
+                            percentVar = 100 * values / total, rotation = rotation)
     reducedDim(sce, name) <- pcs
     metadata(sce)[[name]] <- list(variance = values, variance_ratio = values / total,
                                   zero.center = zero.center, assay.type = assay.type,

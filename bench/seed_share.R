@@ -35,6 +35,8 @@ cat("\nper-step seconds (second run):\n")
 print(tm, row.names = FALSE, digits = 4)
 cat(sprintf("total %.3f s (pipeline wall time %.3f s)\n", sum(tm$seconds), run$seconds))
 cat("PCA phases (s):\n"); print(round(metadata(out)$PCA$seconds, 3))
+nnz_hvg <- sum(deviceLayout(assay(out, "scaled"))$nnz)
+cat(sprintf("scaled HVG matrix: nnz %.4g, density %.3f\n", nnz_hvg, nnz_hvg / (nrow(out) * ncol(out))))
 cat(sprintf("kept %d cells x %d genes; PCA %d x %d\n", ncol(out), nrow(out),
             nrow(reducedDim(out)), ncol(reducedDim(out))))
 # Where the time of PCA goes, R included.

@@ -89,10 +89,11 @@ class PipelineKernels {
   virtual void top_eigen(int device, double* a, int64_t n, int k, double* values,
                          double* vectors) = 0;
 
-  // out = X * V for V (host, n_cols x k, column-major): out is host, n_rows x k,
-  // column-major, float64.
+  // out = X * V + 1 shift^T for V (host, n_cols x k, column-major) and shift
+  // (host, k entries, or null for none): out is host memory, n_rows x k,
+  // column-major with leading dimension ld_out (>= n_rows), float64.
   virtual void multiply(const CsrView& a, const float* values, const double* v, int k,
-                        double* out) = 0;
+                        const double* shift, double* out, int64_t ld_out) = 0;
 };
 
 // The kernels for shards on `device` (kHost: the CPU backend).

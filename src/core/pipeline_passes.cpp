@@ -19,18 +19,12 @@ const float* values_of(const ShardedMatrix& m, size_t s) {
 PipelineKernels& kernels_of(const ShardIndex& sh) { return pipeline_kernels_for(sh.device); }
 
 // Copies a per-shard block of a [k x n_shard_rows] host result into the
-// [k x n_cells] whole-matrix array, adding shift[j] to column j when given.
+// [k x n_cells] whole-matrix array.
 void scatter_rows(const std::vector<double>& part, int64_t n_shard_rows, int64_t first_row,
-                  int64_t n_cells, size_t k, double* out, const double* shift = nullptr) {
-  for (size_t j = 0; j < k; ++j) {
-    const double* from = part.data() + int64_t(j) * n_shard_rows;
-    double* to = out + int64_t(j) * n_cells + first_row;
-    if (shift) {
-      for (int64_t r = 0; r < n_shard_rows; ++r) to[r] = from[r] + shift[j];
-    } else {
-      std::copy(from, from + n_shard_rows, to);
-    }
-  }
+                  int64_t n_cells, size_t k, double* out) {
+  for (size_t j = 0; j < k; ++j)
+    std::copy(part.begin() + int64_t(j) * n_shard_rows, part.begin() + int64_t(j + 1) * n_shard_rows,
+              out + int64_t(j) * n_cells + first_row);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -167,11 +161,11 @@ void multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(v.size()) == idx.n_cols * k, "internal: V has the wrong size");
   std::vector<int64_t> off = idx.row_offsets();
+  // Each shard writes its rows of every column straight into `out`.
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
-    std::vector<double> part(size_t(sh.n_rows) * size_t(k));
-    kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, part.data());
-    scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(k), out, shift);
+    kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, shift, out + off[s],
+                            off.back());
   });
 }
 

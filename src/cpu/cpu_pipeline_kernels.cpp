@@ -111,14 +111,14 @@ class CpuPipelineKernels : public PipelineKernels {
   }
 
   void multiply(const CsrView& a, const float* values, const double* v, int k,
-                double* out) override {
+                const double* shift, double* out, int64_t ld_out) override {
     for (int64_t r = 0; r < a.n_rows; ++r)
       for (int j = 0; j < k; ++j) {
         double acc = 0;
         const double* vj = v + int64_t(j) * a.n_cols;
         for (int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p)
           acc += double(values[p]) * vj[a.indices[p]];
-        out[int64_t(j) * a.n_rows + r] = acc;
+        out[int64_t(j) * ld_out + r] = shift ? acc + shift[j] : acc;
       }
   }
 };

@@ -1,5 +1,6 @@
-// multiply: out = X V for a host n_cols x k matrix V (column-major), out a
-// host n_rows x k matrix (column-major), float64. Output goes through a
+// multiply: out = X V + 1 shift^T for a host n_cols x k matrix V
+// (column-major), out a host n_rows x k matrix (column-major, leading
+// dimension ld_out), float64. Output goes through a
 // device buffer of bounded size, a block of rows at a time. Two methods:
 //
 // - Dense enough rows (the highly variable genes of a PCA, typically 10% or
@@ -39,7 +40,8 @@ constexpr double kDenseDensity = 0.005;
 __global__ void multiply_kernel(int64_t r0, int64_t n, const int64_t* __restrict__ indptr,
                                 const int32_t* __restrict__ indices,
                                 const float* __restrict__ values, const double* __restrict__ vt,
-                                int k, int j0, int kc, double* __restrict__ out) {
+                                int k, int j0, int kc, const double* __restrict__ shift,
+                                double* __restrict__ out) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
     const int64_t begin = indptr[r0 + i], end = indptr[r0 + i + 1];
@@ -68,29 +70,33 @@ __global__ void multiply_kernel(int64_t r0, int64_t n, const int64_t* __restrict
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) {
       const int j = lane + 32 * c;
-      if (j < kc) out[i + int64_t(j0 + j) * n] = acc[c];
+      if (j < kc) out[i + int64_t(j0 + j) * n] = shift ? acc[c] + shift[j0 + j] : acc[c];
     }
   }
 }
 
-}  // namespace
-
-namespace {
+// Adds shift[j] to column j of the column-major rows x k block.
+__global__ void add_column_shift_kernel(int64_t rows, int k, const double* __restrict__ shift,
+                                        double* block) {
+  for (int64_t idx = global_thread_id(); idx < rows * k; idx += grid_thread_count())
+    block[idx] += shift[idx / rows];
+}
 
 // Copies a rows x k column-major block to rows [r0, r0 + rows) of the host
-// n_rows x k column-major `out`.
+// column-major `out` (leading dimension ld_out).
 void block_to_host(const DeviceContext& ctx, const double* block, int64_t rows, int k,
-                   int64_t r0, int64_t n_rows, double* out) {
-  CS_CUDA_CHECK(cudaMemcpy2DAsync(out + r0, size_t(n_rows) * sizeof(double), block,
+                   int64_t r0, int64_t ld_out, double* out) {
+  CS_CUDA_CHECK(cudaMemcpy2DAsync(out + r0, size_t(ld_out) * sizeof(double), block,
                                   size_t(rows) * sizeof(double), size_t(rows) * sizeof(double),
                                   size_t(k), cudaMemcpyDeviceToHost, ctx.stream));
   synchronize(ctx);  // before the block is overwritten
 }
 
 void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* values,
-                    const double* v, int k, double* out) {
+                    const double* v, int k, const double* shift, double* out, int64_t ld_out) {
   const int64_t n = a.n_cols;
   BufferPtr dv = upload_array(a.device, v, size_t(n) * size_t(k));
+  BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
   const int64_t block_rows = dense_block_rows(a);
   BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
   BufferPtr block = make_buffer(a.device, size_t(block_rows) * size_t(k) * sizeof(double));
@@ -103,12 +109,18 @@ void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* val
     CS_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), k, int(n), &one,
                                 dense->as<double>(), int(n), dv->as<double>(), int(n), &zero,
                                 block->as<double>(), int(rows)));
-    block_to_host(ctx, block->as<double>(), rows, k, r0, a.n_rows, out);
+    if (d_shift) {
+      add_column_shift_kernel<<<grid_blocks(ctx, rows * k, kBlockThreads), kBlockThreads, 0,
+                                ctx.stream>>>(rows, k, d_shift->as<double>(), block->as<double>());
+      CS_CUDA_CHECK_LAUNCH("add_column_shift_kernel");
+    }
+    block_to_host(ctx, block->as<double>(), rows, k, r0, ld_out, out);
   }
 }
 
 void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* values,
-                     const double* v, int k, double* out) {
+                     const double* v, int k, const double* shift, double* out, int64_t ld_out) {
+  BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
   // Row g of V contiguous on the device.
   const size_t n_cols = size_t(a.n_cols);
   std::vector<double> host_vt(n_cols * size_t(k));
@@ -125,10 +137,10 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
       const int kc = std::min(kColsPerPass, k - j0);
       multiply_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
           r0, rows, a.indptr, a.indices, values, vt->as<double>(), k, j0, kc,
-          block->as<double>());
+          device_ptr<double>(d_shift), block->as<double>());
       CS_CUDA_CHECK_LAUNCH("multiply_kernel");
     }
-    block_to_host(ctx, block->as<double>(), rows, k, r0, a.n_rows, out);
+    block_to_host(ctx, block->as<double>(), rows, k, r0, ld_out, out);
   }
 }
 
@@ -140,20 +152,22 @@ bool multiply_uses_dense_rows(const CsrView& a) {
 }
 
 void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
-                        double* out) {
+                        const double* shift, double* out, int64_t ld_out) {
   CS_CHECK(k >= 0, "internal: multiply by a matrix with a negative number of columns");
+  CS_CHECK(ld_out >= a.n_rows, "internal: multiply's output is too short");
   if (k == 0 || a.n_rows == 0) return;
-  const size_t n_out = size_t(a.n_rows) * size_t(k);
   if (a.nnz == 0 || a.n_cols == 0) {
-    std::fill(out, out + n_out, 0.0);
+    for (int j = 0; j < k; ++j)
+      std::fill(out + int64_t(j) * ld_out, out + int64_t(j) * ld_out + a.n_rows,
+                shift ? shift[j] : 0.0);
     return;
   }
   CS_CHECK(values != nullptr && v != nullptr, "internal: multiply without values");
   const DeviceContext& ctx = use_device(a.device);
   if (multiply_uses_dense_rows(a)) {
-    multiply_dense(ctx, a, values, v, k, out);
+    multiply_dense(ctx, a, values, v, k, shift, out, ld_out);
   } else {
-    multiply_sparse(ctx, a, values, v, k, out);
+    multiply_sparse(ctx, a, values, v, k, shift, out, ld_out);
   }
 }
 

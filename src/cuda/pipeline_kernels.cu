@@ -41,8 +41,8 @@ class CudaPipelineKernels : public PipelineKernels {
     top_eigen_on_device(device, a, n, k, values, vectors);
   }
   void multiply(const CsrView& a, const float* values, const double* v, int k,
-                double* out) override {
-    multiply_on_device(a, values, v, k, out);
+                const double* shift, double* out, int64_t ld_out) override {
+    multiply_on_device(a, values, v, k, shift, out, ld_out);
   }
 };
 

@@ -152,6 +152,29 @@ DeviceShard upload(const HostShard& h, int device) {
   return d;
 }
 
+// A shard with `per_row` values in each row (distinct sorted genes): far
+// sparser than random_shard's, whose dense rows make every shard dense.
+HostShard few_per_row_shard(std::mt19937_64& rng, int64_t n_rows, int64_t n_cols, int per_row) {
+  HostShard s;
+  s.n_rows = n_rows;
+  s.n_cols = n_cols;
+  std::uniform_real_distribution<double> unit(-4.0, 4.0);
+  std::vector<int32_t> row;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    row.clear();
+    while (int(row.size()) < per_row) {
+      int32_t g = int32_t(rng() % uint64_t(n_cols));
+      if (std::find(row.begin(), row.end(), g) == row.end()) row.push_back(g);
+    }
+    std::sort(row.begin(), row.end());
+    s.indices.insert(s.indices.end(), row.begin(), row.end());
+    s.indptr.push_back(int64_t(s.indices.size()));
+  }
+  s.values.resize(s.indices.size());
+  for (float& v : s.values) v = float(unit(rng));
+  return s;
+}
+
 // |x - y| <= tol * scale, with scale at least the larger magnitude.
 bool close(double x, double y, double tol, double scale = 0.0) {
   if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
@@ -421,21 +444,33 @@ void test_gram(const HostShard& h, const DeviceShard& d, const std::string& labe
 void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& d,
                    const std::string& label, const std::vector<int>& ks) {
   for (int k : ks) {
-    std::string what = label + ": multiply, k = " + std::to_string(k);
-    guarded(what, [&] {
-      std::vector<double> v = random_doubles(rng, size_t(h.n_cols) * size_t(k), -1.0, 1.0);
-      const size_t n_out = size_t(h.n_rows) * size_t(k);
-      std::vector<double> want(n_out, -7.0), got(n_out, -9.0);
-      cpu().multiply(h.view(), h.values.data(), v.data(), k, want.data());
-      gpu().multiply(d.view, d.data(), v.data(), k, got.data());
-      double dist = frobenius_distance(want, got);
-      check(dist <= 1e-10, what + " (relative Frobenius distance " + std::to_string(dist) + ")");
-      // The sparse method sums in the host's order; the dense one (cuBLAS) does not.
-      if (!multiply_uses_dense_rows(d.view)) check(want == got, what + " bit for bit");
-      std::vector<double> again(n_out);
-      gpu().multiply(d.view, d.data(), v.data(), k, again.data());
-      check(again == got, what + " reproducible");
-    });
+    for (bool with_shift : {false, true}) {
+      std::string what = label + ": multiply, k = " + std::to_string(k) +
+                         (with_shift ? ", shifted, into a taller array" : "");
+      guarded(what, [&] {
+        std::vector<double> v = random_doubles(rng, size_t(h.n_cols) * size_t(k), -1.0, 1.0);
+        std::vector<double> shift = random_doubles(rng, size_t(k), -3.0, 3.0);
+        const double* sh = with_shift ? shift.data() : nullptr;
+        // With a shift, write rows 2.. of an array with 5 extra rows per column.
+        const int64_t ld = h.n_rows + (with_shift ? 5 : 0), first = with_shift ? 2 : 0;
+        const size_t n_out = size_t(ld) * size_t(k);
+        std::vector<double> want(n_out, -7.0), got(n_out, -7.0);
+        cpu().multiply(h.view(), h.values.data(), v.data(), k, sh, want.data() + first, ld);
+        gpu().multiply(d.view, d.data(), v.data(), k, sh, got.data() + first, ld);
+        double dist = frobenius_distance(want, got);
+        check(dist <= 1e-10, what + " (relative Frobenius distance " + std::to_string(dist) + ")");
+        bool untouched = true;  // rows outside the shard's are left alone
+        for (int j = 0; j < k; ++j)
+          for (int64_t r = 0; r < ld; ++r)
+            if (r < first || r >= first + h.n_rows) untouched = untouched && got[size_t(j * ld + r)] == -7.0;
+        check(untouched, what + ": writes only its rows");
+        // The sparse method sums in the host's order; the dense one (cuBLAS) does not.
+        if (!multiply_uses_dense_rows(d.view)) check(want == got, what + " bit for bit");
+        std::vector<double> again(n_out, -7.0);
+        gpu().multiply(d.view, d.data(), v.data(), k, sh, again.data() + first, ld);
+        check(again == got, what + " reproducible");
+      });
+    }
   }
 }
 
@@ -476,7 +511,7 @@ void test_empty(int device) {
       check(gpu_gram(ds, std::vector<double>(16, 1.0)) == std::vector<double>(16, 1.0),
             what + ": gram adds nothing");
       std::vector<double> vm(4 * 3, 1.0), mo(size_t(rows) * 3, -1.0);
-      gpu().multiply(v, nullptr, vm.data(), 3, mo.data());
+      gpu().multiply(v, nullptr, vm.data(), 3, nullptr, mo.data(), rows);
       check(mo == std::vector<double>(mo.size(), 0.0), what + ": multiply zeros");
     }
   });
@@ -665,8 +700,8 @@ int main(int argc, char** argv) {
     test_gram(h, d, label);
   }
   if (!quick) {
-    std::string label = "400000x3000 mixed, sparse (several multiply blocks)";
-    HostShard h = random_shard(rng, 400000, 3000, 0.002, Values::Mixed);
+    std::string label = "400000x3000, 4 values a row, sparse (several multiply blocks)";
+    HostShard h = few_per_row_shard(rng, 400000, 3000, 4);
     DeviceShard d = upload(h, n_gpus - 1);
     check(!multiply_uses_dense_rows(d.view), label + " takes the sparse method");
     test_multiply(rng, h, d, label, {100});
