@@ -5,11 +5,11 @@
 # pipeline with the cells in 3 uneven shards on the same device (every 64-bit
 # code path past 2^31 non-zeros against shards below it).
 #
-#   Rscript bench/seed_share.R [n.cells] [device]     (defaults: 1430156, 0)
+#   Rscript bench/seed_share.R [n.cells] [device | cpu]     (defaults: 1430156, 0)
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
 n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
-device <- if (length(args) >= 2) as.integer(args[2]) else 0L
+device <- if (length(args) < 2) 0L else if (args[2] == "cpu") "cpu" else as.integer(args[2])
 options(cellshard.verbose = TRUE)
 cellshardInfo()
 
@@ -36,23 +36,19 @@ print(tm, row.names = FALSE, digits = 4)
 cat(sprintf("total %.3f s (pipeline wall time %.3f s)\n", sum(tm$seconds), run$seconds))
 cat("PCA phases (s):\n"); print(round(metadata(out)$PCA$seconds, 3))
 nnz_hvg <- sum(deviceLayout(assay(out, "scaled"))$nnz)
-cat(sprintf("scaled HVG matrix: nnz %.4g, density %.3f\n", nnz_hvg, nnz_hvg / (nrow(out) * ncol(out))))
+cat(sprintf("scaled HVG matrix: nnz %.4g, density %.3f\n", nnz_hvg,
+            nnz_hvg / (as.numeric(nrow(out)) * ncol(out))))
 cat(sprintf("kept %d cells x %d genes; PCA %d x %d\n", ncol(out), nrow(out),
             nrow(reducedDim(out)), ncol(reducedDim(out))))
-# Where the time of PCA goes, R included.
-prof <- tempfile()
-Rprof(prof, interval = 0.01)
-invisible(computePCA(out, ncomponents = 100))
-Rprof(NULL)
-cat("\nRprof of computePCA (top by total time):\n")
-print(utils::head(summaryRprof(prof)$by.total, 15))
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "pca_breakdown.R"))
 one <- list(cells = colnames(out), genes = rownames(out), pca = reducedDim(out, "PCA"),
             qc = atlas$n_genes_by_counts)
 rm(out, atlas, run); invisible(gc())
 
 # The same cells in 3 uneven shards on the same device.
 sizes <- round(n_cells * c(0.5, 0.3, 0.2)); sizes[3] <- n_cells - sum(sizes[1:2])
-three <- pipeline(simulateAtlas(n_cells, seed = 1, devices = rep(device, 3), shards = sizes))
+three <- pipeline(simulateAtlas(n_cells, seed = 1, devices = device, shards = sizes))
 pcs <- reducedDim(three, "PCA")
 cor_pc <- abs(diag(cor(one$pca[, 1:20], pcs[, 1:20])))
 cat(sprintf("\n3 shards vs 1: same cells %s, same HVGs %s, PC1-20 min |cor| %.6f\n",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -49,6 +50,25 @@ void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t
   const DeviceContext& ctx = use_device(dst_device);
   CS_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx.stream));
   synchronize(ctx);
+}
+
+void* pinned_staging(int device, size_t bytes) {
+  struct Staging {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  static std::mutex mutex;
+  static auto* buffers = new std::map<int, Staging>();  // never freed, as the streams
+  std::lock_guard<std::mutex> lock(mutex);
+  Staging& s = (*buffers)[device];
+  if (s.bytes < bytes) {
+    if (s.ptr) CS_CUDA_CHECK(cudaFreeHost(s.ptr));
+    s.ptr = nullptr;
+    s.bytes = 0;
+    CS_CUDA_CHECK(cudaMallocHost(&s.ptr, bytes));
+    s.bytes = bytes;
+  }
+  return s.ptr;
 }
 
 void fill_device_zero(void* dst, int device, size_t bytes) {

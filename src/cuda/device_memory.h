@@ -15,6 +15,12 @@ void device_free(int device, void* ptr) noexcept;
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes);
 void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t bytes);
 
+// Page-locked host memory of at least `bytes` for staging copies from
+// `device`, kept and reused (one buffer per device: callers are the one
+// thread that works on the device at a time). Copies into ordinary
+// (pageable) memory, strided ones especially, run far below the link's speed.
+void* pinned_staging(int device, size_t bytes);
+
 // cudaMemset to zero.
 void fill_device_zero(void* dst, int device, size_t bytes);
 

@@ -14,12 +14,14 @@
 //   for bit.
 // Both give the same bits from run to run.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "../core/errors.h"
 #include "cublas_handles.h"
 #include "cuda_check.h"
 #include "dense_rows.h"
+#include "device_memory.h"
 #include "device_context.h"
 #include "pipeline_device.h"
 #include "warp_primitives.cuh"
@@ -83,13 +85,16 @@ __global__ void add_column_shift_kernel(int64_t rows, int k, const double* __res
 }
 
 // Copies a rows x k column-major block to rows [r0, r0 + rows) of the host
-// column-major `out` (leading dimension ld_out).
+// column-major `out` (leading dimension ld_out), through pinned memory.
 void block_to_host(const DeviceContext& ctx, const double* block, int64_t rows, int k,
                    int64_t r0, int64_t ld_out, double* out) {
-  CS_CUDA_CHECK(cudaMemcpy2DAsync(out + r0, size_t(ld_out) * sizeof(double), block,
-                                  size_t(rows) * sizeof(double), size_t(rows) * sizeof(double),
-                                  size_t(k), cudaMemcpyDeviceToHost, ctx.stream));
-  synchronize(ctx);  // before the block is overwritten
+  const size_t column_bytes = size_t(rows) * sizeof(double);
+  double* staging = static_cast<double*>(pinned_staging(ctx.device, column_bytes * size_t(k)));
+  CS_CUDA_CHECK(cudaMemcpyAsync(staging, block, column_bytes * size_t(k), cudaMemcpyDeviceToHost,
+                                ctx.stream));
+  synchronize(ctx);  // before the block is overwritten and the staging read
+  for (int j = 0; j < k; ++j)
+    std::memcpy(out + int64_t(j) * ld_out + r0, staging + int64_t(j) * rows, column_bytes);
 }
 
 void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* values,
