@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/eigen_order.h"
 #include "../core/errors.h"
 
 namespace cellshard {
@@ -38,12 +39,7 @@ void symmetric_top_eigen(double* a, int64_t n, int k, double* values, double* ve
   if (info != 0 || found != k)
     throw Error("the eigendecomposition for PCA did not converge (LAPACK dsyevr info " +
                 std::to_string(info) + ")");
-  // dsyevr returns ascending eigenvalues: reverse to decreasing.
-  for (int j = 0; j < k; ++j) {
-    values[j] = w[size_t(k - 1 - j)];
-    std::copy(z.begin() + int64_t(k - 1 - j) * n, z.begin() + int64_t(k - j) * n,
-              vectors + int64_t(j) * n);
-  }
+  eigenpairs_decreasing(w.data(), z.data(), n, k, values, vectors);
 }
 
 }  // namespace cellshard

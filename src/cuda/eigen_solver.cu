@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/eigen_order.h"
 #include "../core/errors.h"
 #include "cuda_check.h"
 #include "device_context.h"
@@ -86,11 +87,7 @@ void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values
   if (status != 0 || found != k)
     throw Error("the eigendecomposition for PCA did not converge (cuSOLVER syevdx info " +
                 std::to_string(status) + ")");
-  for (int j = 0; j < k; ++j) {
-    values[j] = w_host[size_t(k - 1 - j)];
-    std::copy(z.begin() + int64_t(k - 1 - j) * n, z.begin() + int64_t(k - j) * n,
-              vectors + int64_t(j) * n);
-  }
+  eigenpairs_decreasing(w_host.data(), z.data(), n, k, values, vectors);
 }
 
 }  // namespace cellshard
