@@ -63,6 +63,15 @@ void check_atlas_shard_job(const AtlasShardJob& job) {
   }
 }
 
+std::shared_ptr<ShardIndex> new_atlas_shard_index(const AtlasShardJob& job) {
+  auto idx = std::make_shared<ShardIndex>();
+  idx->device = job.device;
+  idx->n_rows = job.n_cells;
+  idx->n_cols = job.n_genes;
+  idx->indptr = make_buffer(job.device, size_t(job.n_cells + 1) * sizeof(int64_t));
+  return idx;
+}
+
 std::shared_ptr<const AtlasModel> atlas_model(const AtlasOptions& options) {
   static std::mutex mutex;
   static std::shared_ptr<const AtlasModel> last;

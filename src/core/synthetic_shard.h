@@ -28,6 +28,9 @@ struct AtlasShard {
   BufferPtr values;
 };
 
+// An empty index for the job's shard, with its row pointers allocated on job.device.
+std::shared_ptr<ShardIndex> new_atlas_shard_index(const AtlasShardJob& job);
+
 // Checks what both backends rely on (sizes, table numbers, library sizes),
 // so that no bad input reaches a kernel; run before either backend's draw.
 void check_atlas_shard_job(const AtlasShardJob& job);

@@ -72,11 +72,7 @@ AtlasShard generate_atlas_shard_on_host(const AtlasShardJob& job) {
 
   // Row pointers, then each chunk's entries copied to their place.
   AtlasShard shard;
-  auto& idx = shard.index = std::make_shared<ShardIndex>();
-  idx->device = kHost;
-  idx->n_rows = n;
-  idx->n_cols = job.n_genes;
-  idx->indptr = make_buffer(kHost, size_t(n + 1) * sizeof(int64_t));
+  auto& idx = shard.index = new_atlas_shard_index(job);
   int64_t* indptr = idx->indptr->as<int64_t>();
   std::vector<int64_t> chunk_start(n_chunks + 1, 0);
   indptr[0] = 0;

@@ -208,11 +208,7 @@ AtlasShard generate_atlas_shard_on_device(const AtlasShardJob& job) {
   check_shared_memory(ctx, n_genes);
 
   AtlasShard shard;
-  auto& idx = shard.index = std::make_shared<ShardIndex>();
-  idx->device = device;
-  idx->n_rows = n;
-  idx->n_cols = job.n_genes;
-  idx->indptr = make_buffer(device, size_t(n + 1) * sizeof(int64_t));
+  auto& idx = shard.index = new_atlas_shard_index(job);
   if (n == 0) {
     CS_CUDA_CHECK(cudaMemsetAsync(idx->indptr->data(), 0, sizeof(int64_t), ctx.stream));
     synchronize(ctx);
