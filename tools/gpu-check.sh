@@ -6,6 +6,7 @@
 #   source .devr/activate.sh && bash tools/gpu-check.sh [all|quick|memcheck]
 # quick: drivers and R tests; memcheck: only the compute-sanitizer runs
 # (building first when a fresh machine has no build yet); all: both.
+# CELLSHARD_DRIVERS_ONLY=1 with memcheck: only the CUDA drivers, no R.
 # The drivers run with API-error reports off: they provoke some on purpose
 # (out-of-memory, a missing device) and every call is checked anyway. The R
 # run keeps them (with them off, compute-sanitizer crashed starting Rscript,
@@ -62,6 +63,7 @@ compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 3 /tmp
 tail -2 "$LOGS/memcheck_backend.log"
 compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 3 /tmp/test_pipeline_kernels --quick > "$LOGS/memcheck_pipeline.log" 2>&1 || status=1
 tail -2 "$LOGS/memcheck_pipeline.log"
+[ -n "${CELLSHARD_DRIVERS_ONLY:-}" ] && exit $status  # no R install or R runs
 echo "== compute-sanitizer memcheck: R tests"
 # the files that run device kernels (readers' fuzzing and host-only files skipped)
 CELLSHARD_TEST_FILTER=${MEMCHECK_FILTER:-"gpu|matrix|sce|pipeline|hvg-verbs|lifetime|synthetic"} \

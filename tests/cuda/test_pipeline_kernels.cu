@@ -683,6 +683,14 @@ int main(int argc, char** argv) {
     test_multiply(rng, h, d, label, {1, 7, 100, 130});
   }
 
+  {  // the sparse multiply method (random_shard's dense rows always pick the dense one)
+    std::string label = "3000x400, 3 values a row";
+    HostShard h = few_per_row_shard(rng, 3000, 400, 3);
+    DeviceShard d = upload(h, 0);
+    check(!multiply_uses_dense_rows(d.view), label + " takes the sparse method");
+    test_multiply(rng, h, d, label, {1, 100, 130});
+  }
+
   // Chunked and blocked paths: row_top_sums sorts 2^25 values a chunk, the
   // Gram and the dense multiply densify 1 GiB a block, the sparse multiply writes
   // 128 MiB a block.
