@@ -245,7 +245,9 @@ plotPCACells <- function(sce, colour.by = NULL, components = c(1, 2), name = "PC
                     sub("^pct_counts_in_top_([0-9]+)_genes$", "% of counts in the top \\1 genes", metrics),
              ifelse(grepl("^pct_counts_", metrics),
                     sub("^pct_counts_", "% of counts in ", metrics), metrics))))
-    stats::setNames(sprintf("%s\n(%s)", label, metrics), metrics)
+    # Wrapped, so that three or four panels side by side keep whole titles.
+    wrapped <- vapply(label, function(l) paste(strwrap(l, 22), collapse = "\n"), "")
+    stats::setNames(sprintf("%s\n(%s)", wrapped, metrics), metrics)
 }
 
 # How many cells the thresholds keep; NaN percentages (cells without counts)
