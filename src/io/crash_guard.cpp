@@ -43,7 +43,7 @@ void run_crash_guard(const std::string& who, const std::string& path,
     // the parent). Through the system call rather than _exit(), which R CMD
     // check flags in package code even in a forked child.
 #ifdef SYS_exit_group
-    syscall(SYS_exit_group, code);
+    for (;;) syscall(SYS_exit_group, code);  // does not return
 #else
     _exit(code);
 #endif
