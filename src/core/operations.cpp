@@ -213,6 +213,13 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
   CS_CHECK(total == idx.n_rows(), "internal: a placement must cover every cell");
   CS_CHECK(p.rows.size() == p.devices.size(), "internal: placement sizes differ");
 
+  // Already laid out so: the result shares the index and the values (nothing
+  // writes to a layer's values once made).
+  bool same_layout = p.rows.size() == idx.shards.size();
+  for (size_t t = 0; same_layout && t < p.rows.size(); ++t)
+    same_layout = p.rows[t] == idx.shards[t]->n_rows && p.devices[t] == idx.shards[t]->device;
+  if (same_layout) return std::make_shared<ShardedMatrix>(m.shared_index(), m.values());
+
   std::vector<int64_t> key{2, int64_t(p.rows.size())};
   key.insert(key.end(), p.rows.begin(), p.rows.end());
   key.insert(key.end(), p.devices.begin(), p.devices.end());

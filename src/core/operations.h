@@ -26,7 +26,8 @@ void col_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive);
 // genes get results sharing one new index (the last index built is remembered).
 MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes);
 
-// Moves cells so that shards follow `placement` (same total of cells).
+// Moves cells so that shards follow `placement` (same total of cells). When
+// the shards already do, the result shares the index and the values.
 MatrixPtr rebalance(const ShardedMatrix& m, const Placement& placement);
 
 // Gene map for a list of 0-based gene numbers (any order, repeats allowed).

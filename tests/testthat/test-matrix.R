@@ -72,6 +72,11 @@ for (cfg_name in names(device_configs())) {
         expect_equal(nrow(lay), 3)
         expect_true(max(lay$cells) - min(lay$cells) <= 1)
         expect_identical(as(z, "dgCMatrix"), m[, c(1:5, 80:90)])
+        # already balanced: the same layout and data, and releasing one leaves the other whole
+        again <- rebalance(z, shards = 3)
+        expect_identical(deviceLayout(again), lay)
+        releaseDevice(z)
+        expect_identical(as(again, "dgCMatrix"), m[, c(1:5, 80:90)])
     })
 }
 
