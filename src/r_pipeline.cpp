@@ -122,7 +122,9 @@ Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift) 
   CS_CHECK(v.nrow() == m->n_cols(), "internal: V must have one row per gene");
   std::vector<double> vv(v.begin(), v.end()), shift_values;
   const double* shift_ptr = optional_vector(shift, v.ncol(), "shift", shift_values);
-  Rcpp::NumericMatrix res(int(m->n_rows()), v.ncol());
+  // Every entry is written by the shards (they cover all cells): no zero fill
+  // of what may be a gigabyte.
+  Rcpp::NumericMatrix res(Rcpp::no_init(int(m->n_rows()), v.ncol()));
   multiply_matrix(*m, vv, v.ncol(), shift_ptr, res.begin());
   return res;
   CS_R_END
