@@ -47,6 +47,10 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     # Stored entries as offsets from the background: X = D + 1 b^T.
     d <- if (any(b != 0)) .layerLike(m, .seedCall(m@seed, cs_map_layer, NULL, "none", 1, NULL, -b,
                                                   -Inf, Inf)) else m
+    if (.verbose() && n_genes > 2000 && all(deviceLayout(d)$device == .CPU))
+        message(sprintf(paste0("computePCA(): eigendecomposition of %d genes on the CPU; this ",
+                               "takes a while with the reference BLAS (OpenBLAS is much faster)"),
+                        n_genes))
     clock <- function() proc.time()[["elapsed"]]
     t0 <- clock()
     mom <- .seedCall(d@seed, cs_column_moments, FALSE, NULL)

@@ -62,3 +62,7 @@
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+
+# Whether to print progress and hints: options(cellshard.verbose), by default
+# only in interactive sessions.
+.verbose <- function() isTRUE(getOption("cellshard.verbose", interactive()))

@@ -19,7 +19,8 @@
 #' @param ncomponents Passed to \code{\link{computePCA}}.
 #' @param subsets Gene subsets for \code{\link{qcMetrics}}; by default the
 #'   mitochondrial genes (names starting with "MT-" or "mt-").
-#' @param verbose Print each step's time as it finishes.
+#' @param verbose Print each step's time as it finishes (by default when
+#'   \code{getOption("cellshard.verbose")} is \code{TRUE}: in interactive sessions).
 #' @return The processed \code{SingleCellExperiment}: assays \code{counts},
 #'   \code{logcounts} and \code{scaled} over the selected genes and kept cells,
 #'   QC columns in \code{colData} and \code{rowData}, \code{reducedDim(sce, "PCA")},
@@ -33,7 +34,8 @@
 runSeedPipeline <- function(sce, min.genes = 200, max.genes = 10000, min.cells = 10,
                             target.sum = 1e4, n.top = 5000, flavor = "cell_ranger",
                             zero.center = FALSE, max.value = Inf, ncomponents = 100,
-                            subsets = NULL, verbose = TRUE) {
+                            subsets = NULL,
+                            verbose = getOption("cellshard.verbose", interactive())) {
     timings <- data.frame(step = character(), seconds = numeric(), cells = numeric(),
                           genes = numeric())
     step <- function(label, expr) {
@@ -41,7 +43,7 @@ runSeedPipeline <- function(sce, min.genes = 200, max.genes = 10000, min.cells =
         value <- expr
         dt <- proc.time()[["elapsed"]] - t0
         timings[nrow(timings) + 1L, ] <<- list(label, dt, ncol(value), nrow(value))
-        if (verbose) message(sprintf("%-22s %8.3f s  (%d cells x %d genes)", label, dt, ncol(value),
+        if (isTRUE(verbose)) message(sprintf("%-22s %8.3f s  (%d cells x %d genes)", label, dt, ncol(value),
                                      nrow(value)))
         value
     }

@@ -25,8 +25,9 @@
 #' @inheritParams toDevice
 #' @param assay Name of the assay that receives the matrix (\code{X} for h5ad).
 #' @param layers For \code{readH5AD}: names of h5ad layers to read as further assays.
-#' @param progress Show a progress bar: \code{NULL} (default) shows one in
-#'   interactive sessions when the file has more than one chunk.
+#' @param progress Show a progress bar: \code{NULL} (default) shows one when
+#'   the file has more than one chunk and \code{getOption("cellshard.verbose")}
+#'   is \code{TRUE} (by default: in interactive sessions).
 #' @return A \code{SingleCellExperiment} (genes x cells) whose assays are
 #'   \code{\linkS4class{CellshardMatrix}} objects.
 #' @examples
@@ -105,7 +106,7 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
 .runReader <- function(r, progress, label) {
     reader <- r$reader
     on.exit(cs_reader_close(reader))
-    if (is.null(progress)) progress <- interactive() && r$chunks > 1
+    if (is.null(progress)) progress <- .verbose() && r$chunks > 1
     if (isTRUE(progress)) {
         message(label)
         pb <- utils::txtProgressBar(min = 0, max = max(1, r$chunks), style = 3)

@@ -21,7 +21,7 @@ print(deviceLayout(SingleCellExperiment::counts(sce)))
 
 params <- if (bundled) list(min.genes = 5, min.cells = 3, n.top = 100, ncomponents = 20) else list()
 cat("\nseed pipeline:\n")
-out <- do.call(runSeedPipeline, c(list(sce), params))
+out <- do.call(runSeedPipeline, c(list(sce), params, verbose = TRUE))
 cat("\n")
 print(out)
 pcs <- SingleCellExperiment::reducedDim(out, "PCA")
