@@ -17,8 +17,6 @@ class DevicePartials {
   DevicePartials(const std::vector<int>& shard_devices, size_t count);
 
   double* on(int device);
-  size_t count() const { return count_; }
-  const std::vector<int>& devices() const { return devices_; }
 
   // Afterwards every device's accumulator holds the sum over devices.
   void all_reduce();
