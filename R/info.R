@@ -42,7 +42,11 @@ cellshardInfo <- function() {
 #' @param devices As in \code{\link{toDevice}}: \code{NULL} for every visible GPU
 #'   (or the host when there is none), \code{"cpu"} for host memory, or GPU numbers.
 #' @return A data frame with one row per device: \code{device} (-1 for the
-#'   host), \code{free}, \code{total} and \code{used}, in bytes.
+#'   host), \code{free}, \code{total} and \code{used}, in bytes. On a GPU,
+#'   \code{free} counts the memory cellshard freed and keeps for its next
+#'   allocations (a stream-ordered pool, so that freeing tens of GB is
+#'   instant); \code{\link{releaseDevice}} hands that memory back to the driver
+#'   for other programs.
 #' @examples
 #' deviceMemory("cpu")
 #' @export

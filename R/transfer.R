@@ -99,7 +99,9 @@ toHost <- function(x, assays = NULL) {
 #' object refers to the same device data, so all of them become unusable: they
 #' then raise an error that says how to reload the data. Assays that share an
 #' index (for example \code{counts} and \code{logcounts}) keep it until the last
-#' of them is released.
+#' of them is released. GPU memory that cellshard freed and kept for reuse
+#' (see \code{\link{deviceMemory}}) then goes back to the driver, for other
+#' programs on the same GPUs.
 #'
 #' @param x A \code{CellshardMatrix} or a \code{SingleCellExperiment}.
 #' @return \code{x}, invisibly.

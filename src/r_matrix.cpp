@@ -267,4 +267,7 @@ bool cs_handle_valid(SEXP handle) {
 }
 
 // [[Rcpp::export]]
-void cs_free(SEXP handle) { free_matrix(handle); }
+void cs_free(SEXP handle) {
+  free_matrix(handle);
+  release_unused_device_memory();
+}

@@ -5,6 +5,7 @@
 #include "errors.h"
 #ifdef CELLSHARD_CUDA
 #include "../cuda/cuda_backend.h"
+#include "../cuda/device_memory.h"
 #endif
 
 namespace cellshard {
@@ -40,6 +41,12 @@ void memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
   cuda_memory_info(device, free_bytes, total_bytes);
 #else
   *free_bytes = *total_bytes = 0;
+#endif
+}
+
+void release_unused_device_memory() {
+#ifdef CELLSHARD_CUDA
+  release_pooled_memory();
 #endif
 }
 

@@ -88,4 +88,8 @@ int gpu_count();
 // Free and total bytes of a device (for kHost, the machine's available memory).
 void memory_info(int device, size_t* free_bytes, size_t* total_bytes);
 
+// GPU memory that cellshard freed but keeps for reuse goes back to the driver,
+// so that other programs can have it (no-op without the CUDA backend).
+void release_unused_device_memory();
+
 }  // namespace cellshard

@@ -7,6 +7,7 @@
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "device_memory.h"
 
 namespace cellshard {
 
@@ -23,6 +24,7 @@ int cuda_device_count() {
 void cuda_memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
   CS_CUDA_CHECK(cudaSetDevice(device));
   CS_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+  *free_bytes += pooled_free_bytes(device);  // free for cellshard's next allocations
 }
 
 std::string cuda_device_description(int device) {

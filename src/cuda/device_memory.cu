@@ -14,28 +14,106 @@
 
 namespace cellshard {
 
+namespace {
+
+// The device's default stream-ordered memory pool, set up once: it keeps the
+// memory of freed buffers for the next allocation instead of handing it back
+// to the driver (cudaFree of tens of GB took most of a second at R's garbage
+// collection), and lets peer GPUs read and write pool memory.
+std::mutex& pools_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::map<int, cudaMemPool_t>& pools() {
+  static auto* all = new std::map<int, cudaMemPool_t>();  // never freed, as the streams
+  return *all;
+}
+
+cudaMemPool_t pool_of(int device) {
+  std::lock_guard<std::mutex> lock(pools_mutex());
+  auto found = pools().find(device);
+  if (found != pools().end()) return found->second;
+  cudaMemPool_t pool;
+  CS_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  uint64_t keep_everything = UINT64_MAX;
+  CS_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything));
+  int n = 0;
+  CS_CUDA_CHECK(cudaGetDeviceCount(&n));
+  for (int peer = 0; peer < n; ++peer) {
+    int can = 0;
+    if (peer == device || cudaDeviceCanAccessPeer(&can, peer, device) != cudaSuccess || !can) {
+      cudaGetLastError();
+      continue;
+    }
+    cudaMemAccessDesc access = {};
+    access.location.type = cudaMemLocationTypeDevice;
+    access.location.id = peer;
+    access.flags = cudaMemAccessFlagsProtReadWrite;
+    // Best effort, as enable_peer_copies: copies between GPUs work without it.
+    if (cudaMemPoolSetAccess(pool, &access, 1) != cudaSuccess) cudaGetLastError();
+  }
+  return pools().emplace(device, pool).first->second;
+}
+
+}  // namespace
+
 void* device_allocate(int device, size_t bytes) {
   if (bytes == 0) return nullptr;
-  CS_CUDA_CHECK(cudaSetDevice(device));
+  const DeviceContext& ctx = use_device(device);
+  cudaMemPool_t pool = pool_of(device);
   void* ptr = nullptr;
-  cudaError_t err = cudaMalloc(&ptr, bytes);
+  cudaError_t err = cudaMallocAsync(&ptr, bytes, ctx.stream);
+  if (err == cudaErrorMemoryAllocation) {
+    // The pool may hold the memory in fragments no allocation fits: give it
+    // all back to the driver and try once more.
+    cudaGetLastError();
+    synchronize(ctx);
+    CS_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
+    err = cudaMallocAsync(&ptr, bytes, ctx.stream);
+  }
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();  // not sticky: clear it so later calls succeed
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
     throw OutOfMemory(device, bytes, free_bytes, total_bytes);
   }
-  if (err != cudaSuccess) throw_cuda_error(err, "cudaMalloc", __FILE__, __LINE__);
+  if (err != cudaSuccess) throw_cuda_error(err, "cudaMallocAsync", __FILE__, __LINE__);
   return ptr;
 }
 
 void device_free(int device, void* ptr) noexcept {
   if (!ptr) return;
-  cudaError_t err = cudaSetDevice(device);
-  if (err == cudaSuccess) err = cudaFree(ptr);
-  // Buffers freed by static destructors at exit meet cudaErrorCudartUnloading
-  // (or a destroyed context); nothing useful can be done about any failure here.
-  if (err != cudaSuccess) cudaGetLastError();
+  try {
+    // Stream-ordered: after the work queued on the device's stream, which is
+    // the only stream that uses cellshard's buffers.
+    const DeviceContext& ctx = use_device(device);
+    if (cudaFreeAsync(ptr, ctx.stream) != cudaSuccess) cudaGetLastError();
+  } catch (...) {
+    // Buffers freed by static destructors at exit meet cudaErrorCudartUnloading
+    // (or a destroyed context); nothing useful can be done about any failure here.
+    cudaGetLastError();
+  }
+}
+
+size_t pooled_free_bytes(int device) {
+  cudaMemPool_t pool = pool_of(device);
+  uint64_t reserved = 0, used = 0;
+  CS_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved));
+  CS_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &used));
+  return size_t(reserved - used);
+}
+
+void release_pooled_memory() {
+  std::map<int, cudaMemPool_t> all;
+  {
+    std::lock_guard<std::mutex> lock(pools_mutex());
+    all = pools();
+  }
+  for (auto [device, pool] : all) {
+    synchronize(use_device(device));
+    CS_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
+  }
 }
 
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes) {

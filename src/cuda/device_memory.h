@@ -5,11 +5,21 @@
 
 namespace cellshard {
 
-// cudaMalloc on `device`; throws OutOfMemory with the device's free and total bytes.
+// Stream-ordered allocation on `device` from its memory pool, which keeps
+// freed memory for reuse; throws OutOfMemory with the device's free and total
+// bytes (after giving the pool's unused memory back and trying again).
 void* device_allocate(int device, size_t bytes);
 
-// cudaFree; never throws, and stays silent when the runtime is shutting down.
+// Returns memory to the pool, ordered after the work queued on the device's
+// stream; never throws, and stays silent when the runtime is shutting down.
 void device_free(int device, void* ptr) noexcept;
+
+// Bytes the pool holds for reuse (free for cellshard, not for other programs).
+size_t pooled_free_bytes(int device);
+
+// Hands the unused memory of every device's pool back to the driver (for
+// other programs).
+void release_pooled_memory();
 
 // Device -> host and host -> device copies.
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes);
