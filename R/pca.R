@@ -71,10 +71,12 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     if (!identical(d, m)) releaseDevice(d)
     dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))
     # One assignment: each separate attr<- could copy the cells x k matrix.
-    attributes(pcs) <- list(dim = dim(pcs), dimnames = list(colnames(sce), colnames(rotation)),
+    # No row names: reducedDim<- would copy the matrix to drop them (1.1 GB at
+    # 1.4M cells); the getter adds colnames(sce) when asked.
+    attributes(pcs) <- list(dim = dim(pcs), dimnames = list(NULL, colnames(rotation)),
                             varExplained = values * n / (n - 1),
                             percentVar = 100 * values / total, rotation = rotation)
-    reducedDim(sce, name) <- pcs
+    reducedDim(sce, name, withDimnames = FALSE) <- pcs
     metadata(sce)[[name]] <- list(variance = values, variance_ratio = values / total,
                                   zero.center = zero.center, assay.type = assay.type,
                                   seconds = seconds)

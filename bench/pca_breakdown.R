@@ -16,9 +16,8 @@ timed_step("Gram + eigenpairs", eig <- ns$.seedCall(m@seed, ns$cs_covariance_eig
 rotation <- eig$vectors
 shift <- -drop(crossprod(mom$sum / n, rotation))
 timed_step("projection", pcs <- ns$.seedCall(m@seed, ns$cs_multiply, rotation, shift))
-timed_step("colnames(sce)", cn <- colnames(out))
 dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))
-timed_step("attributes<-", attributes(pcs) <- list(dim = dim(pcs), dimnames = list(cn, colnames(rotation)),
+timed_step("attributes<-", attributes(pcs) <- list(dim = dim(pcs), dimnames = list(NULL, colnames(rotation)),
                                                    rotation = rotation))
-timed_step("reducedDim<-", reducedDim(out, "PCA2") <- pcs)
+timed_step("reducedDim<-", reducedDim(out, "PCA2", withDimnames = FALSE) <- pcs)
 timed_step("computePCA as a whole", invisible(computePCA(out, ncomponents = k)))

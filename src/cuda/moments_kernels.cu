@@ -28,6 +28,10 @@ struct __align__(32) Moment {
 
 constexpr int kMaxPartials = 512;
 constexpr size_t kPartialBudget = size_t(256) << 20;  // bytes for all partials
+// A block works on one row at a time, so its width is what keeps loads in
+// flight: with 256 threads a 2,000-value row took 8 dependent rounds of
+// read-modify-write, and the kernel waited on memory latency.
+constexpr int kPartialThreads = 1024;
 
 __global__ void moments_partial_kernel(int64_t n_rows, int64_t n_cols,
                                        const int64_t* __restrict__ indptr,
@@ -87,7 +91,7 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
   BufferPtr clip = upload_array(a.device, options.clip, n);
   BufferPtr partials = make_buffer(a.device, size_t(n_partials) * n * sizeof(Moment));
   CS_CUDA_CHECK(cudaMemsetAsync(partials->data(), 0, partials->bytes(), ctx.stream));
-  moments_partial_kernel<<<n_partials, kBlockThreads, 0, ctx.stream>>>(
+  moments_partial_kernel<<<n_partials, kPartialThreads, 0, ctx.stream>>>(
       a.n_rows, a.n_cols, a.indptr, a.indices, values, options.expm1, device_ptr<double>(clip),
       partials->as<Moment>());
   CS_CUDA_CHECK_LAUNCH("moments_partial_kernel");
