@@ -35,8 +35,9 @@ normalizeTotal <- function(sce, target.sum = 1e4, exclude.highly.expressed = FAL
     if (!is.null(target.sum) && (!is.numeric(target.sum) || length(target.sum) != 1L ||
                                  !is.finite(target.sum) || target.sum <= 0))
         stop("normalizeTotal(): target.sum must be a positive number or NULL", call. = FALSE)
-    .refuseNegative(m, "normalizeTotal", assay.type)
-    totals <- .seedCall(m@seed, cs_cell_stats)$sum
+    cells <- .seedCall(m@seed, cs_cell_stats)
+    .refuseNegative(m, "normalizeTotal", assay.type, cells$n_positive)
+    totals <- cells$sum
     excluded <- logical(nrow(sce))
     if (isTRUE(exclude.highly.expressed)) {
         if (!is.numeric(max.fraction) || max.fraction <= 0 || max.fraction > 1)

@@ -53,7 +53,13 @@
 
 # Stops when an assay meant to hold counts has negative values: the sum of
 # min(x, 0) over each gene is negative exactly then (one pass on the devices).
-.refuseNegative <- function(m, verb, assay.type) {
+# `n_positive`, the positive values of each cell when the caller has them,
+# spares the pass over the values in the usual case: when they add up to the
+# stored entries, every stored value is positive (no negatives, NaN or
+# explicit zeros) and nothing is left to check.
+.refuseNegative <- function(m, verb, assay.type, n_positive = NULL) {
+    if (!is.null(n_positive) && !any(m@seed@background != 0) &&
+        sum(n_positive) == sum(deviceLayout(m)$nnz)) return(invisible())
     neg <- .seedCall(m@seed, cs_column_moments, FALSE, numeric(nrow(m)))$sum < 0
     if (any(neg))
         stop(sprintf("%s(): assay \"%s\" has negative values (in %d genes, first %s); counts cannot be negative",

@@ -34,8 +34,8 @@
 #' @export
 qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type = "counts") {
     m <- .deviceAssay(sce, assay.type, "qcMetrics")
-    .refuseNegative(m, "qcMetrics", assay.type)
     cells <- .seedCall(m@seed, cs_cell_stats)
+    .refuseNegative(m, "qcMetrics", assay.type, cells$n_positive)
     genes <- .seedCall(m@seed, cs_gene_stats)
     total <- cells$sum
     cd <- colData(sce)
