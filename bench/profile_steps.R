@@ -1,7 +1,7 @@
 # Where each step's time goes: runs the seed sequence verb by verb (as
 # runSeedPipeline does) with every C++ entry point (cs_*) timed, and prints,
 # per step, the seconds spent inside each entry point and the rest (R code:
-# colData, subsetting, garbage collection).
+# colData, subsetting, garbage collection), then R's profile of the run.
 #
 #   Rscript bench/profile_steps.R [n.cells] [device | cpu]     (defaults: 1430156, 0)
 suppressPackageStartupMessages(library(cellshard))
@@ -58,7 +58,10 @@ atlas <- simulateAtlas(n_cells, seed = 1, devices = device)
 invisible(seed_sequence(atlas)); invisible(gc())
 for (k in ls(calls)) rm(list = k, envir = calls)
 steps <- list()
+prof <- tempfile()
+Rprof(prof, interval = 0.005, gc.profiling = TRUE)
 out <- seed_sequence(atlas)
+Rprof(NULL)
 
 cat(sprintf("\n%s cells, %s: seconds per step and inside each C++ entry point (calls)\n",
             format(n_cells, big.mark = ","), if (identical(device, "cpu")) "CPU" else paste("GPU", device)))
@@ -75,3 +78,5 @@ for (s in names(steps)) {
     cat(sprintf("    %-30s %8.3f\n", "R and the rest", steps[[s]] - inside))
 }
 cat(sprintf("total %.3f s\n", sum(unlist(steps))))
+cat("\nR profile of the timed run (Rprof, 5 ms samples; <GC> is R's garbage collector), by self time:\n")
+print(head(summaryRprof(prof)$by.self, 12))
