@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../core/parallel_for.h"
 #include "cublas_handles.h"
 #include "cuda_check.h"
 #include "dense_rows.h"
@@ -84,6 +85,8 @@ __global__ void add_column_shift_kernel(int64_t rows, int k, const double* __res
     block[idx] += shift[idx / rows];
 }
 
+constexpr unsigned kCopyThreads = 8;
+
 // Copies a rows x k column-major block to rows [r0, r0 + rows) of the host
 // column-major `out` (leading dimension ld_out), through pinned memory.
 void block_to_host(const DeviceContext& ctx, const double* block, int64_t rows, int k,
@@ -93,8 +96,14 @@ void block_to_host(const DeviceContext& ctx, const double* block, int64_t rows, 
   CS_CUDA_CHECK(cudaMemcpyAsync(staging, block, column_bytes * size_t(k), cudaMemcpyDeviceToHost,
                                 ctx.stream));
   synchronize(ctx);  // before the block is overwritten and the staging read
-  for (int j = 0; j < k; ++j)
-    std::memcpy(out + int64_t(j) * ld_out + r0, staging + int64_t(j) * rows, column_bytes);
+  // Several threads: the copy into R's fresh (not yet paged-in) memory is
+  // bound by page faults, not by one core's copy speed.
+  parallel_for(
+      size_t(k),
+      [&](size_t j) {
+        std::memcpy(out + int64_t(j) * ld_out + r0, staging + int64_t(j) * rows, column_bytes);
+      },
+      kCopyThreads);
 }
 
 void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* values,
