@@ -49,6 +49,10 @@ cs_cluster_broadcast <- function(bytes, root, what) {
     .Call(`_cellshard_cs_cluster_broadcast`, bytes, root, what)
 }
 
+cs_assign_rank_gpus <- function(hosts, bus_ids, rank) {
+    .Call(`_cellshard_cs_assign_rank_gpus`, hosts, bus_ids, rank)
+}
+
 cs_build_info <- function() {
     .Call(`_cellshard_cs_build_info`)
 }

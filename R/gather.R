@@ -54,7 +54,7 @@ gatherCells <- function(sce, assays = character(), root = 0L) {
     host <- lapply(stats::setNames(assays, assays), function(a) {
         m <- assay(sce, a, withDimnames = FALSE)
         if (.isDeviceMatrix(m) || is(m, "DelayedArray")) m <- as(m, "dgCMatrix")
-        dimnames(m) <- NULL
+        dimnames(m) <- list(NULL, NULL)
         m
     })
     mine <- list(colData = colData(sce), reducedDims = lapply(reducedDims(sce), unname),

@@ -142,6 +142,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_assign_rank_gpus
+Rcpp::IntegerVector cs_assign_rank_gpus(Rcpp::CharacterVector hosts, Rcpp::List bus_ids, int rank);
+RcppExport SEXP _cellshard_cs_assign_rank_gpus(SEXP hostsSEXP, SEXP bus_idsSEXP, SEXP rankSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::CharacterVector >::type hosts(hostsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type bus_ids(bus_idsSEXP);
+    Rcpp::traits::input_parameter< int >::type rank(rankSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_assign_rank_gpus(hosts, bus_ids, rank));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_build_info
 Rcpp::List cs_build_info();
 RcppExport SEXP _cellshard_cs_build_info() {
@@ -624,6 +637,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_cluster_gather", (DL_FUNC) &_cellshard_cs_cluster_gather, 3},
     {"_cellshard_cs_cluster_allgather", (DL_FUNC) &_cellshard_cs_cluster_allgather, 2},
     {"_cellshard_cs_cluster_broadcast", (DL_FUNC) &_cellshard_cs_cluster_broadcast, 3},
+    {"_cellshard_cs_assign_rank_gpus", (DL_FUNC) &_cellshard_cs_assign_rank_gpus, 3},
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
     {"_cellshard_cs_gpu_count", (DL_FUNC) &_cellshard_cs_gpu_count, 0},
     {"_cellshard_cs_memory_info", (DL_FUNC) &_cellshard_cs_memory_info, 1},

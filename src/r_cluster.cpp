@@ -124,3 +124,18 @@ Rcpp::RawVector cs_cluster_broadcast(Rcpp::RawVector bytes, int root, std::strin
   return raw_of(b);
   CS_R_END
 }
+
+// The sharing rule of cluster_assign_gpus without MPI (for tests): ranks'
+// hosts, their visible GPUs' bus ids, and the rank asked about.
+// [[Rcpp::export]]
+Rcpp::IntegerVector cs_assign_rank_gpus(Rcpp::CharacterVector hosts, Rcpp::List bus_ids, int rank) {
+  CS_R_BEGIN
+  std::vector<RankGpus> all(hosts.size());
+  for (R_xlen_t r = 0; r < hosts.size(); ++r) {
+    all[size_t(r)].host = Rcpp::as<std::string>(hosts[r]);
+    all[size_t(r)].bus_ids = Rcpp::as<std::vector<std::string>>(bus_ids[r]);
+  }
+  std::vector<int> mine = assign_rank_gpus(all, rank);
+  return Rcpp::IntegerVector(mine.begin(), mine.end());
+  CS_R_END
+}
