@@ -25,7 +25,10 @@
 #' exchange through MPI.
 #'
 #' @section Failures:
-#' Every rank must run the same verbs in the same order (they are collective).
+#' Every rank must run the same verbs in the same order: the verbs, the
+#' per-gene summaries of a device matrix (\code{rowSums}, \code{rowMeans}) and
+#' the gathers are collective, so none of them may sit inside
+#' \code{if (rank == 0)}.
 #' A rank that stops with an error ends the whole job at once (MPI_Abort, by
 #' default in non-interactive sessions: \code{abort.on.error}); a rank that
 #' dies is noticed by \code{mpirun} (or Slurm), which stops the others. As a

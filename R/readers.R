@@ -178,7 +178,9 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
 #' @return \code{path}, invisibly.
 #' @details Columns of \code{colData} and \code{rowData} that are numeric,
 #'   integer, logical, character or factor are written; any other column is
-#'   left out with a warning.
+#'   left out with a warning. In an MPI job each rank writes the cells it
+#'   holds: give each rank its own \code{path}, or write on one rank what
+#'   \code{\link{gatherCells}} brought there.
 #' @examples
 #' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
 #'                  devices = "cpu")
