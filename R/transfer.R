@@ -144,6 +144,8 @@ rebalance <- function(x, devices = NULL, shards = NULL) {
                                   call. = FALSE)
     seed <- x@seed
     devs <- if (is.null(devices)) unique(deviceLayout(x)$device) else .resolveDevices(devices)
+    # no shards at all (an MPI rank left without cells): the default devices
+    if (!length(devs)) devs <- .defaultDevices()
     sh <- .resolveShards(shards, devs)
     seed@handle <- .seedCall(seed, cs_rebalance, devs, sh$n, sh$cells)
     .wrapSeed(seed)

@@ -21,7 +21,7 @@ skip_without_mpi <- function() {
 run_mpi <- function(np, script, args = character(), limit = 600) {
     env <- c(paste0("R_LIBS=", paste(.libPaths(), collapse = ":")),
              "OMPI_MCA_btl=self,vader", "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-             "OMPI_MCA_rmaps_base_oversubscribe=1", "CELLSHARD_SHARED_DATA=")
+             "OMPI_MCA_rmaps_base_oversubscribe=1")
     cmd <- c(as.character(limit), mpirun(), "--allow-run-as-root", "--oversubscribe", "-np",
              as.character(np), file.path(R.home("bin"), "Rscript"),
              testthat::test_path("mpi", script), args)
@@ -61,6 +61,7 @@ single_process <- local({
                 sub <- sce[, sce$batch %in% c("b1", "b2", "b3")]
                 norm <- normalizeTotal(sub, target.sum = NULL, log = TRUE)
                 list(res = runSeedPipeline(sce, n.top = 2000, ncomponents = 30),
+                     sub = runSeedPipeline(sub, n.top = 500, ncomponents = 10),
                      median_target = metadata(norm)$normalizeTotal$target.sum,
                      hvg_batch = as.data.frame(rowData(highlyVariableGenes(norm, n.top = 500,
                                                                            batch = "batch"))),
@@ -114,6 +115,7 @@ for (np in 2:3) {
         expect_identical(unlist(got$pbmc_shares), all_cells)
 
         expect_same_pipeline(got$pbmc, ref$res)
+        expect_same_pipeline(got$pbmc_sub, ref$sub)  # the last rank had no cells
         expect_identical(got$median_target, ref$median_target)
         expect_identical(got$hvg_batch$highly_variable, ref$hvg_batch$highly_variable)
         expect_identical(got$hvg_batch$highly_variable_nbatches, ref$hvg_batch$highly_variable_nbatches)
@@ -148,6 +150,7 @@ test_that("the MPI job on the GPUs (NCCL between the ranks) equals one process: 
         expect_identical(sort(unlist(got$devices)), seq_len(gpu_count()) - 1L)
         expect_identical(got$nccl, isTRUE(cellshard:::cs_build_info()$nccl))
         expect_same_pipeline(got$pbmc, ref$res)
+        expect_same_pipeline(got$pbmc_sub, ref$sub)
         expect_identical(got$median_target, ref$median_target)
         expect_identical(got$hvg_batch$highly_variable, ref$hvg_batch$highly_variable)
         expect_equal(got$hvg_v3_batch, ref$hvg_v3_batch, tolerance = 1e-8)

@@ -22,6 +22,8 @@ if (args[2] != "-") {
     norm <- normalizeTotal(sub, target.sum = NULL, log = TRUE)
     out$median_target <- metadata(norm)$normalizeTotal$target.sum
     out$hvg_batch <- as.data.frame(rowData(highlyVariableGenes(norm, n.top = 500, batch = "batch")))
+    # The whole pipeline on those cells: the last rank runs it without cells.
+    out$pbmc_sub <- gatherCells(runSeedPipeline(sub, n.top = 500, ncomponents = 10))
     out$hvg_v3_batch <- as.data.frame(rowData(suppressWarnings(highlyVariableGenes(
         sub, n.top = 500, flavor = "seurat_v3", batch = "batch"))))
 }
