@@ -142,6 +142,13 @@ setReplaceMethod("dimnames", "CellshardMatrix", function(x, value) {
     stats::setNames(st$sum, seed@dimnames[[margin]])
 }
 
+# The length of the R dimension `dim` for a mean over it: the cells of every
+# rank in an MPI job (per-gene sums are over all of them), else the extent.
+.marginLength <- function(x, dim) {
+    cells <- (dim == 2L) != x@seed@transposed
+    if (cells) .nCells(x) else dim(x)[dim]
+}
+
 .checkDims <- function(dims) {
     if (!identical(as.integer(dims), 1L)) stop("only dims = 1 is supported", call. = FALSE)
 }
@@ -167,7 +174,7 @@ setMethod("rowSums", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
 setMethod("colMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
     if (!.sumsOnDevice(x)) return(callNextMethod())
     .checkDims(dims)
-    .marginStats(x, 2L) / nrow(x)
+    .marginStats(x, 2L) / .marginLength(x, 1L)
 })
 
 #' @rdname CellshardMatrix-class
@@ -175,7 +182,7 @@ setMethod("colMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
 setMethod("rowMeans", "CellshardMatrix", function(x, na.rm = FALSE, dims = 1) {
     if (!.sumsOnDevice(x)) return(callNextMethod())
     .checkDims(dims)
-    .marginStats(x, 1L) / ncol(x)
+    .marginStats(x, 1L) / .marginLength(x, 2L)
 })
 
 # Whole matrix to the host as a dgCMatrix (genes x cells, or transposed).

@@ -3,8 +3,11 @@
 
 .CPU <- -1L
 
-# All visible GPUs (0-based, as CUDA counts them), or the CPU backend (-1).
+# The devices cellshardInit() chose for this process (in an MPI job, this
+# rank's share of the node's GPUs); else all visible GPUs (0-based, as CUDA
+# counts them), or the CPU backend (-1).
 .defaultDevices <- function() {
+    if (!is.null(.clusterEnv$devices)) return(.clusterEnv$devices)
     n <- cs_gpu_count()
     if (n > 0L) seq_len(n) - 1L else .CPU
 }

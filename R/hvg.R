@@ -77,7 +77,14 @@ highlyVariableGenes <- function(sce, n.top = 5000,
     }
     if (length(batch) != ncol(sce) || anyNA(batch))
         stop("highlyVariableGenes(): batch needs one non-missing label per cell", call. = FALSE)
-    factor(batch)
+    if (!.clusterActive()) return(factor(batch))
+    # In an MPI job each rank sees only some batches: the levels are those of
+    # all ranks, in the order factor() gives them in one process.
+    mine <- if (is.factor(batch)) as.character(unique(batch)) else unique(batch)
+    used <- unique(unlist(.clusterAllgather(mine, "sharing the batch labels")))
+    levels <- if (is.factor(batch)) levels(batch)[levels(batch) %in% used] else
+        levels(factor(used))
+    factor(batch, levels = levels)
 }
 
 # For flavor "seurat": values on the natural-log scale before expm1 (scanpy
@@ -109,9 +116,10 @@ highlyVariableGenes <- function(sce, n.top = 5000,
 # moments, ranks per batch.
 .hvgV3 <- function(m, labels, n.top, flavor, span) {
     norm_of <- function(x, mv = .geneMeanVar(x)) {
-        clip <- .seuratV3Clip(mv$mean, mv$var, ncol(x), span = span)
+        n <- .nCells(x)
+        clip <- .seuratV3Clip(mv$mean, mv$var, n, span = span)
         mom <- .seedCall(x@seed, cs_column_moments, FALSE, clip$clip)
-        .seuratV3Finish(mv$mean, mv$var, clip$reg_std, mom$sum, mom$sum_sq, ncol(x))
+        .seuratV3Finish(mv$mean, mv$var, clip$reg_std, mom$sum, mom$sum_sq, n)
     }
     mv <- .geneMeanVar(m)  # reported for all cells; also the one batch's moments without batches
     norms <- if (is.null(labels)) matrix(norm_of(m, mv), ncol = 1) else

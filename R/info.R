@@ -1,7 +1,8 @@
 #' What this build of cellshard has, and which devices it sees
 #'
 #' @return Invisibly, a list: \code{backend} ("cuda" or "cpu"), \code{cuda}
-#'   (logical), \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found},
+#'   (logical), \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found}
+#'   (whether the build can run under MPI), \code{mpi_version},
 #'   \code{hdf5_version}, \code{gpus} (one line per visible GPU), \code{all_reduce}
 #'   (how per-gene results are summed across GPUs). Prints a summary.
 #' @examples
@@ -16,8 +17,12 @@ cellshardInfo <- function() {
         "\n", sep = "")
     cat("  NCCL         : ", if (info$nccl) "yes" else "no", "\n", sep = "")
     if (info$cuda) cat("  across GPUs  : ", info$all_reduce, "\n", sep = "")
-    cat("  MPI          : ", if (info$mpi_found) "found at install time" else "not found",
-        "\n", sep = "")
+    cl <- cellshardCluster()
+    cat("  MPI          : ", if (!info$mpi_found) "not built (no MPI found at install time)" else
+        paste0("built (", info$mpi_version, "); ", if (cl$mpi)
+            sprintf("this process is rank %d of %d%s", cl$rank, cl$size,
+                    if (cl$nccl) ", GPUs of the ranks sum through NCCL" else "") else
+            "not started (see cellshardInit)"), "\n", sep = "")
     cat("  HDF5         : ", info$hdf5_version, "\n", sep = "")
     if (length(info$gpus)) {
         cat("  GPUs visible :\n")

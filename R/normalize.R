@@ -46,8 +46,10 @@ normalizeTotal <- function(sce, target.sum = 1e4, exclude.highly.expressed = FAL
         totals <- .seedCall(m@seed, cs_subset_sums, as.numeric(!excluded), 1L)[, 1]
     }
     if (is.null(target.sum)) {
-        if (!any(totals > 0)) stop("normalizeTotal(): every cell has zero counts", call. = FALSE)
-        target.sum <- stats::median(totals[totals > 0])
+        # over every rank's cells in an MPI job
+        if (.clusterSum(sum(totals > 0), "counting cells with counts") == 0)
+            stop("normalizeTotal(): every cell has zero counts", call. = FALSE)
+        target.sum <- .clusterMedian(totals[totals > 0], "the median of the cell totals")
     }
     factor <- target.sum / ifelse(totals > 0, totals, 1)
     handle <- .seedCall(m@seed, cs_map_layer, factor, if (isTRUE(log)) "log1p" else "none", 1,

@@ -38,7 +38,7 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     m <- .deviceAssay(sce, assay.type, "computePCA")
     if (!is.null(subset.row)) m <- m[.geneSelection(subset.row, sce, "computePCA(): subset.row"), ,
                                      drop = FALSE]
-    n_genes <- nrow(m); n <- ncol(m)
+    n_genes <- nrow(m); n <- .nCells(m)
     k <- as.integer(ncomponents)
     if (is.na(k) || k < 1 || k > min(n_genes, n))
         stop(sprintf("computePCA(): ncomponents must lie in 1..%d", min(n_genes, n)), call. = FALSE)

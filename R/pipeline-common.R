@@ -15,8 +15,10 @@
     if (m@seed@transposed)
         stop(sprintf("%s(): assay \"%s\" is a transposed view (cells x genes); store the genes x cells matrix",
                      verb, assay.type), call. = FALSE)
-    if (ncol(m) == 0L || nrow(m) == 0L)
-        stop(sprintf("%s(): the object has %d genes and %d cells", verb, nrow(m), ncol(m)),
+    # In an MPI job a rank may hold no cells; the job as a whole must.
+    n_cells <- .nCells(m)
+    if (n_cells == 0 || nrow(m) == 0L)
+        stop(sprintf("%s(): the object has %d genes and %s cells", verb, nrow(m), .plain(n_cells)),
              call. = FALSE)
     m
 }

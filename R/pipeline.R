@@ -60,7 +60,7 @@ runSeedPipeline <- function(sce, min.genes = 200, max.genes = 10000, min.cells =
                                                              subset = TRUE))
     sce <- step("rebalance", rebalance(sce))
     sce <- step("scale", scaleGenes(sce, zero.center = zero.center, max.value = max.value))
-    sce <- step("pca", computePCA(sce, ncomponents = min(ncomponents, nrow(sce), ncol(sce))))
+    sce <- step("pca", computePCA(sce, ncomponents = min(ncomponents, nrow(sce), .nCells(sce))))
     metadata(sce)$timings <- timings
     sce
 }

@@ -71,7 +71,7 @@ qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type 
     }
     colData(sce) <- cd
 
-    n_cells <- ncol(sce)
+    n_cells <- .nCells(sce)  # every rank's cells in an MPI job
     rd <- rowData(sce)
     rd$n_cells_by_counts <- as.integer(genes$n_positive)
     rd$total_counts <- genes$sum

@@ -7,6 +7,14 @@
 #' read can be interrupted. Corrupt, truncated or inconsistent files give an
 #' error that names the file and the problem; nothing is left on the devices.
 #'
+#' In an MPI job (\code{\link{cellshardInit}}) each rank reads only its own
+#' contiguous share of the cells, in rank order: shares of about equal
+#' non-zeros for CSR matrices (h5ad \code{csr_matrix}, 10x HDF5), of equal
+#' numbers of cells otherwise. CSC and dense h5ad matrices and MatrixMarket
+#' files cannot be cut by cells without reading them, so every rank reads them
+#' whole and keeps its share. \code{obs}, barcodes and feature names are read
+#' by every rank (they are small next to the matrix).
+#'
 #' \describe{
 #'   \item{\code{readH5AD}}{An AnnData file (anndata 0.8 layout and later): \code{X}
 #'     stored as CSR, CSC or dense, of any integer or float type; \code{obs} and
@@ -53,12 +61,18 @@ readH5AD <- function(path, devices = NULL, shards = NULL, assay = "counts", laye
     var <- .frameToDataFrame(.deviceCall(cs_h5ad_read_frame(path, "var")))
     source <- list(format = "h5ad", path = path)
     elements <- c(stats::setNames("X", assay), stats::setNames(layers, layers))
+    cl <- cs_cluster_state()
+    share <- NULL  # the cells of X's share; the layers take the same
     mats <- lapply(elements, function(el) {
-        r <- .deviceCall(cs_h5ad_open(path, devs, sh, el))
+        r <- if (is.null(share))
+            .deviceCall(cs_h5ad_open(path, devs, sh, el, part = cl$rank, parts = cl$size)) else
+            .deviceCall(cs_h5ad_open(path, devs, sh, el, first = share$first, count = share$count))
+        share <<- list(first = r$first_obs, count = r$n_obs)
         .runReader(r, progress, sprintf("reading %s of %s", el, basename(path)))
     })
-    .assembleSce(mats, genes = rownames(var), cells = rownames(obs), rowData = var,
-                 colData = obs, source = source)
+    cells <- .shareRows(share, nrow(obs))
+    .assembleSce(mats, genes = rownames(var), cells = rownames(obs)[cells], rowData = var,
+                 colData = obs[cells, , drop = FALSE], source = source)
 }
 
 #' @rdname readH5AD
@@ -66,7 +80,9 @@ readH5AD <- function(path, devices = NULL, shards = NULL, assay = "counts", laye
 read10xH5 <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL) {
     path <- .checkPath(path)
     devs <- .resolveDevices(devices)
-    r <- .deviceCall(cs_10x_h5_open(path, devs, .shardCount(shards, devs)))
+    cl <- cs_cluster_state()
+    r <- .deviceCall(cs_10x_h5_open(path, devs, .shardCount(shards, devs), part = cl$rank,
+                                    parts = cl$size))
     .read10x(r, assay, progress, list(format = "tenx_h5", path = path), basename(path))
 }
 
@@ -75,16 +91,25 @@ read10xH5 <- function(path, devices = NULL, shards = NULL, assay = "counts", pro
 read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL) {
     path <- .checkPath(path)
     devs <- .resolveDevices(devices)
-    r <- .deviceCall(cs_mtx_open(path, devs, .shardCount(shards, devs)))
+    cl <- cs_cluster_state()
+    r <- .deviceCall(cs_mtx_open(path, devs, .shardCount(shards, devs), part = cl$rank,
+                                 parts = cl$size))
     .read10x(r, assay, progress, list(format = "tenx_mtx", path = path), basename(path))
 }
 
 .read10x <- function(r, assay, progress, source, label) {
     features <- S4Vectors::DataFrame(r$features, check.names = FALSE)
     handle <- .runReader(r, progress, paste("reading", label))
+    barcodes <- if (length(r$barcodes))
+        r$barcodes[.shareRows(list(first = r$first_obs, count = r$n_obs), length(r$barcodes))]
     .assembleSce(stats::setNames(list(handle), assay), genes = features[[1]],
-                 cells = r$barcodes, rowData = features,
-                 colData = S4Vectors::DataFrame(row.names = r$barcodes), source = source)
+                 cells = barcodes, rowData = features,
+                 colData = S4Vectors::DataFrame(row.names = barcodes), source = source)
+}
+
+# Positions (1-based) of a reader's share among the file's n cells.
+.shareRows <- function(share, n) {
+    if (share$first == 0 && share$count == n) seq_len(n) else share$first + seq_len(share$count)
 }
 
 .checkPath <- function(path) {
@@ -153,7 +178,9 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
 #' @return \code{path}, invisibly.
 #' @details Columns of \code{colData} and \code{rowData} that are numeric,
 #'   integer, logical, character or factor are written; any other column is
-#'   left out with a warning.
+#'   left out with a warning. In an MPI job each rank writes the cells it
+#'   holds: give each rank its own \code{path}, or write on one rank what
+#'   \code{\link{gatherCells}} brought there.
 #' @examples
 #' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
 #'                  devices = "cpu")

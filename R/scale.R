@@ -55,7 +55,7 @@ scaleGenes <- function(sce, zero.center = TRUE, max.value = Inf, min.value = -ma
 # Per-gene mean and variance (ddof 1) over all cells, in float64.
 .geneMeanVar <- function(m, expm1 = FALSE) {
     mom <- .seedCall(m@seed, cs_column_moments, expm1, NULL)
-    n <- ncol(m)
+    n <- .nCells(m)
     mean <- mom$sum / n
     var <- if (n > 1) pmax(0, (mom$sum_sq - n * mean^2) / (n - 1)) else rep(0, length(mean))
     list(mean = mean, var = var)

@@ -48,6 +48,11 @@
 #' @param shards Number of shards (default one per device), of near-equal
 #'   numbers of cells; or a vector giving the number of cells of each shard.
 #' @param verbose Print one line with the achieved statistics and the time.
+#' @details In an MPI job (\code{\link{cellshardInit}}) \code{n.cells} is
+#'   the size of the whole atlas and each rank draws only its own contiguous
+#'   share of the cells (equal numbers, in rank order), the same bits as the
+#'   same cells of a single-process atlas; \code{shards} then counts the
+#'   rank's shards. The statistics in the metadata are of the whole atlas.
 #' @return A \code{SingleCellExperiment} (genes x cells) with
 #'   \itemize{
 #'     \item assay \code{counts}: a device-backed
@@ -77,14 +82,24 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
     n.types <- .wholeNumber(n.types, "n.types", 1, 1000)
     devs <- .resolveDevices(devices)
     sh <- .resolveShards(shards, devs)
+    cl <- cs_cluster_state()
+    share <- .evenShare(n.cells, cl$rank, cl$size)  # all cells without MPI
+    if (share$count < 1)
+        stop(sprintf("simulateAtlas(): %s cells cannot give each of the %d MPI ranks one",
+                     .plain(n.cells), cl$size), call. = FALSE)
+    if (cl$size > 1 && length(sh$cells))
+        stop("simulateAtlas(): in an MPI job, shards must be a number of shards per rank",
+             call. = FALSE)
     started <- proc.time()[["elapsed"]]
-    res <- .deviceCall(cs_simulate_atlas(n.cells, n.genes, seed, as.integer(n.types), devs, sh$n,
-                                         sh$cells))
+    res <- .deviceCall(cs_simulate_atlas(share$count, n.genes, seed, as.integer(n.types), devs, sh$n,
+                                         sh$cells, share$first))
     seconds <- proc.time()[["elapsed"]] - started
+    res$nnz <- .clusterSum(res$nnz, "counting the atlas's non-zeros")
 
     genes <- .numberedNames("GENE", n.genes, 5L)
     genes[res$mt_genes] <- .mitochondrialGenes
     cells <- .numberedNames("CELL", n.cells, 7L)
+    if (share$count < n.cells) cells <- cells[share$first + seq_len(share$count)]
     type_names <- .numberedNames("type", n.types, 2L)
     call <- sprintf("simulateAtlas(%s, n.genes = %s, seed = %s, n.types = %s)",
                     .plain(n.cells), .plain(n.genes), .plain(seed), .plain(n.types))

@@ -22,7 +22,9 @@
 #'   assays.
 #' @details Values are stored as 32-bit floats, as in scanpy and
 #'   rapids-singlecell; counts below 2^24 are exact. NaN, NA and infinite values
-#'   are refused with an error.
+#'   are refused with an error. In an MPI job (\code{\link{cellshardInit}})
+#'   each rank sends what it holds, which should be its own cells only: the
+#'   verbs treat the ranks' cells together as one matrix.
 #' @examples
 #' m <- Matrix::rsparsematrix(100, 30, 0.1, rand.x = function(n) rpois(n, 3) + 1)
 #' x <- toDevice(m, devices = "cpu", shards = 3)
@@ -123,6 +125,7 @@ releaseDevice <- function(x) {
 #' Moves cells so that each shard holds an equal share of cells, like the
 #' rechunk step of the rapids-singlecell multi-GPU workflow after filtering.
 #' Assays of a \code{SingleCellExperiment} that shared an index keep sharing it.
+#' In an MPI job cells move only between the devices of their rank.
 #'
 #' @inheritParams toDevice
 #' @return An object of the same class as \code{x}, with new device data.
@@ -143,6 +146,8 @@ rebalance <- function(x, devices = NULL, shards = NULL) {
                                   call. = FALSE)
     seed <- x@seed
     devs <- if (is.null(devices)) unique(deviceLayout(x)$device) else .resolveDevices(devices)
+    # no shards at all (an MPI rank left without cells): the default devices
+    if (!length(devs)) devs <- .defaultDevices()
     sh <- .resolveShards(shards, devs)
     seed@handle <- .seedCall(seed, cs_rebalance, devs, sh$n, sh$cells)
     .wrapSeed(seed)

@@ -10,6 +10,151 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cs_cluster_state
+Rcpp::List cs_cluster_state();
+RcppExport SEXP _cellshard_cs_cluster_state() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_state());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_mpi_built
+bool cs_mpi_built();
+RcppExport SEXP _cellshard_cs_mpi_built() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_mpi_built());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_mpi_library_version
+std::string cs_mpi_library_version();
+RcppExport SEXP _cellshard_cs_mpi_library_version() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_mpi_library_version());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_start
+Rcpp::List cs_cluster_start(double timeout);
+RcppExport SEXP _cellshard_cs_cluster_start(SEXP timeoutSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< double >::type timeout(timeoutSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_start(timeout));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_finish
+void cs_cluster_finish();
+RcppExport SEXP _cellshard_cs_cluster_finish() {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    cs_cluster_finish();
+    return R_NilValue;
+END_RCPP
+}
+// cs_cluster_abort
+void cs_cluster_abort(int code);
+RcppExport SEXP _cellshard_cs_cluster_abort(SEXP codeSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type code(codeSEXP);
+    cs_cluster_abort(code);
+    return R_NilValue;
+END_RCPP
+}
+// cs_cluster_assign_gpus
+Rcpp::IntegerVector cs_cluster_assign_gpus(int visible);
+RcppExport SEXP _cellshard_cs_cluster_assign_gpus(SEXP visibleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type visible(visibleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_assign_gpus(visible));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_open_nccl
+bool cs_cluster_open_nccl(int device);
+RcppExport SEXP _cellshard_cs_cluster_open_nccl(SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_open_nccl(device));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_sum
+Rcpp::NumericVector cs_cluster_sum(Rcpp::NumericVector x, std::string what);
+RcppExport SEXP _cellshard_cs_cluster_sum(SEXP xSEXP, SEXP whatSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< std::string >::type what(whatSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_sum(x, what));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_gather
+SEXP cs_cluster_gather(Rcpp::RawVector bytes, int root, std::string what);
+RcppExport SEXP _cellshard_cs_cluster_gather(SEXP bytesSEXP, SEXP rootSEXP, SEXP whatSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::RawVector >::type bytes(bytesSEXP);
+    Rcpp::traits::input_parameter< int >::type root(rootSEXP);
+    Rcpp::traits::input_parameter< std::string >::type what(whatSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_gather(bytes, root, what));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_allgather
+Rcpp::List cs_cluster_allgather(Rcpp::RawVector bytes, std::string what);
+RcppExport SEXP _cellshard_cs_cluster_allgather(SEXP bytesSEXP, SEXP whatSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::RawVector >::type bytes(bytesSEXP);
+    Rcpp::traits::input_parameter< std::string >::type what(whatSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_allgather(bytes, what));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_cluster_broadcast
+Rcpp::RawVector cs_cluster_broadcast(Rcpp::RawVector bytes, int root, std::string what);
+RcppExport SEXP _cellshard_cs_cluster_broadcast(SEXP bytesSEXP, SEXP rootSEXP, SEXP whatSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::RawVector >::type bytes(bytesSEXP);
+    Rcpp::traits::input_parameter< int >::type root(rootSEXP);
+    Rcpp::traits::input_parameter< std::string >::type what(whatSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cluster_broadcast(bytes, root, what));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_assign_rank_gpus
+Rcpp::IntegerVector cs_assign_rank_gpus(Rcpp::CharacterVector hosts, Rcpp::List bus_ids, int rank);
+RcppExport SEXP _cellshard_cs_assign_rank_gpus(SEXP hostsSEXP, SEXP bus_idsSEXP, SEXP rankSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::CharacterVector >::type hosts(hostsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type bus_ids(bus_idsSEXP);
+    Rcpp::traits::input_parameter< int >::type rank(rankSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_assign_rank_gpus(hosts, bus_ids, rank));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_build_info
 Rcpp::List cs_build_info();
 RcppExport SEXP _cellshard_cs_build_info() {
@@ -42,8 +187,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_h5ad_open
-Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_shards, std::string element, double chunk_nnz, double chunk_cells);
-RcppExport SEXP _cellshard_cs_h5ad_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP elementSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP) {
+Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_shards, std::string element, double chunk_nnz, double chunk_cells, int part, int parts, double first, double count);
+RcppExport SEXP _cellshard_cs_h5ad_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP elementSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP, SEXP partSEXP, SEXP partsSEXP, SEXP firstSEXP, SEXP countSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -53,7 +198,11 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< std::string >::type element(elementSEXP);
     Rcpp::traits::input_parameter< double >::type chunk_nnz(chunk_nnzSEXP);
     Rcpp::traits::input_parameter< double >::type chunk_cells(chunk_cellsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_h5ad_open(path, devices, n_shards, element, chunk_nnz, chunk_cells));
+    Rcpp::traits::input_parameter< int >::type part(partSEXP);
+    Rcpp::traits::input_parameter< int >::type parts(partsSEXP);
+    Rcpp::traits::input_parameter< double >::type first(firstSEXP);
+    Rcpp::traits::input_parameter< double >::type count(countSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_h5ad_open(path, devices, n_shards, element, chunk_nnz, chunk_cells, part, parts, first, count));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -81,8 +230,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_10x_h5_open
-Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double chunk_nnz, double chunk_cells);
-RcppExport SEXP _cellshard_cs_10x_h5_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP) {
+Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double chunk_nnz, double chunk_cells, int part, int parts);
+RcppExport SEXP _cellshard_cs_10x_h5_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP, SEXP partSEXP, SEXP partsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -91,13 +240,15 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
     Rcpp::traits::input_parameter< double >::type chunk_nnz(chunk_nnzSEXP);
     Rcpp::traits::input_parameter< double >::type chunk_cells(chunk_cellsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_10x_h5_open(path, devices, n_shards, chunk_nnz, chunk_cells));
+    Rcpp::traits::input_parameter< int >::type part(partSEXP);
+    Rcpp::traits::input_parameter< int >::type parts(partsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_10x_h5_open(path, devices, n_shards, chunk_nnz, chunk_cells, part, parts));
     return rcpp_result_gen;
 END_RCPP
 }
 // cs_mtx_open
-Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double entries_per_step);
-RcppExport SEXP _cellshard_cs_mtx_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP entries_per_stepSEXP) {
+Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double entries_per_step, int part, int parts);
+RcppExport SEXP _cellshard_cs_mtx_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP entries_per_stepSEXP, SEXP partSEXP, SEXP partsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -105,7 +256,9 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
     Rcpp::traits::input_parameter< double >::type entries_per_step(entries_per_stepSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_mtx_open(path, devices, n_shards, entries_per_step));
+    Rcpp::traits::input_parameter< int >::type part(partSEXP);
+    Rcpp::traits::input_parameter< int >::type parts(partsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_mtx_open(path, devices, n_shards, entries_per_step, part, parts));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -441,8 +594,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_simulate_atlas
-Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_types, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells);
-RcppExport SEXP _cellshard_cs_simulate_atlas(SEXP n_cellsSEXP, SEXP n_genesSEXP, SEXP seedSEXP, SEXP n_typesSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP) {
+Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_types, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells, double first_cell);
+RcppExport SEXP _cellshard_cs_simulate_atlas(SEXP n_cellsSEXP, SEXP n_genesSEXP, SEXP seedSEXP, SEXP n_typesSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP, SEXP first_cellSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -453,7 +606,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shard_cells(shard_cellsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_simulate_atlas(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells));
+    Rcpp::traits::input_parameter< double >::type first_cell(first_cellSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_simulate_atlas(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -471,14 +625,27 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_cellshard_cs_cluster_state", (DL_FUNC) &_cellshard_cs_cluster_state, 0},
+    {"_cellshard_cs_mpi_built", (DL_FUNC) &_cellshard_cs_mpi_built, 0},
+    {"_cellshard_cs_mpi_library_version", (DL_FUNC) &_cellshard_cs_mpi_library_version, 0},
+    {"_cellshard_cs_cluster_start", (DL_FUNC) &_cellshard_cs_cluster_start, 1},
+    {"_cellshard_cs_cluster_finish", (DL_FUNC) &_cellshard_cs_cluster_finish, 0},
+    {"_cellshard_cs_cluster_abort", (DL_FUNC) &_cellshard_cs_cluster_abort, 1},
+    {"_cellshard_cs_cluster_assign_gpus", (DL_FUNC) &_cellshard_cs_cluster_assign_gpus, 1},
+    {"_cellshard_cs_cluster_open_nccl", (DL_FUNC) &_cellshard_cs_cluster_open_nccl, 1},
+    {"_cellshard_cs_cluster_sum", (DL_FUNC) &_cellshard_cs_cluster_sum, 2},
+    {"_cellshard_cs_cluster_gather", (DL_FUNC) &_cellshard_cs_cluster_gather, 3},
+    {"_cellshard_cs_cluster_allgather", (DL_FUNC) &_cellshard_cs_cluster_allgather, 2},
+    {"_cellshard_cs_cluster_broadcast", (DL_FUNC) &_cellshard_cs_cluster_broadcast, 3},
+    {"_cellshard_cs_assign_rank_gpus", (DL_FUNC) &_cellshard_cs_assign_rank_gpus, 3},
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
     {"_cellshard_cs_gpu_count", (DL_FUNC) &_cellshard_cs_gpu_count, 0},
     {"_cellshard_cs_memory_info", (DL_FUNC) &_cellshard_cs_memory_info, 1},
-    {"_cellshard_cs_h5ad_open", (DL_FUNC) &_cellshard_cs_h5ad_open, 6},
+    {"_cellshard_cs_h5ad_open", (DL_FUNC) &_cellshard_cs_h5ad_open, 10},
     {"_cellshard_cs_h5ad_info", (DL_FUNC) &_cellshard_cs_h5ad_info, 1},
     {"_cellshard_cs_h5ad_read_frame", (DL_FUNC) &_cellshard_cs_h5ad_read_frame, 2},
-    {"_cellshard_cs_10x_h5_open", (DL_FUNC) &_cellshard_cs_10x_h5_open, 5},
-    {"_cellshard_cs_mtx_open", (DL_FUNC) &_cellshard_cs_mtx_open, 4},
+    {"_cellshard_cs_10x_h5_open", (DL_FUNC) &_cellshard_cs_10x_h5_open, 7},
+    {"_cellshard_cs_mtx_open", (DL_FUNC) &_cellshard_cs_mtx_open, 6},
     {"_cellshard_cs_read_mtx", (DL_FUNC) &_cellshard_cs_read_mtx, 3},
     {"_cellshard_cs_reader_step", (DL_FUNC) &_cellshard_cs_reader_step, 2},
     {"_cellshard_cs_reader_finish", (DL_FUNC) &_cellshard_cs_reader_finish, 1},
@@ -505,7 +672,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_dominant_genes", (DL_FUNC) &_cellshard_cs_dominant_genes, 3},
     {"_cellshard_cs_covariance_eigen", (DL_FUNC) &_cellshard_cs_covariance_eigen, 5},
     {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 3},
-    {"_cellshard_cs_simulate_atlas", (DL_FUNC) &_cellshard_cs_simulate_atlas, 7},
+    {"_cellshard_cs_simulate_atlas", (DL_FUNC) &_cellshard_cs_simulate_atlas, 8},
     {"_cellshard_cs_philox4x32", (DL_FUNC) &_cellshard_cs_philox4x32, 2},
     {NULL, NULL, 0}
 };

@@ -29,6 +29,7 @@ Rcpp::List cs_build_info() {
       Rcpp::_["cuda"] = cuda, Rcpp::_["cuda_version"] = std::string(CELLSHARD_BUILD_CUDA_VERSION),
       Rcpp::_["cuda_arch"] = std::string(CELLSHARD_BUILD_CUDA_ARCH),
       Rcpp::_["nccl"] = CELLSHARD_BUILD_NCCL, Rcpp::_["mpi_found"] = CELLSHARD_BUILD_MPI_FOUND,
+      Rcpp::_["mpi_version"] = std::string(CELLSHARD_BUILD_MPI_VERSION),
       Rcpp::_["hdf5_version"] = std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel),
       Rcpp::_["gpus"] = gpus, Rcpp::_["all_reduce"] = all_reduce);
 }

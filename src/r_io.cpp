@@ -52,15 +52,31 @@ size_t as_shards(int n_shards) {
   return size_t(n_shards);
 }
 
+// The cells this process reads: part `part` of `parts` (MPI rank and size),
+// or, when count >= 0, the explicit range [first, first + count).
+RowShare as_share(int part, int parts, double first, double count) {
+  if (parts < 1 || part < 0 || part >= parts) throw Error("internal: bad share of the cells");
+  RowShare s;
+  s.part = part;
+  s.parts = parts;
+  s.first = int64_t(first);
+  s.count = int64_t(count);
+  return s;
+}
+
 ChunkLimits as_limits(double chunk_nnz, double chunk_cells) {
   if (!(chunk_nnz >= 1) || !(chunk_cells >= 1)) throw Error("chunk sizes must be at least 1");
   return ChunkLimits{int64_t(chunk_nnz), int64_t(chunk_cells)};
 }
 
-// list(reader, n_obs, n_vars, chunks) plus `extra` named elements.
+// list(reader, n_obs, n_vars, chunks, first_obs, n_obs_file) plus `extra`
+// named elements: the reader reads cells first_obs + 1 .. first_obs + n_obs
+// (1-based) of the file's n_obs_file.
 Rcpp::List reader_list(std::unique_ptr<ChunkedReader> r, const Rcpp::List& extra = Rcpp::List()) {
   double rows = double(r->n_rows()), cols = double(r->n_cols()), steps = double(r->total_steps());
-  Rcpp::List out(4 + extra.size());
+  double first = double(r->first_row()), file_rows = double(r->file_rows());
+  const R_xlen_t fixed = 6;
+  Rcpp::List out(fixed + extra.size());
   Rcpp::CharacterVector names(out.size());
   out[0] = wrap_reader(std::move(r));
   out[1] = rows;
@@ -70,11 +86,15 @@ Rcpp::List reader_list(std::unique_ptr<ChunkedReader> r, const Rcpp::List& extra
   names[1] = "n_obs";
   names[2] = "n_vars";
   names[3] = "chunks";
+  out[4] = first;
+  out[5] = file_rows;
+  names[4] = "first_obs";
+  names[5] = "n_obs_file";
   Rcpp::CharacterVector extra_names =
       extra.size() ? Rcpp::CharacterVector(extra.names()) : Rcpp::CharacterVector();
   for (R_xlen_t k = 0; k < extra.size(); ++k) {
-    out[4 + k] = extra[k];
-    names[4 + k] = extra_names[k];
+    out[fixed + k] = extra[k];
+    names[fixed + k] = extra_names[k];
   }
   out.attr("names") = names;
   return out;
@@ -223,15 +243,18 @@ void guard_h5ad(const std::string& path) {
 }  // namespace
 
 // Opens the matrix `element` of an h5ad file ("X", a layer name, "layers/<name>",
-// "raw/X"): list(reader, n_obs, n_vars, chunks).
+// "raw/X"): list(reader, n_obs, n_vars, chunks, first_obs, n_obs_file). Reads
+// the cells of part `part` of `parts`, or cells first + 1 .. first + count.
 // [[Rcpp::export]]
 Rcpp::List cs_h5ad_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
                         std::string element = "X", double chunk_nnz = 16777216,
-                        double chunk_cells = 100000) {
+                        double chunk_cells = 100000, int part = 0, int parts = 1,
+                        double first = -1, double count = -1) {
   CS_R_BEGIN
   guard_h5ad(path);
   return reader_list(open_h5ad_matrix(path, element, devices_from_r(devices), as_shards(n_shards),
-                                      as_limits(chunk_nnz, chunk_cells)));
+                                      as_limits(chunk_nnz, chunk_cells),
+                                      as_share(part, parts, first, count)));
   CS_R_END
 }
 
@@ -258,14 +281,16 @@ Rcpp::List cs_h5ad_read_frame(std::string path, std::string group) {
   CS_R_END
 }
 
-// A Cell Ranger HDF5 file: list(reader, n_obs, n_vars, chunks, barcodes, features).
+// A Cell Ranger HDF5 file: list(reader, n_obs, n_vars, chunks, first_obs,
+// n_obs_file, barcodes (all of the file's), features); part `part` of `parts`.
 // [[Rcpp::export]]
 Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
-                          double chunk_nnz = 16777216, double chunk_cells = 100000) {
+                          double chunk_nnz = 16777216, double chunk_cells = 100000,
+                          int part = 0, int parts = 1) {
   CS_R_BEGIN
   run_crash_guard("read10xH5", path, [&] { walk_10x_structure(path); });
   TenxH5 t = open_10x_h5(path, devices_from_r(devices), as_shards(n_shards),
-                         as_limits(chunk_nnz, chunk_cells));
+                         as_limits(chunk_nnz, chunk_cells), as_share(part, parts, -1, -1));
   Rcpp::List features = frame_to_r(t.features)["columns"];
   return reader_list(std::move(t.reader),
                      Rcpp::List::create(Rcpp::_["barcodes"] = utf8_strings(t.barcodes),
@@ -273,14 +298,16 @@ Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_s
   CS_R_END
 }
 
-// A 10x MatrixMarket folder (or .mtx[.gz] file):
-// list(reader, n_obs, n_vars, chunks, barcodes, features, matrix_path).
+// A 10x MatrixMarket folder (or .mtx[.gz] file): list(reader, n_obs, n_vars,
+// chunks, first_obs, n_obs_file, barcodes (all), features, matrix_path);
+// part `part` of `parts`.
 // [[Rcpp::export]]
 Rcpp::List cs_mtx_open(std::string path, Rcpp::IntegerVector devices, int n_shards,
-                       double entries_per_step = 4194304) {
+                       double entries_per_step = 4194304, int part = 0, int parts = 1) {
   CS_R_BEGIN
   if (!(entries_per_step >= 1)) throw Error("entries_per_step must be at least 1");
-  TenxMtx t = open_10x_mtx(path, devices_from_r(devices), as_shards(n_shards), int64_t(entries_per_step));
+  TenxMtx t = open_10x_mtx(path, devices_from_r(devices), as_shards(n_shards), int64_t(entries_per_step),
+                           as_share(part, parts, -1, -1));
   Rcpp::List features = frame_to_r(t.features)["columns"];
   return reader_list(std::move(t.reader),
                      Rcpp::List::create(Rcpp::_["barcodes"] = utf8_strings(t.barcodes),

@@ -32,6 +32,14 @@ int gpu_count() {
 #endif
 }
 
+std::string gpu_bus_id(int device) {
+#ifdef CELLSHARD_CUDA
+  return cuda_device_bus_id(device);
+#else
+  throw_no_cuda_backend(device);
+#endif
+}
+
 void memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
   if (device == kHost) {
     cpu_memory_info(free_bytes, total_bytes);

@@ -85,6 +85,9 @@ Backend& backend_for(int device);
 // Number of GPUs the CUDA backend sees (0 when built without CUDA or none visible).
 int gpu_count();
 
+// PCI bus id of a visible GPU (tells GPUs apart across processes).
+std::string gpu_bus_id(int device);
+
 // Free and total bytes of a device (for kHost, the machine's available memory).
 void memory_info(int device, size_t* free_bytes, size_t* total_bytes);
 

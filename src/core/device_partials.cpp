@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "backend.h"
+#include "cluster.h"
 #include "errors.h"
+#include "partials_across_ranks.h"
 #ifdef CELLSHARD_CUDA
 #include "../cuda/nccl_all_reduce.h"
 #endif
@@ -11,10 +13,11 @@
 namespace cellshard {
 
 DevicePartials::DevicePartials(const std::vector<int>& shard_devices, size_t count)
-    : count_(count) {
+    : count_(count), has_cells_(!shard_devices.empty()) {
   for (int d : shard_devices)
     if (std::find(devices_.begin(), devices_.end(), d) == devices_.end()) devices_.push_back(d);
-  CS_CHECK(!devices_.empty(), "internal: partials without shards");
+  // No shards (a matrix without cells, as an MPI rank may hold): zeros in host memory.
+  if (devices_.empty()) devices_.push_back(kHost);
   for (int d : devices_) {
     BufferPtr b = make_buffer(d, std::max<size_t>(count, 1) * sizeof(double));
     backend_for(d).fill_zero(b->data(), d, b->bytes());
@@ -32,6 +35,12 @@ void DevicePartials::all_reduce() {
   std::vector<double*> buffers;
   for (auto& b : accumulators_) buffers.push_back(b->as<double>());
   all_reduce_sum(devices_, buffers, count_);
+  if (!cluster_active()) return;
+  // In an MPI job: the first accumulator's total over the ranks, then copied
+  // to the rank's other devices so that every accumulator holds it.
+  sum_across_ranks(*accumulators_.front(), count_, has_cells_);
+  for (size_t i = 1; i < accumulators_.size(); ++i)
+    copy_buffer(*accumulators_[i], 0, *accumulators_.front(), 0, count_ * sizeof(double));
 }
 
 std::vector<double> DevicePartials::to_host() const {

@@ -3,6 +3,7 @@
 // part into the accumulator of its device (shards of one device run in order
 // on one thread, so there is no race); all_reduce() then sums the devices'
 // accumulators: NCCL between GPUs, so only the final totals leave the devices.
+// In an MPI job (core/cluster.h) the totals are then summed over the ranks.
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -13,12 +14,14 @@ namespace cellshard {
 
 class DevicePartials {
  public:
-  // Zeroed accumulators of `count` doubles for each distinct device of `shard_devices`.
+  // Zeroed accumulators of `count` doubles for each distinct device of
+  // `shard_devices` (one in host memory when there are no shards).
   DevicePartials(const std::vector<int>& shard_devices, size_t count);
 
   double* on(int device);
 
-  // Afterwards every device's accumulator holds the sum over devices.
+  // Afterwards every device's accumulator holds the sum over devices (and
+  // over the ranks of an MPI job).
   void all_reduce();
   // The total (call all_reduce() first), copied to the host.
   std::vector<double> to_host() const;
@@ -27,6 +30,7 @@ class DevicePartials {
 
  private:
   size_t count_;
+  bool has_cells_;
   std::vector<int> devices_;  // distinct, in order of first appearance
   std::vector<BufferPtr> accumulators_;
 };

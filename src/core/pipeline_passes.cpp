@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "cluster.h"
+#include "cluster_collectives.h"
 #include "device_partials.h"
 #include "errors.h"
 #include "operations.h"
@@ -111,7 +113,8 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
                             const std::vector<double>& col_sums, bool zero_center, int k) {
   const ShardedIndex& idx = d.index();
   const int64_t n_genes = idx.n_cols;
-  const double n = double(idx.n_rows());
+  // Every cell of the job counts (the other ranks' too).
+  const double n = double(cluster_sum(idx.n_rows(), "counting the cells for the PCA"));
   CS_CHECK(k >= 1 && k <= n_genes, "internal: eigenpairs requested out of range");
   CS_CHECK(background.empty() || int64_t(background.size()) == n_genes,
            "internal: one background value per gene");
@@ -142,17 +145,32 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   }
   if (zero_center) terms.push_back({-1.0, mu.data(), mu.data()});
 
-  const int device = gram.first_device();
-  PipelineKernels& kernels = pipeline_kernels_for(device);
-  double* a = gram.on(device);
-  if (scale != 1.0 || !terms.empty()) kernels.add_outer_products(device, a, n_genes, scale, terms);
   Eigenpairs out;
-  out.gram_seconds = seconds_since(started);
-  const auto eigen_started = std::chrono::steady_clock::now();
   out.values.resize(size_t(k));
   out.vectors.resize(g * size_t(k));
-  kernels.top_eigen(device, a, n_genes, k, out.values.data(), out.vectors.data());
-  out.eigen_seconds = seconds_since(eigen_started);
+  // In an MPI job rank 0 alone decomposes (every rank holds the same matrix)
+  // and broadcasts, so the basis is the same bits on every rank whatever
+  // each rank's eigensolver or hardware would give.
+  if (cluster_rank() == 0) {
+    const int device = gram.first_device();
+    PipelineKernels& kernels = pipeline_kernels_for(device);
+    double* a = gram.on(device);
+    if (scale != 1.0 || !terms.empty()) kernels.add_outer_products(device, a, n_genes, scale, terms);
+    out.gram_seconds = seconds_since(started);
+    const auto eigen_started = std::chrono::steady_clock::now();
+    kernels.top_eigen(device, a, n_genes, k, out.values.data(), out.vectors.data());
+    out.eigen_seconds = seconds_since(eigen_started);
+  } else {
+    out.gram_seconds = seconds_since(started);
+  }
+  if (cluster_active()) {
+    const auto waited = std::chrono::steady_clock::now();
+    cluster_broadcast(out.values.data(), out.values.size() * sizeof(double), 0,
+                      "sharing the PCA eigenvalues from rank 0");
+    cluster_broadcast(out.vectors.data(), out.vectors.size() * sizeof(double), 0,
+                      "sharing the PCA basis from rank 0");
+    if (cluster_rank() != 0) out.eigen_seconds = seconds_since(waited);
+  }
   return out;
 }
 

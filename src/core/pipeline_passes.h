@@ -35,6 +35,8 @@ std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_to
 // stored values as offsets from the per-gene background b; empty b: zero) and
 // `col_sums` its column sums (from column_moments). The n_cols x n_cols
 // matrix is built and decomposed on the first device and never leaves it.
+// In an MPI job, n counts the cells of every rank and rank 0 decomposes and
+// broadcasts the eigenpairs.
 struct Eigenpairs {
   std::vector<double> values;   // k, decreasing
   std::vector<double> vectors;  // n_cols x k, column-major

@@ -82,7 +82,7 @@ std::shared_ptr<const AtlasModel> atlas_model(const AtlasOptions& options) {
 }
 
 SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
-                              const Placement& placement) {
+                              const Placement& placement, int64_t first_cell) {
   CS_CHECK(n_cells >= 1, "the synthetic atlas needs at least one cell");
   const size_t n_shards = placement.rows.size();
   CS_CHECK(n_shards >= 1 && placement.devices.size() == n_shards, "internal: bad placement");
@@ -98,7 +98,7 @@ SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
 
   SyntheticAtlas atlas;
   atlas.model = atlas_model(options);
-  atlas.cells = draw_atlas_cells(options, n_cells);
+  atlas.cells = draw_atlas_cells(options, n_cells, first_cell);
   const AtlasModel& model = *atlas.model;
 
   std::vector<AtlasShard> shards(n_shards);
@@ -106,7 +106,7 @@ SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
     AtlasShardJob job;
     job.device = placement.devices[s];
     job.seed = options.seed;
-    job.first_cell = first[s];
+    job.first_cell = first_cell + first[s];
     job.n_cells = placement.rows[s];
     job.n_genes = options.n_genes;
     job.library = atlas.cells.library.data() + first[s];

@@ -18,9 +18,11 @@ struct SyntheticAtlas {
   std::shared_ptr<const AtlasModel> model;
 };
 
-// `placement` cuts the n_cells cells into shards (rows must add up).
+// Cells first_cell .. first_cell + n_cells - 1 of the atlas (all of it when
+// first_cell is 0 and n_cells the atlas's size; an MPI rank draws its share);
+// `placement` cuts them into shards (rows must add up).
 SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
-                              const Placement& placement);
+                              const Placement& placement, int64_t first_cell = 0);
 
 // The model for `options`. The last one built is kept, as it depends on the
 // options only and its tuning costs seconds for 45,854 genes.

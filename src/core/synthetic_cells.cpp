@@ -7,7 +7,7 @@
 
 namespace cellshard {
 
-AtlasCells draw_atlas_cells(const AtlasOptions& o, int64_t n_cells) {
+AtlasCells draw_atlas_cells(const AtlasOptions& o, int64_t n_cells, int64_t first_cell) {
   AtlasCells cells;
   const size_t n = size_t(n_cells);
   cells.library.resize(n);
@@ -18,7 +18,8 @@ AtlasCells draw_atlas_cells(const AtlasOptions& o, int64_t n_cells) {
   parallel_for((n + kBlock - 1) / kBlock, [&](size_t block) {
     const size_t end = std::min(n, (block + 1) * kBlock);
     for (size_t c = block * kBlock; c < end; ++c) {
-      const uint32_t lo = uint32_t(c), hi = uint32_t(uint64_t(c) >> 32);
+      const uint64_t cell = uint64_t(first_cell) + c;  // numbered in the whole atlas
+      const uint32_t lo = uint32_t(cell), hi = uint32_t(cell >> 32);
       const Philox4x32::Words size = host_words(o.seed, 0, lo, hi, kStreamCell);
       const Philox4x32::Words kind = host_words(o.seed, 1, lo, hi, kStreamCell);
       cells.library[c] = library_size(o, normal_from(size));

@@ -16,8 +16,9 @@ struct AtlasCells {
   std::vector<int32_t> table;    // the model's alias table each cell draws from
 };
 
-// Cells 0 .. n_cells - 1 of the atlas; cell c's draws depend on the seed and
-// c only, so an atlas of more cells starts with the same ones.
-AtlasCells draw_atlas_cells(const AtlasOptions& options, int64_t n_cells);
+// Cells first_cell .. first_cell + n_cells - 1 of the atlas; cell c's draws
+// depend on the seed and c only, so an atlas of more cells starts with the
+// same ones, and an MPI rank draws just its share, the same bits.
+AtlasCells draw_atlas_cells(const AtlasOptions& options, int64_t n_cells, int64_t first_cell = 0);
 
 }  // namespace cellshard

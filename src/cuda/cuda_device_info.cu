@@ -36,4 +36,10 @@ std::string cuda_device_description(int device) {
          format_bytes(double(prop.totalGlobalMem));
 }
 
+std::string cuda_device_bus_id(int device) {
+  char id[64] = {0};
+  CS_CUDA_CHECK(cudaDeviceGetPCIBusId(id, int(sizeof id), device));
+  return id;
+}
+
 }  // namespace cellshard

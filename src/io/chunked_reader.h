@@ -16,6 +16,10 @@ class ChunkedReader {
   // Cells (rows) and genes (columns) of the matrix being read.
   virtual int64_t n_rows() const = 0;
   virtual int64_t n_cols() const = 0;
+  // The rows read are rows [first_row(), first_row() + n_rows()) of the
+  // file's file_rows(): all of them unless a share was asked for (MPI).
+  virtual int64_t first_row() const { return 0; }
+  virtual int64_t file_rows() const { return n_rows(); }
 
   // Steps in all (fixed when the reader is opened) and steps done so far.
   int64_t total_steps() const { return total_; }

@@ -6,9 +6,10 @@
 namespace cellshard {
 
 H5CscReader::H5CscReader(CompressedArrays arrays, const std::vector<int>& devices,
-                         size_t n_shards, const ChunkLimits& limits)
+                         size_t n_shards, const ChunkLimits& limits, const RowShare& share)
     : arrays_(std::move(arrays)), devices_(devices), n_shards_(n_shards) {
   CS_CHECK(!devices_.empty() && n_shards_ >= 1, "no devices or shards to read into");
+  range_ = share_rows(share, arrays_.n_minor, nullptr, arrays_.file->who());
   chunk_starts_ = plan_chunks(arrays_.indptr, {0, arrays_.n_major}, limits);
   total_ = int64_t(chunk_starts_.size()) - 1;
 }
@@ -29,7 +30,7 @@ void H5CscReader::do_step() {
 }
 
 MatrixPtr H5CscReader::do_finish() {
-  HostCsr csr = csr_from_coordinates(n_rows(), n_cols(), cells_, genes_, values_);
+  HostCsr csr = slice_rows(csr_from_coordinates(file_rows(), n_cols(), cells_, genes_, values_), range_);
   return from_host(csr, balanced_placement(csr.indptr, devices_, n_shards_));
 }
 

@@ -8,16 +8,20 @@
 #include "chunk_plan.h"
 #include "chunked_reader.h"
 #include "h5_compressed_arrays.h"
+#include "row_share.h"
 
 namespace cellshard {
 
 class H5CscReader : public ChunkedReader {
  public:
-  // `arrays` with genes as the major axis and cells as the indices.
+  // `arrays` with genes as the major axis and cells as the indices. Keeps the
+  // cells of `share` (parts of equal numbers of cells); every gene is read.
   H5CscReader(CompressedArrays arrays, const std::vector<int>& devices, size_t n_shards,
-              const ChunkLimits& limits);
+              const ChunkLimits& limits, const RowShare& share = RowShare());
 
-  int64_t n_rows() const override { return arrays_.n_minor; }
+  int64_t n_rows() const override { return range_.count; }
+  int64_t first_row() const override { return range_.first; }
+  int64_t file_rows() const override { return arrays_.n_minor; }
   int64_t n_cols() const override { return arrays_.n_major; }
 
  private:
@@ -25,6 +29,7 @@ class H5CscReader : public ChunkedReader {
   MatrixPtr do_finish() override;
 
   CompressedArrays arrays_;
+  RowRange range_;
   std::vector<int> devices_;
   size_t n_shards_;
   std::vector<int64_t> chunk_starts_;  // over genes

@@ -16,22 +16,29 @@ static std::vector<int64_t> shard_nnz(const std::vector<int64_t>& prefix, const 
 }
 
 H5CsrStreamReader::H5CsrStreamReader(CompressedArrays arrays, const std::vector<int>& devices,
-                                     size_t n_shards, const ChunkLimits& limits)
+                                     size_t n_shards, const ChunkLimits& limits,
+                                     const RowShare& share)
     : arrays_(std::move(arrays)) {
-  placement_ = balanced_placement(arrays_.indptr, devices, n_shards);
-  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(arrays_.indptr, placement_)));
-  chunk_starts_ = plan_chunks(arrays_.indptr, builder_->shard_first_rows(), limits);
+  range_ = share_rows(share, arrays_.n_major, &arrays_.indptr, arrays_.file->who());
+  // Rows below are numbered within the share; the file's row is first + r.
+  const int64_t base = arrays_.indptr[size_t(range_.first)];
+  prefix_.resize(size_t(range_.count) + 1);
+  for (int64_t r = 0; r <= range_.count; ++r)
+    prefix_[size_t(r)] = arrays_.indptr[size_t(range_.first + r)] - base;
+  placement_ = balanced_placement(prefix_, devices, n_shards);
+  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(prefix_, placement_)));
+  chunk_starts_ = plan_chunks(prefix_, builder_->shard_first_rows(), limits);
   total_ = int64_t(chunk_starts_.size()) - 1;
 }
 
 HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed) const {
   int64_t a = chunk_starts_[k], b = chunk_starts_[k + 1];
-  int64_t lo = arrays_.indptr[size_t(a)], hi = arrays_.indptr[size_t(b)];
+  int64_t lo = arrays_.indptr[size_t(range_.first + a)], hi = arrays_.indptr[size_t(range_.first + b)];
   HostChunk c;
   c.first_row = a;
   c.indptr.resize(size_t(b - a + 1));
-  for (int64_t r = a; r <= b; ++r) c.indptr[size_t(r - a)] = arrays_.indptr[size_t(r)] - lo;
-  read_compressed_range(arrays_, lo, hi, a, c.indptr, &c.indices, &c.values);
+  for (int64_t r = a; r <= b; ++r) c.indptr[size_t(r - a)] = arrays_.indptr[size_t(range_.first + r)] - lo;
+  read_compressed_range(arrays_, lo, hi, range_.first + a, c.indptr, &c.indices, &c.values);
   *removed = canonicalize_rows(c.indptr, c.indices, c.values);
   return c;
 }
@@ -39,13 +46,14 @@ HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed) const {
 void H5CsrStreamReader::restart_with_distinct_counts(size_t k) {
   std::vector<int64_t> prefix(size_t(n_rows()) + 1, 0);
   std::vector<int32_t> indices;
+  const int64_t first = range_.first;
   for (size_t j = 0; j + 1 < chunk_starts_.size(); ++j) {
     int64_t a = chunk_starts_[j], b = chunk_starts_[j + 1];
-    int64_t lo = arrays_.indptr[size_t(a)], hi = arrays_.indptr[size_t(b)];
+    int64_t lo = arrays_.indptr[size_t(first + a)], hi = arrays_.indptr[size_t(first + b)];
     std::vector<int64_t> ptr(size_t(b - a + 1));
-    for (int64_t r = a; r <= b; ++r) ptr[size_t(r - a)] = arrays_.indptr[size_t(r)] - lo;
+    for (int64_t r = a; r <= b; ++r) ptr[size_t(r - a)] = arrays_.indptr[size_t(first + r)] - lo;
     std::vector<float> unused;
-    read_compressed_range(arrays_, lo, hi, a, ptr, &indices, &unused);
+    read_compressed_range(arrays_, lo, hi, first + a, ptr, &indices, &unused);
     std::vector<int64_t> counts = distinct_per_row(ptr, indices);
     for (int64_t r = a; r < b; ++r) prefix[size_t(r + 1)] = prefix[size_t(r)] + counts[size_t(r - a)];
   }

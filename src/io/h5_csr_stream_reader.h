@@ -9,18 +9,22 @@
 #include "chunk_plan.h"
 #include "chunked_reader.h"
 #include "h5_compressed_arrays.h"
+#include "row_share.h"
 
 namespace cellshard {
 
 class H5CsrStreamReader : public ChunkedReader {
  public:
-  // `arrays` with cells as the major axis. Plans shards balanced by non-zeros
-  // and allocates them (so out-of-memory shows before any data is read).
+  // `arrays` with cells as the major axis; reads the cells of `share` (parts
+  // balanced by non-zeros). Plans shards balanced by non-zeros and allocates
+  // them (so out-of-memory shows before any data is read).
   H5CsrStreamReader(CompressedArrays arrays, const std::vector<int>& devices, size_t n_shards,
-                    const ChunkLimits& limits);
+                    const ChunkLimits& limits, const RowShare& share = RowShare());
 
-  int64_t n_rows() const override { return arrays_.n_major; }
+  int64_t n_rows() const override { return range_.count; }
   int64_t n_cols() const override { return arrays_.n_minor; }
+  int64_t first_row() const override { return range_.first; }
+  int64_t file_rows() const override { return arrays_.n_major; }
 
  private:
   void do_step() override;
@@ -33,6 +37,8 @@ class H5CsrStreamReader : public ChunkedReader {
   void restart_with_distinct_counts(size_t k);
 
   CompressedArrays arrays_;
+  RowRange range_;
+  std::vector<int64_t> prefix_;  // non-zeros before each cell of the share (share-local rows)
   Placement placement_;
   std::vector<int64_t> chunk_starts_;
   std::unique_ptr<ShardBuilder> builder_;

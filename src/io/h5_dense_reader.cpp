@@ -9,14 +9,17 @@
 namespace cellshard {
 
 H5DenseReader::H5DenseReader(h5::Dataset dense, const std::vector<int>& devices,
-                             size_t n_shards, const ChunkLimits& limits)
+                             size_t n_shards, const ChunkLimits& limits, const RowShare& share)
     : dense_(std::move(dense)), devices_(devices), n_shards_(n_shards) {
   CS_CHECK(!devices_.empty() && n_shards_ >= 1, "no devices or shards to read into");
   dense_.require_numbers(false);
   if (dense_.rank() != 2)
     dense_.fail("dataset '" + dense_.name() + "' should be two-dimensional");
   dense_.check_plausible_size();
-  n_rows_ = int64_t(dense_.dims()[0]);
+  file_rows_ = int64_t(dense_.dims()[0]);
+  RowRange range = share_rows(share, file_rows_, nullptr, dense_.file().who());
+  first_row_ = range.first;
+  n_rows_ = range.count;
   n_cols_ = int64_t(dense_.dims()[1]);
   if (n_cols_ > int64_t(std::numeric_limits<int32_t>::max()))
     dense_.fail("'" + dense_.name() + "' has more than 2^31 - 1 genes");
@@ -32,14 +35,14 @@ H5DenseReader::H5DenseReader(h5::Dataset dense, const std::vector<int>& devices,
 void H5DenseReader::count_block(int64_t block) {
   int64_t a = block * block_rows_, b = std::min(n_rows_, a + block_rows_);
   block_.resize(size_t((b - a) * n_cols_));
-  dense_.read_rows(block_.data(), hsize_t(a), hsize_t(b - a));
+  dense_.read_rows(block_.data(), hsize_t(first_row_ + a), hsize_t(b - a));
   for (int64_t r = a; r < b; ++r) {
     const float* row = block_.data() + (r - a) * n_cols_;
     int64_t nz = 0;
     for (int64_t g = 0; g < n_cols_; ++g) {
       if (!std::isfinite(row[g]))
         dense_.fail("'" + dense_.name() + "' holds a NaN or infinite value (or one too large "
-                    "for float32) in cell " + std::to_string(r + 1) + " (1-based)");
+                    "for float32) in cell " + std::to_string(first_row_ + r + 1) + " (1-based)");
       nz += row[g] != 0.0f;
     }
     prefix_[size_t(r + 1)] = prefix_[size_t(r)] + nz;
@@ -65,7 +68,7 @@ void H5DenseReader::plan_shards() {
 void H5DenseReader::fill_chunk(size_t k) {
   int64_t a = chunk_starts_[k], b = chunk_starts_[k + 1];
   block_.resize(size_t((b - a) * n_cols_));
-  dense_.read_rows(block_.data(), hsize_t(a), hsize_t(b - a));
+  dense_.read_rows(block_.data(), hsize_t(first_row_ + a), hsize_t(b - a));
   HostChunk c;
   c.first_row = a;
   c.indptr.assign(1, 0);

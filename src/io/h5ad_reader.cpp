@@ -105,17 +105,18 @@ CompressedArrays open_arrays(std::shared_ptr<const h5::File> f, const MatrixElem
 std::unique_ptr<ChunkedReader> open_h5ad_matrix(const std::string& path,
                                                 const std::string& element,
                                                 const std::vector<int>& devices,
-                                                size_t n_shards, const ChunkLimits& limits) {
+                                                size_t n_shards, const ChunkLimits& limits,
+                                                const RowShare& share) {
   std::shared_ptr<const h5::File> f = h5::File::open(kWho, path);
   MatrixElement m = inspect_matrix(*f, element);
   if (m.encoding == "array")
     return std::unique_ptr<ChunkedReader>(
-        new H5DenseReader(f->dataset(m.name), devices, n_shards, limits));
+        new H5DenseReader(f->dataset(m.name), devices, n_shards, limits, share));
   if (m.encoding == "csr_matrix")
     return std::unique_ptr<ChunkedReader>(
-        new H5CsrStreamReader(open_arrays(f, m), devices, n_shards, limits));
+        new H5CsrStreamReader(open_arrays(f, m), devices, n_shards, limits, share));
   return std::unique_ptr<ChunkedReader>(
-      new H5CscReader(open_arrays(f, m), devices, n_shards, limits));
+      new H5CscReader(open_arrays(f, m), devices, n_shards, limits, share));
 }
 
 void walk_h5ad_structure(const std::string& path) {

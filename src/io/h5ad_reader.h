@@ -8,6 +8,7 @@
 
 #include "chunk_plan.h"
 #include "chunked_reader.h"
+#include "row_share.h"
 
 namespace cellshard {
 
@@ -29,7 +30,8 @@ std::string h5ad_element_path(const std::string& element);
 std::unique_ptr<ChunkedReader> open_h5ad_matrix(const std::string& path,
                                                 const std::string& element,
                                                 const std::vector<int>& devices,
-                                                size_t n_shards, const ChunkLimits& limits);
+                                                size_t n_shards, const ChunkLimits& limits,
+                                                const RowShare& share = RowShare());
 
 // Opens and reads everything but the matrix values: obs, var, raw/var, and
 // the metadata and pointers of X, every layer and raw/X (see crash_guard.h).

@@ -34,7 +34,8 @@ static const char* parse_int(const char* p, const char* end, int64_t* v) {
 }
 
 MtxReader::MtxReader(const std::string& who, const std::string& path,
-                     const std::vector<int>& devices, size_t n_shards, int64_t entries_per_step)
+                     const std::vector<int>& devices, size_t n_shards, int64_t entries_per_step,
+                     const RowShare& share)
     : in_(who, path), devices_(devices), n_shards_(n_shards),
       entries_per_step_(std::max<int64_t>(1, entries_per_step)) {
   CS_CHECK(!devices_.empty() && n_shards_ >= 1, "no devices or shards to read into");
@@ -74,6 +75,7 @@ MtxReader::MtxReader(const std::string& who, const std::string& path,
   if (n_genes_ > limit || n_cells_ > limit) in_.fail("more than 2^31 - 1 genes or cells");
   if (double(n_entries_) > double(n_genes_) * double(n_cells_))
     in_.fail("declares " + std::to_string(n_entries_) + " entries, more than genes x cells");
+  range_ = share_rows(share, n_cells_, nullptr, who);
   // Reserve no more than the file could hold, whatever the header claims.
   std::error_code ec;
   auto bytes = fs::file_size(path, ec);
@@ -137,7 +139,7 @@ void MtxReader::do_step() {
 }
 
 MatrixPtr MtxReader::do_finish() {
-  HostCsr csr = csr_from_coordinates(n_cells_, n_genes_, cells_, genes_, values_);
+  HostCsr csr = slice_rows(csr_from_coordinates(n_cells_, n_genes_, cells_, genes_, values_), range_);
   return from_host(csr, balanced_placement(csr.indptr, devices_, n_shards_));
 }
 
@@ -151,7 +153,7 @@ static std::string find_file(const fs::path& dir, std::initializer_list<const ch
 }
 
 TenxMtx open_10x_mtx(const std::string& path, const std::vector<int>& devices, size_t n_shards,
-                     int64_t entries_per_step) {
+                     int64_t entries_per_step, const RowShare& share) {
   const std::string who = "read10xMtx";
   std::error_code ec;
   bool is_dir = fs::is_directory(path, ec);
@@ -167,13 +169,13 @@ TenxMtx open_10x_mtx(const std::string& path, const std::vector<int>& devices, s
     throw Error(who + ": " + path + ": the folder needs " +
                 (features.empty() ? "features.tsv[.gz] (or genes.tsv[.gz])" : "barcodes.tsv[.gz]"));
 
-  auto reader = std::make_unique<MtxReader>(who, out.matrix_path, devices, n_shards, entries_per_step);
+  auto reader = std::make_unique<MtxReader>(who, out.matrix_path, devices, n_shards, entries_per_step, share);
   if (!barcodes.empty()) {
     auto cols = read_tsv_columns(who, barcodes);
     if (!cols.empty()) out.barcodes = std::move(cols[0]);
-    if (int64_t(out.barcodes.size()) != reader->n_rows())
+    if (int64_t(out.barcodes.size()) != reader->file_rows())
       throw Error(who + ": " + barcodes + ": holds " + std::to_string(out.barcodes.size()) +
-                  " barcodes but the matrix has " + std::to_string(reader->n_rows()) + " cells");
+                  " barcodes but the matrix has " + std::to_string(reader->file_rows()) + " cells");
   }
   if (!features.empty()) {
     auto cols = read_tsv_columns(who, features);

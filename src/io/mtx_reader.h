@@ -11,16 +11,22 @@
 #include "chunked_reader.h"
 #include "data_frame.h"
 #include "gz_line_reader.h"
+#include "row_share.h"
 
 namespace cellshard {
 
 class MtxReader : public ChunkedReader {
  public:
-  // Reads the header and the size line; `who` starts error messages.
+  // Reads the header and the size line; `who` starts error messages. Keeps
+  // the cells of `share` (parts of equal numbers of cells); the whole file is
+  // parsed.
   MtxReader(const std::string& who, const std::string& path, const std::vector<int>& devices,
-            size_t n_shards, int64_t entries_per_step = int64_t(1) << 22);
+            size_t n_shards, int64_t entries_per_step = int64_t(1) << 22,
+            const RowShare& share = RowShare());
 
-  int64_t n_rows() const override { return n_cells_; }
+  int64_t n_rows() const override { return range_.count; }
+  int64_t first_row() const override { return range_.first; }
+  int64_t file_rows() const override { return n_cells_; }
   int64_t n_cols() const override { return n_genes_; }
 
  private:
@@ -34,6 +40,7 @@ class MtxReader : public ChunkedReader {
   size_t n_shards_;
   Field field_ = Field::Integer;
   int64_t n_genes_ = 0, n_cells_ = 0, n_entries_ = 0, entries_per_step_;
+  RowRange range_;
   std::vector<int32_t> cells_, genes_;
   std::vector<float> values_;
 };
@@ -48,6 +55,7 @@ struct TenxMtx {
 };
 
 TenxMtx open_10x_mtx(const std::string& path, const std::vector<int>& devices, size_t n_shards,
-                     int64_t entries_per_step = int64_t(1) << 22);
+                     int64_t entries_per_step = int64_t(1) << 22,
+                     const RowShare& share = RowShare());
 
 }  // namespace cellshard

@@ -86,11 +86,11 @@ static TenxH5 read_10x_metadata(std::shared_ptr<const h5::File> f,
 }
 
 TenxH5 open_10x_h5(const std::string& path, const std::vector<int>& devices, size_t n_shards,
-                   const ChunkLimits& limits) {
+                   const ChunkLimits& limits, const RowShare& share) {
   std::shared_ptr<const h5::File> f = h5::File::open("read10xH5", path);
   std::optional<CompressedArrays> arrays;
   TenxH5 out = read_10x_metadata(f, &arrays);
-  out.reader.reset(new H5CsrStreamReader(std::move(*arrays), devices, n_shards, limits));
+  out.reader.reset(new H5CsrStreamReader(std::move(*arrays), devices, n_shards, limits, share));
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "chunk_plan.h"
 #include "chunked_reader.h"
 #include "data_frame.h"
+#include "row_share.h"
 
 namespace cellshard {
 
@@ -21,7 +22,7 @@ struct TenxH5 {
 };
 
 TenxH5 open_10x_h5(const std::string& path, const std::vector<int>& devices, size_t n_shards,
-                   const ChunkLimits& limits);
+                   const ChunkLimits& limits, const RowShare& share = RowShare());
 
 // Reads everything but the matrix values (names, shape, pointers; see crash_guard.h).
 void walk_10x_structure(const std::string& path);
