@@ -60,8 +60,10 @@
 # stored entries, every stored value is positive (no negatives, NaN or
 # explicit zeros) and nothing is left to check.
 .refuseNegative <- function(m, verb, assay.type, n_positive = NULL) {
+    # Decided over the whole MPI job: the check below is a collective.
     if (!is.null(n_positive) && !any(m@seed@background != 0) &&
-        sum(n_positive) == sum(deviceLayout(m)$nnz)) return(invisible())
+        .clusterSum(sum(deviceLayout(m)$nnz) - sum(n_positive), "checking for negative counts") == 0)
+        return(invisible())
     neg <- .seedCall(m@seed, cs_column_moments, FALSE, numeric(nrow(m)))$sum < 0
     if (any(neg))
         stop(sprintf("%s(): assay \"%s\" has negative values (in %d genes, first %s); counts cannot be negative",
