@@ -79,7 +79,7 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
     sh <- .resolveShards(shards, devs)
     started <- proc.time()[["elapsed"]]
     res <- .deviceCall(cs_simulate_atlas(n.cells, n.genes, seed, as.integer(n.types), devs, sh$n,
-                                         sh$cells))
+                                         sh$cells, .progressReporter("simulateAtlas", verbose)))
     seconds <- proc.time()[["elapsed"]] - started
 
     genes <- .numberedNames("GENE", n.genes, 5L)

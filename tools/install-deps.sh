@@ -3,7 +3,7 @@
 # packages it imports, HDF5 and zlib headers, and the tools its tests use.
 # Nothing is downloaded from outside Debian. Skips apt when all are present.
 set -e
-PKGS="r-base-core r-base-dev r-cran-rcpp r-cran-rcpparmadillo r-cran-matrix r-cran-testthat
+PKGS="r-base-core r-base-dev r-cran-rcpp r-cran-rcpparmadillo r-cran-matrix r-cran-cli r-cran-testthat
   r-bioc-singlecellexperiment r-bioc-summarizedexperiment r-bioc-delayedarray r-bioc-s4vectors
   r-bioc-biocgenerics r-bioc-scuttle r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 libhdf5-dev hdf5-tools
   zlib1g-dev python3-anndata python3-h5py"
