@@ -21,7 +21,8 @@
 #' class(seed)
 #' dim(seed)
 #' # what Bioconductor's block processing calls: a dense block on the host
-#' DelayedArray::extract_array(seed, list(1:5, 1:3))
+#' top <- head(order(rowSums(counts(sce)), decreasing = TRUE), 5)
+#' DelayedArray::extract_array(seed, list(top, 1:3))
 #' DelayedArray::is_sparse(seed)
 #' @name CellshardSeed-class
 #' @aliases CellshardSeed
