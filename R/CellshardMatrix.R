@@ -26,10 +26,13 @@ NULL
 #' @return \code{[}, \code{t} and \code{dimnames<-}: a \code{CellshardMatrix}.
 #'   The sums and means: numeric vectors, named after the dimension.
 #' @examples
-#' m <- Matrix::rsparsematrix(50, 20, 0.2, rand.x = function(n) rpois(n, 5) + 1)
-#' x <- toDevice(m, devices = "cpu")
+#' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
+#'                  devices = "cpu")
+#' x <- counts(sce)
+#' x
 #' x[1:10, ]
-#' colSums(x)
+#' summary(colSums(x))
+#' t(x)   # cells x genes, a view
 #' @name CellshardMatrix-class
 #' @aliases CellshardMatrix CellshardArray-class
 #' @exportClass CellshardMatrix CellshardArray

@@ -14,6 +14,16 @@
 #' @slot background Per-gene value of the entries that are not stored (empty:
 #'   zero). Zero-centred scaling gives every gene its own background, so the
 #'   scaled matrix stays sparse on the devices while reading as dense.
+#' @examples
+#' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
+#'                  devices = "cpu")
+#' seed <- DelayedArray::seed(counts(sce))
+#' class(seed)
+#' dim(seed)
+#' # what Bioconductor's block processing calls: a dense block on the host
+#' top <- head(order(rowSums(counts(sce)), decreasing = TRUE), 5)
+#' DelayedArray::extract_array(seed, list(top, 1:3))
+#' DelayedArray::is_sparse(seed)
 #' @name CellshardSeed-class
 #' @aliases CellshardSeed
 #' @exportClass CellshardSeed

@@ -181,16 +181,16 @@ cs_dominant_genes <- function(handle, row_total, fraction) {
     .Call(`_cellshard_cs_dominant_genes`, handle, row_total, fraction)
 }
 
-cs_covariance_eigen <- function(handle, background, col_sums, zero_center, k) {
-    .Call(`_cellshard_cs_covariance_eigen`, handle, background, col_sums, zero_center, k)
+cs_covariance_eigen <- function(handle, background, col_sums, zero_center, k, progress = NULL) {
+    .Call(`_cellshard_cs_covariance_eigen`, handle, background, col_sums, zero_center, k, progress)
 }
 
-cs_multiply <- function(handle, v, shift) {
-    .Call(`_cellshard_cs_multiply`, handle, v, shift)
+cs_multiply <- function(handle, v, shift, progress = NULL) {
+    .Call(`_cellshard_cs_multiply`, handle, v, shift, progress)
 }
 
-cs_simulate_atlas <- function(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell = 0) {
-    .Call(`_cellshard_cs_simulate_atlas`, n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell)
+cs_simulate_atlas <- function(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell = 0, progress = NULL) {
+    .Call(`_cellshard_cs_simulate_atlas`, n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell, progress)
 }
 
 cs_philox4x32 <- function(counter, key) {

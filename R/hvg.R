@@ -33,6 +33,21 @@
 #'   more than \code{n.top} genes; the \code{seurat_v3} flavours select exactly
 #'   \code{n.top}. Where percentile bins of \code{cell_ranger} coincide, scanpy
 #'   stops with an error; cellshard merges them and warns.
+#' @section With scran:
+#' \code{scran::getTopHVGs} reads these statistics from \code{rowData}: give
+#' it the column to rank by and no variance threshold (its default keeps only
+#' positive values, which drops genes of below-median normalised dispersion):
+#' \preformatted{
+#' scran::getTopHVGs(rowData(sce), var.field = "dispersions_norm", n = 2000,
+#'                   var.threshold = NULL)   # cell_ranger, seurat
+#' scran::getTopHVGs(rowData(sce), var.field = "variances_norm", n = 2000,
+#'                   var.threshold = NULL)   # seurat_v3 flavours
+#' }
+#' With the same \code{n} these are the genes of \code{highly_variable}
+#' (for \code{cell_ranger} and \code{seurat}, unless genes tie at the
+#' cut-off, where cellshard keeps them all). \code{scran::getTopHVGs(sce)}
+#' itself runs \code{scran::modelGeneVar} on the \code{logcounts}, which
+#' reads the device-backed assay block by block on the host.
 #' @examples
 #' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
 #'                  devices = "cpu")

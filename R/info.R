@@ -1,35 +1,43 @@
 #' What this build of cellshard has, and which devices it sees
 #'
-#' @return Invisibly, a list: \code{backend} ("cuda" or "cpu"), \code{cuda}
-#'   (logical), \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found}
+#' Prints the summary that \code{configure} printed when the package was
+#' installed: for HDF5, CUDA, NCCL and MPI, what was found or, when something
+#' is missing, which package to install for it (then reinstall cellshard);
+#' then how per-gene results are summed across GPUs, the state of the MPI job
+#' and the GPUs visible now.
+#'
+#' @return Invisibly, a list: \code{backend} ("cuda" when a GPU is visible,
+#'   else "cpu"), \code{cuda} (logical: the CUDA backend is built),
+#'   \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found}
 #'   (whether the build can run under MPI), \code{mpi_version},
-#'   \code{hdf5_version}, \code{gpus} (one line per visible GPU), \code{all_reduce}
-#'   (how per-gene results are summed across GPUs). Prints a summary.
+#'   \code{hdf5_version} (the library loaded now), \code{gpus} (one line per
+#'   visible GPU), \code{all_reduce} (how per-gene results are summed across
+#'   GPUs) and \code{notes} (configure's line for each component, named
+#'   \code{HDF5}, \code{CUDA}, \code{NCCL}, \code{MPI}).
 #' @examples
 #' cellshardInfo()
 #' @export
 cellshardInfo <- function() {
     info <- cs_build_info()
     info$backend <- if (length(info$gpus)) "cuda" else "cpu"
-    cat("cellshard ", as.character(utils::packageVersion("cellshard")), "\n", sep = "")
-    cat("  CUDA backend : ", if (info$cuda) paste0("built (CUDA ", info$cuda_version,
-        ", sm_", gsub(" ", ",", info$cuda_arch), ")") else "not built (no CUDA found at install time)",
-        "\n", sep = "")
-    cat("  NCCL         : ", if (info$nccl) "yes" else "no", "\n", sep = "")
-    if (info$cuda) cat("  across GPUs  : ", info$all_reduce, "\n", sep = "")
-    cl <- cellshardCluster()
-    cat("  MPI          : ", if (!info$mpi_found) "not built (no MPI found at install time)" else
-        paste0("built (", info$mpi_version, "); ", if (cl$mpi)
+    found <- c(HDF5 = TRUE, CUDA = info$cuda, NCCL = info$nccl, MPI = info$mpi_found)
+    cat("cellshard ", as.character(utils::packageVersion("cellshard")), ", built ",
+        if (info$cuda) "with the CUDA and CPU backends" else "with the CPU backend only", "\n",
+        sep = "")
+    cat(sprintf("  %-5s %-4s %s\n", names(found), ifelse(found, "yes", "no"),
+                info$notes[names(found)]), sep = "")
+    if (info$cuda) cat("  across GPUs: ", info$all_reduce, "\n", sep = "")
+    if (info$mpi_found) {
+        cl <- cellshardCluster()
+        cat("  MPI job:    ", if (cl$mpi)
             sprintf("this process is rank %d of %d%s", cl$rank, cl$size,
                     if (cl$nccl) ", GPUs of the ranks sum through NCCL" else "") else
-            "not started (see cellshardInit)"), "\n", sep = "")
-    cat("  HDF5         : ", info$hdf5_version, "\n", sep = "")
-    if (length(info$gpus)) {
-        cat("  GPUs visible :\n")
-        cat(paste0("    ", info$gpus, "\n"), sep = "")
-    } else {
-        cat("  GPUs visible : none; every function runs on the CPU backend\n")
+            "not started (see cellshardInit)", "\n", sep = "")
     }
+    gpus <- if (length(info$gpus)) paste0("\n", paste0("        ", info$gpus, collapse = "\n")) else
+        if (info$cuda) " none visible: every function runs on the CPU backend" else
+            " not usable by this build: every function runs on the CPU backend"
+    cat("  GPUs ", gpus, "\n", sep = "")
     invisible(info)
 }
 

@@ -59,14 +59,15 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     diag_xtx <- mom$sum_sq + 2 * b * mom$sum + n * b^2
     total <- sum(if (zero.center) diag_xtx / n - mu^2 else diag_xtx)
     t1 <- clock()
-    eig <- .seedCall(d@seed, cs_covariance_eigen, b, mom$sum, zero.center, k)
+    progress <- .progressReporter("computePCA")
+    eig <- .seedCall(d@seed, cs_covariance_eigen, b, mom$sum, zero.center, k, progress)
     values <- eig$values
     rotation <- eig$vectors
     flip <- sign(rotation[cbind(apply(abs(rotation), 2, which.max), seq_len(k))])
     rotation <- sweep(rotation, 2, flip, `*`)
     shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
     t2 <- clock()
-    pcs <- .seedCall(d@seed, cs_multiply, rotation, shift)
+    pcs <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)
     seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)
     if (!identical(d, m)) releaseDevice(d)
     dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))

@@ -246,7 +246,7 @@ plotPCACells <- function(sce, colour.by = NULL, components = c(1, 2), name = "PC
              ifelse(grepl("^pct_counts_", metrics),
                     sub("^pct_counts_", "% of counts in ", metrics), metrics))))
     # Wrapped, so that three or four panels side by side keep whole titles.
-    wrapped <- vapply(label, function(l) paste(strwrap(l, 22), collapse = "\n"), "")
+    wrapped <- vapply(label, function(l) paste(strwrap(l, 24), collapse = "\n"), "")
     stats::setNames(sprintf("%s\n(%s)", wrapped, metrics), metrics)
 }
 

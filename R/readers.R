@@ -132,15 +132,14 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
     reader <- r$reader
     on.exit(cs_reader_close(reader))
     if (is.null(progress)) progress <- .verbose() && r$chunks > 1
-    if (isTRUE(progress)) {
-        message(label)
-        pb <- utils::txtProgressBar(min = 0, max = max(1, r$chunks), style = 3)
-        on.exit(close(pb), add = TRUE)
-    }
+    # cli shows the bar once the read has taken 2 s, and closes it on exit.
+    if (isTRUE(progress))
+        cli::cli_progress_bar(name = label, total = max(1, r$chunks), clear = FALSE,
+                              format_done = "{cli::pb_name}done in {cli::pb_elapsed}")
     done <- 0
     while (done < r$chunks) {
         done <- .deviceCall(cs_reader_step(reader, 1L))
-        if (isTRUE(progress)) utils::setTxtProgressBar(pb, done)
+        if (isTRUE(progress)) cli::cli_progress_update(set = done)
     }
     .deviceCall(cs_reader_finish(reader))
 }

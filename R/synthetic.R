@@ -92,7 +92,8 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
              call. = FALSE)
     started <- proc.time()[["elapsed"]]
     res <- .deviceCall(cs_simulate_atlas(share$count, n.genes, seed, as.integer(n.types), devs, sh$n,
-                                         sh$cells, share$first))
+                                         sh$cells, share$first,
+                                         .progressReporter("simulateAtlas", verbose)))
     seconds <- proc.time()[["elapsed"]] - started
     res$nnz <- .clusterSum(res$nnz, "counting the atlas's non-zeros")
 

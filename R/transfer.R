@@ -26,9 +26,12 @@
 #'   each rank sends what it holds, which should be its own cells only: the
 #'   verbs treat the ranks' cells together as one matrix.
 #' @examples
-#' m <- Matrix::rsparsematrix(100, 30, 0.1, rand.x = function(n) rpois(n, 3) + 1)
-#' x <- toDevice(m, devices = "cpu", shards = 3)
-#' identical(as.matrix(toHost(x)), as.matrix(m))
+#' path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+#' host <- toHost(read10xH5(path, devices = "cpu"))   # dgCMatrix counts in host memory
+#' class(counts(host))
+#' sce <- toDevice(host, devices = "cpu", shards = 3)  # back onto the devices
+#' deviceLayout(counts(sce))
+#' identical(as(counts(sce), "dgCMatrix"), counts(host))
 #' @export
 toDevice <- function(x, devices = NULL, shards = NULL, assays = NULL) {
     devs <- .resolveDevices(devices)
@@ -108,8 +111,10 @@ toHost <- function(x, assays = NULL) {
 #' @param x A \code{CellshardMatrix} or a \code{SingleCellExperiment}.
 #' @return \code{x}, invisibly.
 #' @examples
-#' x <- toDevice(Matrix::rsparsematrix(20, 10, 0.3), devices = "cpu")
-#' releaseDevice(x)
+#' path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+#' sce <- read10xH5(path, devices = "cpu")
+#' releaseDevice(sce)
+#' try(colSums(counts(sce)))   # the data is gone; the error says how to reload it
 #' @export
 releaseDevice <- function(x) {
     if (is(x, "SummarizedExperiment")) {
@@ -130,8 +135,11 @@ releaseDevice <- function(x) {
 #' @inheritParams toDevice
 #' @return An object of the same class as \code{x}, with new device data.
 #' @examples
-#' x <- toDevice(Matrix::rsparsematrix(40, 30, 0.2), devices = "cpu")
-#' deviceLayout(rebalance(x[, 1:7], shards = 3))
+#' path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+#' sce <- read10xH5(path, devices = "cpu", shards = 3)
+#' kept <- sce[, colSums(counts(sce)) >= 50]   # the filter leaves uneven shards
+#' deviceLayout(counts(kept))
+#' deviceLayout(counts(rebalance(kept, shards = 3)))   # equal shares again
 #' @export
 rebalance <- function(x, devices = NULL, shards = NULL) {
     if (is(x, "SummarizedExperiment")) {
@@ -159,7 +167,8 @@ rebalance <- function(x, devices = NULL, shards = NULL) {
 #' @return A data frame with one row per shard: \code{shard}, \code{device}
 #'   (-1 for the CPU backend), \code{first_cell}, \code{cells}, \code{nnz}.
 #' @examples
-#' deviceLayout(toDevice(Matrix::rsparsematrix(40, 30, 0.2), devices = "cpu", shards = 2))
+#' path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+#' deviceLayout(counts(read10xH5(path, devices = "cpu", shards = 2)))
 #' @export
 deviceLayout <- function(x) {
     if (!.isDeviceMatrix(x)) stop("not a device-backed matrix", call. = FALSE)

@@ -7,7 +7,7 @@ LOGS=${OUT:-/tmp}
 export MAKEFLAGS=-j$(nproc)
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
-grep "cellshard configuration" "$LOGS/install.log"
+sed -n "/^cellshard configuration/,/^  MPI/p" "$LOGS/install.log"
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 echo "== bench/seed_share.R"
 timeout "${2:-240}" Rscript bench/seed_share.R "${1:-1430156}" 2>&1 | tee "$LOGS/seed_share.txt"

@@ -11,7 +11,7 @@ nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
 nvidia-smi topo -m 2>&1 | head -12
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
-grep "cellshard configuration" "$LOGS/install.log"
+sed -n "/^cellshard configuration/,/^  MPI/p" "$LOGS/install.log"
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 echo "== NCCL bandwidth"
 nvcc -O2 -o /tmp/nccl_bandwidth bench/nccl_bandwidth.cu -lnccl && /tmp/nccl_bandwidth | tee "$LOGS/nccl_bandwidth.txt"

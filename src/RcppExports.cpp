@@ -566,8 +566,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_covariance_eigen
-Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background, Rcpp::NumericVector col_sums, bool zero_center, int k);
-RcppExport SEXP _cellshard_cs_covariance_eigen(SEXP handleSEXP, SEXP backgroundSEXP, SEXP col_sumsSEXP, SEXP zero_centerSEXP, SEXP kSEXP) {
+Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background, Rcpp::NumericVector col_sums, bool zero_center, int k, SEXP progress);
+RcppExport SEXP _cellshard_cs_covariance_eigen(SEXP handleSEXP, SEXP backgroundSEXP, SEXP col_sumsSEXP, SEXP zero_centerSEXP, SEXP kSEXP, SEXP progressSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -576,26 +576,28 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type col_sums(col_sumsSEXP);
     Rcpp::traits::input_parameter< bool >::type zero_center(zero_centerSEXP);
     Rcpp::traits::input_parameter< int >::type k(kSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_covariance_eigen(handle, background, col_sums, zero_center, k));
+    Rcpp::traits::input_parameter< SEXP >::type progress(progressSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_covariance_eigen(handle, background, col_sums, zero_center, k, progress));
     return rcpp_result_gen;
 END_RCPP
 }
 // cs_multiply
-Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift);
-RcppExport SEXP _cellshard_cs_multiply(SEXP handleSEXP, SEXP vSEXP, SEXP shiftSEXP) {
+Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift, SEXP progress);
+RcppExport SEXP _cellshard_cs_multiply(SEXP handleSEXP, SEXP vSEXP, SEXP shiftSEXP, SEXP progressSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type v(vSEXP);
     Rcpp::traits::input_parameter< SEXP >::type shift(shiftSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_multiply(handle, v, shift));
+    Rcpp::traits::input_parameter< SEXP >::type progress(progressSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_multiply(handle, v, shift, progress));
     return rcpp_result_gen;
 END_RCPP
 }
 // cs_simulate_atlas
-Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_types, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells, double first_cell);
-RcppExport SEXP _cellshard_cs_simulate_atlas(SEXP n_cellsSEXP, SEXP n_genesSEXP, SEXP seedSEXP, SEXP n_typesSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP, SEXP first_cellSEXP) {
+Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_types, Rcpp::IntegerVector devices, int n_shards, Rcpp::NumericVector shard_cells, double first_cell, SEXP progress);
+RcppExport SEXP _cellshard_cs_simulate_atlas(SEXP n_cellsSEXP, SEXP n_genesSEXP, SEXP seedSEXP, SEXP n_typesSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP shard_cellsSEXP, SEXP first_cellSEXP, SEXP progressSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -607,7 +609,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type n_shards(n_shardsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shard_cells(shard_cellsSEXP);
     Rcpp::traits::input_parameter< double >::type first_cell(first_cellSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_simulate_atlas(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell));
+    Rcpp::traits::input_parameter< SEXP >::type progress(progressSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_simulate_atlas(n_cells, n_genes, seed, n_types, devices, n_shards, shard_cells, first_cell, progress));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -670,9 +673,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_subset_sums", (DL_FUNC) &_cellshard_cs_subset_sums, 3},
     {"_cellshard_cs_top_sums", (DL_FUNC) &_cellshard_cs_top_sums, 2},
     {"_cellshard_cs_dominant_genes", (DL_FUNC) &_cellshard_cs_dominant_genes, 3},
-    {"_cellshard_cs_covariance_eigen", (DL_FUNC) &_cellshard_cs_covariance_eigen, 5},
-    {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 3},
-    {"_cellshard_cs_simulate_atlas", (DL_FUNC) &_cellshard_cs_simulate_atlas, 8},
+    {"_cellshard_cs_covariance_eigen", (DL_FUNC) &_cellshard_cs_covariance_eigen, 6},
+    {"_cellshard_cs_multiply", (DL_FUNC) &_cellshard_cs_multiply, 4},
+    {"_cellshard_cs_simulate_atlas", (DL_FUNC) &_cellshard_cs_simulate_atlas, 9},
     {"_cellshard_cs_philox4x32", (DL_FUNC) &_cellshard_cs_philox4x32, 2},
     {NULL, NULL, 0}
 };

@@ -31,7 +31,11 @@ Rcpp::List cs_build_info() {
       Rcpp::_["nccl"] = CELLSHARD_BUILD_NCCL, Rcpp::_["mpi_found"] = CELLSHARD_BUILD_MPI_FOUND,
       Rcpp::_["mpi_version"] = std::string(CELLSHARD_BUILD_MPI_VERSION),
       Rcpp::_["hdf5_version"] = std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel),
-      Rcpp::_["gpus"] = gpus, Rcpp::_["all_reduce"] = all_reduce);
+      Rcpp::_["gpus"] = gpus, Rcpp::_["all_reduce"] = all_reduce,
+      // configure's summary lines: what was found, or what to install
+      Rcpp::_["notes"] = Rcpp::CharacterVector::create(
+          Rcpp::_["HDF5"] = CELLSHARD_BUILD_HDF5_NOTE, Rcpp::_["CUDA"] = CELLSHARD_BUILD_CUDA_NOTE,
+          Rcpp::_["NCCL"] = CELLSHARD_BUILD_NCCL_NOTE, Rcpp::_["MPI"] = CELLSHARD_BUILD_MPI_NOTE));
 }
 
 // [[Rcpp::export]]

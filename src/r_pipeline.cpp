@@ -6,6 +6,7 @@
 
 #include "core/pipeline_passes.h"
 #include "r_handle.h"
+#include "r_progress.h"
 
 using namespace cellshard;
 
@@ -98,14 +99,17 @@ Rcpp::LogicalVector cs_dominant_genes(SEXP handle, Rcpp::NumericVector row_total
   CS_R_END
 }
 
+// `progress`: NULL, or an R function(phase, done, total) (r_progress.h).
 // [[Rcpp::export]]
 Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
-                               Rcpp::NumericVector col_sums, bool zero_center, int k) {
+                               Rcpp::NumericVector col_sums, bool zero_center, int k,
+                               SEXP progress = R_NilValue) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   std::vector<double> b(background.begin(), background.end());
   std::vector<double> sums(col_sums.begin(), col_sums.end());
-  Eigenpairs e = covariance_eigen(*m, b, sums, zero_center, k);
+  Eigenpairs e;
+  run_with_progress(progress, [&] { e = covariance_eigen(*m, b, sums, zero_center, k); });
   Rcpp::NumericMatrix vectors(int(m->n_cols()), k);
   std::copy(e.vectors.begin(), e.vectors.end(), vectors.begin());
   return Rcpp::List::create(
@@ -116,7 +120,8 @@ Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
 }
 
 // [[Rcpp::export]]
-Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift) {
+Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift,
+                                SEXP progress = R_NilValue) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   CS_CHECK(v.nrow() == m->n_cols(), "internal: V must have one row per gene");
@@ -125,7 +130,9 @@ Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift) 
   // Every entry is written by the shards (they cover all cells): no zero fill
   // of what may be a gigabyte.
   Rcpp::NumericMatrix res(Rcpp::no_init(int(m->n_rows()), v.ncol()));
-  multiply_matrix(*m, vv, v.ncol(), shift_ptr, res.begin());
+  const int k = v.ncol();
+  double* out = res.begin();
+  run_with_progress(progress, [&] { multiply_matrix(*m, vv, k, shift_ptr, out); });
   return res;
   CS_R_END
 }

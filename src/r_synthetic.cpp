@@ -7,6 +7,7 @@
 #include "core/philox.h"
 #include "core/synthetic_atlas.h"
 #include "r_handle.h"
+#include "r_progress.h"
 
 using namespace cellshard;
 
@@ -52,18 +53,23 @@ Rcpp::List model_parameters(const AtlasModel& m) {
 
 // Draws cells first_cell + 1 .. first_cell + n_cells (1-based) of the
 // synthetic atlas onto the devices: list(handle, library, type (1-based),
-// damaged, mt_genes (1-based), nnz, model).
+// damaged, mt_genes (1-based), nnz, model). `progress`: NULL, or an R
+// function(phase, done, total) (r_progress.h).
 // [[Rcpp::export]]
 Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_types,
                              Rcpp::IntegerVector devices, int n_shards,
-                             Rcpp::NumericVector shard_cells, double first_cell = 0) {
+                             Rcpp::NumericVector shard_cells, double first_cell = 0,
+                             SEXP progress = R_NilValue) {
   CS_R_BEGIN
   AtlasOptions o;
   o.n_genes = int64_t(n_genes);
   o.n_types = n_types;
   o.seed = uint64_t(int64_t(seed));  // negative seeds wrap around, as in two's complement
   Placement place = atlas_placement(int64_t(n_cells), devices_from_r(devices), n_shards, shard_cells);
-  SyntheticAtlas atlas = generate_atlas(o, int64_t(n_cells), place, int64_t(first_cell));
+  SyntheticAtlas atlas;
+  run_with_progress(progress, [&] {
+    atlas = generate_atlas(o, int64_t(n_cells), place, int64_t(first_cell));
+  });
   const AtlasCells& c = atlas.cells;
   Rcpp::IntegerVector type(c.type.begin(), c.type.end());
   for (R_xlen_t i = 0; i < type.size(); ++i) type[i] += 1;

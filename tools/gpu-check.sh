@@ -47,7 +47,7 @@ LIB=/tmp/rlib; mkdir -p $LIB
 if [ -z "${CELLSHARD_INSTALLED:-}" ]; then  # set by a caller that just installed into $LIB
   echo "== R CMD INSTALL"
   R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
-  grep "cellshard configuration" "$LOGS/install.log"
+  sed -n "/^cellshard configuration/,/^  MPI/p" "$LOGS/install.log"
 fi
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 Rscript -e 'suppressPackageStartupMessages(library(cellshard)); cellshardInfo()'

@@ -4,12 +4,16 @@
 # thresholds suited to its 1107 cells x 507 genes; with a path, on that file
 # with the reference workload's thresholds.
 #   Rscript inst/scripts/main.R [file.h5 | file.h5ad | 10x-folder] [picture.png]
+# The picture (default cellshard-main.png in the working directory) shows the
+# counts per cell, the cells on PC1 and PC2 and the variance explained.
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
 example <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
 path <- if (length(args)) args[1] else example
 bundled <- identical(normalizePath(path, mustWork = FALSE), normalizePath(example))
-picture <- if (length(args) >= 2L) args[2] else file.path(tempdir(), "cellshard-main.png")
+# In the working directory by default: a file under tempdir() would be gone when
+# the script ends.
+picture <- if (length(args) >= 2L) args[2] else "cellshard-main.png"
 
 info <- cellshardInfo()
 reader <- if (dir.exists(path)) read10xMtx else if (grepl("\\.h5ad$", path)) readH5AD else read10xH5
@@ -34,11 +38,11 @@ graphics::hist(log10(colSums(SingleCellExperiment::counts(sce))), breaks = 40,
                col = "grey80", border = "white", main = "Counts per cell (all cells)",
                xlab = "log10 total counts")
 rd <- SummarizedExperiment::rowData(out)
-graphics::plot(pcs[, 1], pcs[, 2], pch = 16, cex = 0.5, col = grDevices::adjustcolor("steelblue", 0.6),
+graphics::plot(pcs[, 1], pcs[, 2], pch = 16, cex = 0.8, col = grDevices::adjustcolor("steelblue", 0.6),
                main = "PCA of the kept cells", xlab = "PC1", ylab = "PC2")
 graphics::barplot(attr(pcs, "percentVar")[1:min(20, ncol(pcs))], names.arg = seq_len(min(20, ncol(pcs))),
                   col = "steelblue", border = NA, main = "Variance explained", xlab = "PC", ylab = "%")
 graphics::par(op)
 invisible(grDevices::dev.off())
-cat("picture:", picture, "\n")
+cat("picture:", normalizePath(picture), "\n")
 releaseDevice(out); releaseDevice(sce)

@@ -8,14 +8,19 @@
 
 #include "errors.h"
 #include "pipeline_passes.h"
+#include "progress.h"
 
 namespace cellshard {
 
 void for_each_shard(const std::vector<int>& devices, const std::function<void(size_t)>& fn) {
   std::map<int, std::vector<size_t>> by_device;
   for (size_t s = 0; s < devices.size(); ++s) by_device[devices[s]].push_back(s);
+  // Between shards, a user's interrupt stops the pass (core/progress.h).
   if (by_device.size() <= 1) {
-    for (size_t s = 0; s < devices.size(); ++s) fn(s);
+    for (size_t s = 0; s < devices.size(); ++s) {
+      progress_check_stop();
+      fn(s);
+    }
     return;
   }
   std::vector<std::exception_ptr> errors(by_device.size());
@@ -26,7 +31,10 @@ void for_each_shard(const std::vector<int>& devices, const std::function<void(si
     std::exception_ptr* err = &errors[k++];
     threads.emplace_back([shards, err, &fn] {
       try {
-        for (size_t s : *shards) fn(s);
+        for (size_t s : *shards) {
+          progress_check_stop();
+          fn(s);
+        }
       } catch (...) {
         *err = std::current_exception();
       }

@@ -8,6 +8,7 @@
 #include "device_partials.h"
 #include "errors.h"
 #include "operations.h"
+#include "progress.h"
 
 namespace cellshard {
 
@@ -124,9 +125,11 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
 
   const auto started = std::chrono::steady_clock::now();
   DevicePartials gram(shard_devices(idx), g * g);
+  progress_phase("Gram matrix", int64_t(idx.shards.size()));
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
     kernels_of(sh).gram(sh.view(), values_of(d, s), gram.on(sh.device));
+    progress_advance(1);
   });
   gram.all_reduce();
 
@@ -158,6 +161,7 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
     if (scale != 1.0 || !terms.empty()) kernels.add_outer_products(device, a, n_genes, scale, terms);
     out.gram_seconds = seconds_since(started);
     const auto eigen_started = std::chrono::steady_clock::now();
+    progress_phase("eigendecomposition", 0);
     kernels.top_eigen(device, a, n_genes, k, out.values.data(), out.vectors.data());
     out.eigen_seconds = seconds_since(eigen_started);
   } else {
@@ -180,10 +184,12 @@ void multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k
   CS_CHECK(int64_t(v.size()) == idx.n_cols * k, "internal: V has the wrong size");
   std::vector<int64_t> off = idx.row_offsets();
   // Each shard writes its rows of every column straight into `out`.
+  progress_phase("projection", int64_t(idx.shards.size()));
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
     kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, shift, out + off[s],
                             off.back());
+    progress_advance(1);
   });
 }
 

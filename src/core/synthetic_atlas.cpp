@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "errors.h"
 #include "operations.h"
+#include "progress.h"
 #include "synthetic_shard.h"
 #ifdef CELLSHARD_CUDA
 #include "../cuda/cuda_synthetic.h"
@@ -97,9 +98,12 @@ SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
   for (int device : placement.devices) check_atlas_fits(device, options.n_genes);
 
   SyntheticAtlas atlas;
+  progress_phase("tuning the model", 0);
   atlas.model = atlas_model(options);
   atlas.cells = draw_atlas_cells(options, n_cells, first_cell);
   const AtlasModel& model = *atlas.model;
+
+  progress_phase("drawing the counts", n_cells);
 
   std::vector<AtlasShard> shards(n_shards);
   for_each_shard(placement.devices, [&](size_t s) {
@@ -114,6 +118,9 @@ SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
     job.tables = model.tables.data();
     job.n_tables = model.n_tables();
     shards[s] = generate_atlas_shard(job);
+    // The host backend counts its cells as it draws them; a GPU's shard takes
+    // a fraction of a second, so it counts when done.
+    if (job.device != kHost) progress_advance(job.n_cells);
   });
 
   auto index = std::make_shared<ShardedIndex>();

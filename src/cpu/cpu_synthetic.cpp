@@ -6,6 +6,7 @@
 
 #include "../core/errors.h"
 #include "../core/parallel_for.h"
+#include "../core/progress.h"
 
 namespace cellshard {
 
@@ -65,9 +66,11 @@ AtlasShard generate_atlas_shard_on_host(const AtlasShardJob& job) {
   const size_t n_chunks = size_t((n + kCellsPerChunk - 1) / kCellsPerChunk);
   std::vector<CellChunk> chunks(n_chunks);
   parallel_for(n_chunks, [&](size_t k) {
+    progress_check_stop();  // an interrupt stops the draw between chunks
     CellScratch scratch(job.n_genes);
     const int64_t begin = int64_t(k) * kCellsPerChunk, end = std::min(n, begin + kCellsPerChunk);
     for (int64_t c = begin; c < end; ++c) draw_cell(job, c, scratch, chunks[k]);
+    progress_advance(end - begin);
   });
 
   // Row pointers, then each chunk's entries copied to their place.
