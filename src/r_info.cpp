@@ -4,6 +4,7 @@
 
 #include "build_info.h"
 #include "core/backend.h"
+#include "core/parallel_for.h"
 #include "r_handle.h"
 #ifdef CELLSHARD_CUDA
 #include "cuda/cuda_backend.h"
@@ -30,7 +31,8 @@ Rcpp::List cs_build_info() {
       Rcpp::_["cuda_arch"] = std::string(CELLSHARD_BUILD_CUDA_ARCH),
       Rcpp::_["nccl"] = CELLSHARD_BUILD_NCCL, Rcpp::_["mpi_found"] = CELLSHARD_BUILD_MPI_FOUND,
       Rcpp::_["hdf5_version"] = std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel),
-      Rcpp::_["gpus"] = gpus, Rcpp::_["all_reduce"] = all_reduce);
+      Rcpp::_["gpus"] = gpus, Rcpp::_["all_reduce"] = all_reduce,
+      Rcpp::_["cpu_threads"] = int(host_threads()));
 }
 
 // [[Rcpp::export]]
