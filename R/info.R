@@ -3,7 +3,8 @@
 #' @return Invisibly, a list: \code{backend} ("cuda" or "cpu"), \code{cuda}
 #'   (logical), \code{cuda_version}, \code{cuda_arch}, \code{nccl}, \code{mpi_found},
 #'   \code{hdf5_version}, \code{gpus} (one line per visible GPU), \code{all_reduce}
-#'   (how per-gene results are summed across GPUs). Prints a summary.
+#'   (how per-gene results are summed across GPUs), \code{cpu_threads} (host
+#'   threads of the CPU backend). Prints a summary.
 #' @examples
 #' cellshardInfo()
 #' @export
@@ -19,6 +20,8 @@ cellshardInfo <- function() {
     cat("  MPI          : ", if (info$mpi_found) "found at install time" else "not found",
         "\n", sep = "")
     cat("  HDF5         : ", info$hdf5_version, "\n", sep = "")
+    cat("  CPU threads  : ", info$cpu_threads, " (CELLSHARD_THREADS, else the CPUs this process may use)\n",
+        sep = "")
     if (length(info$gpus)) {
         cat("  GPUs visible :\n")
         cat(paste0("    ", info$gpus, "\n"), sep = "")

@@ -55,6 +55,8 @@ if (length(args) >= 1 && args[1] == "--run") {
         cat(sprintf("CPU total %.3f\n", cpu() - c0))
         tm <- metadata(out)$timings
         for (i in seq_len(nrow(tm))) cat(sprintf("STEP %s %.3f\n", tm$step[i], tm$seconds[i]))
+        ph <- metadata(out)$PCA$seconds
+        cat(sprintf("PCA_PHASES %s\n", paste(sprintf("%s %.2f s", names(ph), ph), collapse = ", ")))
         cat(sprintf("SHAPE %d %d\n", nrow(out), ncol(out)))
     } else if (which == "scran") {
         suppressPackageStartupMessages({
@@ -137,6 +139,8 @@ run_one <- function(which) {
     rss <- as.numeric(sub(".*: ", "", grep("Maximum resident set size", out, value = TRUE))) / 1024
     input_rss <- as.numeric(sub("INPUT_RSS ", "", grep("^INPUT_RSS", out, value = TRUE)))
     shape <- sub("SHAPE ", "", grep("^SHAPE", out, value = TRUE))
+    phases <- grep("^PCA_PHASES", out, value = TRUE)
+    if (length(phases)) cat(which, "PCA by phase:", sub("PCA_PHASES ", "", phases), "\n")
     list(which = which, steps = steps, cpu_total = cpu_total, peak_mb = rss, input_mb = input_rss,
          wall = wall, shape = shape)
 }
