@@ -33,12 +33,13 @@ class KrylovBasis {
   const double* column(int64_t j) const { return q_.data() + j * n_; }
   double* column(int64_t j) { return q_.data() + j * n_; }
 
-  // Appends the block w (n x b, overwritten) after making it orthonormal to
-  // the basis; returns its coefficients R (b x b upper triangular, column-major).
-  // Columns that lie in the span of the basis (an invariant subspace was found)
-  // are replaced by random directions, with a zero on R's diagonal.
+  // Appends the block w (n x b, already orthogonal to the basis; overwritten)
+  // after making its columns orthonormal; returns their coefficients R (b x b
+  // upper triangular, column-major). Columns that were (nearly) all in the
+  // span of the basis, by `scale` (their norms before), mean an invariant
+  // subspace was found: they are replaced by random directions, with a zero
+  // on R's diagonal.
   std::vector<double> append(std::vector<double>& w, const std::vector<double>& scale) {
-    orthogonalize_to_basis(w.data(), b_);
     std::vector<double> r(size_t(b_) * size_t(b_), 0.0);
     for (int c = 0; c < b_; ++c) {
       double* v = w.data() + int64_t(c) * n_;
@@ -64,14 +65,21 @@ class KrylovBasis {
   }
 
   // w (n x cols) -= Q Q^T w, twice (classical Gram-Schmidt, reorthogonalised);
-  // returns the total coefficients Q^T w (m x cols).
-  std::vector<double> orthogonalize_to_basis(double* w, int cols) {
+  // returns the total coefficients Q^T w (m x cols). With `recurrence`, the
+  // first pass takes only the last two blocks: for w = A Q_j that is the
+  // Lanczos recurrence, the only large coefficients; the second pass, over the
+  // whole basis, removes what rounding left on the others.
+  std::vector<double> orthogonalize_to_basis(double* w, int cols, bool recurrence = false) {
     std::vector<double> total(size_t(m_) * size_t(cols), 0.0), h(total.size());
     if (m_ == 0) return total;
     for (int pass = 0; pass < 2; ++pass) {
-      dense_tn(m_, cols, n_, q_.data(), n_, w, n_, h.data(), m_);
-      dense_nn(n_, cols, m_, -1.0, q_.data(), n_, h.data(), m_, 1.0, w, n_);
-      for (size_t i = 0; i < total.size(); ++i) total[i] += h[i];
+      const int64_t from = pass == 0 && recurrence ? std::max<int64_t>(0, m_ - 2 * b_) : 0;
+      const int64_t span = m_ - from;
+      dense_tn(span, cols, n_, column(from), n_, w, n_, h.data(), span);
+      dense_nn(n_, cols, span, -1.0, column(from), n_, h.data(), span, 1.0, w, n_);
+      for (int c = 0; c < cols; ++c)
+        for (int64_t i = 0; i < span; ++i)
+          total[size_t(c) * size_t(m_) + size_t(from + i)] += h[size_t(c) * size_t(span) + size_t(i)];
     }
     return total;
   }
@@ -205,7 +213,7 @@ LanczosReport block_lanczos_top_eigen(const double* a, int64_t n, int k, double*
     // are T's diagonal block (those on older blocks vanish up to rounding).
     dense_tn(n, b, n, a, n, basis.column(first), n, w.data(), n);
     for (int c = 0; c < b; ++c) scale[size_t(c)] = norm(w.data() + int64_t(c) * n, n);
-    std::vector<double> h = basis.orthogonalize_to_basis(w.data(), b);
+    std::vector<double> h = basis.orthogonalize_to_basis(w.data(), b, true);
     std::vector<double> d(size_t(b) * size_t(b));
     for (int c = 0; c < b; ++c)
       for (int r = 0; r < b; ++r)
