@@ -53,6 +53,10 @@ cs_assign_rank_gpus <- function(hosts, bus_ids, rank) {
     .Call(`_cellshard_cs_assign_rank_gpus`, hosts, bus_ids, rank)
 }
 
+cs_host_top_eigen <- function(a, k, method) {
+    .Call(`_cellshard_cs_host_top_eigen`, a, k, method)
+}
+
 cs_build_info <- function() {
     .Call(`_cellshard_cs_build_info`)
 }

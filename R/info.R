@@ -12,8 +12,9 @@
 #'   (whether the build can run under MPI), \code{mpi_version},
 #'   \code{hdf5_version} (the library loaded now), \code{gpus} (one line per
 #'   visible GPU), \code{all_reduce} (how per-gene results are summed across
-#'   GPUs) and \code{notes} (configure's line for each component, named
-#'   \code{HDF5}, \code{CUDA}, \code{NCCL}, \code{MPI}).
+#'   GPUs), \code{cpu_threads} (host threads of the CPU backend) and
+#'   \code{notes} (configure's line for each component, named \code{HDF5},
+#'   \code{CUDA}, \code{NCCL}, \code{MPI}).
 #' @examples
 #' cellshardInfo()
 #' @export
@@ -34,6 +35,7 @@ cellshardInfo <- function() {
                     if (cl$nccl) ", GPUs of the ranks sum through NCCL" else "") else
             "not started (see cellshardInit)", "\n", sep = "")
     }
+    cat("  CPU threads:", info$cpu_threads, "(CELLSHARD_THREADS, else the CPUs this process may use)\n")
     gpus <- if (length(info$gpus)) paste0("\n", paste0("        ", info$gpus, collapse = "\n")) else
         if (info$cuda) " none visible: every function runs on the CPU backend" else
             " not usable by this build: every function runs on the CPU backend"

@@ -3,7 +3,8 @@
 #' Computes the leading principal components on the devices: the Gram matrix of
 #' the (sparse, possibly centred-with-background) matrix is accumulated shard by
 #' shard in float64 and summed across GPUs, its leading eigenvectors are found
-#' on the first device (cuSOLVER; LAPACK on the CPU backend), and the cells are
+#' on the first device (cuSOLVER; on the CPU backend block Lanczos, checked
+#' against the matrix, or LAPACK for small matrices), and the cells are
 #' projected on the devices. With \code{zero.center = TRUE} these are the
 #' eigenvectors of the covariance matrix (1/n, as scanpy's
 #' \code{covariance_eigh}); with \code{FALSE}, of \eqn{X^T X}. Signs are fixed so
@@ -48,9 +49,8 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     d <- if (any(b != 0)) .layerLike(m, .seedCall(m@seed, cs_map_layer, NULL, "none", 1, NULL, -b,
                                                   -Inf, Inf)) else m
     if (.verbose() && n_genes > 2000 && all(deviceLayout(d)$device == .CPU))
-        message(sprintf(paste0("computePCA(): eigendecomposition of %d genes on the CPU; this ",
-                               "takes a while with the reference BLAS (OpenBLAS is much faster)"),
-                        n_genes))
+        message(sprintf("computePCA(): leading eigenvectors of %d genes on the CPU (%d threads)",
+                        n_genes, cs_build_info()$cpu_threads))
     clock <- function() proc.time()[["elapsed"]]
     t0 <- clock()
     mom <- .seedCall(d@seed, cs_column_moments, FALSE, NULL)

@@ -155,6 +155,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_host_top_eigen
+Rcpp::List cs_host_top_eigen(Rcpp::NumericMatrix a, int k, std::string method);
+RcppExport SEXP _cellshard_cs_host_top_eigen(SEXP aSEXP, SEXP kSEXP, SEXP methodSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type a(aSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    Rcpp::traits::input_parameter< std::string >::type method(methodSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_host_top_eigen(a, k, method));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_build_info
 Rcpp::List cs_build_info();
 RcppExport SEXP _cellshard_cs_build_info() {
@@ -641,6 +654,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_cluster_allgather", (DL_FUNC) &_cellshard_cs_cluster_allgather, 2},
     {"_cellshard_cs_cluster_broadcast", (DL_FUNC) &_cellshard_cs_cluster_broadcast, 3},
     {"_cellshard_cs_assign_rank_gpus", (DL_FUNC) &_cellshard_cs_assign_rank_gpus, 3},
+    {"_cellshard_cs_host_top_eigen", (DL_FUNC) &_cellshard_cs_host_top_eigen, 3},
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
     {"_cellshard_cs_gpu_count", (DL_FUNC) &_cellshard_cs_gpu_count, 0},
     {"_cellshard_cs_memory_info", (DL_FUNC) &_cellshard_cs_memory_info, 1},

@@ -4,6 +4,7 @@
 
 #include "build_info.h"
 #include "core/backend.h"
+#include "core/parallel_for.h"
 #include "r_handle.h"
 #ifdef CELLSHARD_CUDA
 #include "cuda/cuda_backend.h"
@@ -35,7 +36,8 @@ Rcpp::List cs_build_info() {
       // configure's summary lines: what was found, or what to install
       Rcpp::_["notes"] = Rcpp::CharacterVector::create(
           Rcpp::_["HDF5"] = CELLSHARD_BUILD_HDF5_NOTE, Rcpp::_["CUDA"] = CELLSHARD_BUILD_CUDA_NOTE,
-          Rcpp::_["NCCL"] = CELLSHARD_BUILD_NCCL_NOTE, Rcpp::_["MPI"] = CELLSHARD_BUILD_MPI_NOTE));
+          Rcpp::_["NCCL"] = CELLSHARD_BUILD_NCCL_NOTE, Rcpp::_["MPI"] = CELLSHARD_BUILD_MPI_NOTE),
+      Rcpp::_["cpu_threads"] = int(host_threads()));
 }
 
 // [[Rcpp::export]]

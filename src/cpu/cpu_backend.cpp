@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../core/errors.h"
+#include "csr_ranges.h"
 #include "gather_rows.h"
 
 namespace cellshard {
@@ -59,16 +60,18 @@ class CpuBackend : public Backend {
   void fill_zero(void* dst, int, size_t bytes) override { std::memset(dst, 0, bytes); }
 
   void row_stats(const CsrView& a, const float* values, AxisStats out) override {
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      double sum = 0;
-      int64_t pos = 0;
-      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
-        sum += double(values[k]);
-        pos += values[k] > 0.0f;
+    for_row_ranges(a, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        double sum = 0;
+        int64_t pos = 0;
+        for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
+          sum += double(values[k]);
+          pos += values[k] > 0.0f;
+        }
+        out.sums[r] = sum;
+        out.n_positive[r] = pos;
       }
-      out.sums[r] = sum;
-      out.n_positive[r] = pos;
-    }
+    });
   }
 
   GatherOutput gather(const CsrView& a, const std::vector<const float*>& values,

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <functional>
 
+#include "../core/parallel_for.h"
+#include "csr_ranges.h"
+#include "sparse_gram.h"
+#include "sparse_project.h"
 #include "symmetric_eigen.h"
 
 namespace cellshard {
@@ -19,91 +23,98 @@ double apply_op(double x, const ValueMap& m) {
   return x;
 }
 
+// Every kernel shares the shard among host threads: per-cell work by ranges
+// of rows, per-gene sums by ranges of genes (csr_ranges.h), so each result is
+// the same bits whatever the number of threads.
 class CpuPipelineKernels : public PipelineKernels {
  public:
   void map_values(const CsrView& a, const float* in, float* out, const ValueMap& m) override {
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      double rf = m.row_factor ? m.row_factor[r] : 1.0;
-      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
-        int32_t g = a.indices[k];
-        double v = apply_op(double(in[k]) * rf, m);
-        if (m.col_factor) v *= m.col_factor[g];
-        if (m.col_offset) v += m.col_offset[g];
-        out[k] = float(std::min(std::max(v, m.lo), m.hi));
+    for_row_ranges(a, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        double rf = m.row_factor ? m.row_factor[r] : 1.0;
+        for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
+          int32_t g = a.indices[k];
+          double v = apply_op(double(in[k]) * rf, m);
+          if (m.col_factor) v *= m.col_factor[g];
+          if (m.col_offset) v += m.col_offset[g];
+          out[k] = float(std::min(std::max(v, m.lo), m.hi));
+        }
       }
-    }
+    });
   }
 
   void col_moments(const CsrView& a, const float* values, const MomentOptions& o,
                    ColumnMoments out) override {
-    for (int64_t k = 0; k < a.nnz; ++k) {
-      int32_t g = a.indices[k];
-      double f = o.expm1 ? std::expm1(double(values[k])) : double(values[k]);
-      if (o.clip) f = std::min(f, o.clip[g]);
-      out.sum[g] += f;
-      out.sum_sq[g] += f * f;
-      out.n_positive[g] += f > 0 ? 1.0 : 0.0;
-    }
+    for_gene_ranges(a, [&](int32_t g0, int32_t g1) {
+      for (int64_t r = 0; r < a.n_rows; ++r)
+        for (int64_t k = first_at_or_after(a, r, g0); k < a.indptr[r + 1] && a.indices[k] < g1; ++k) {
+          int32_t g = a.indices[k];
+          double f = o.expm1 ? std::expm1(double(values[k])) : double(values[k]);
+          if (o.clip) f = std::min(f, o.clip[g]);
+          out.sum[g] += f;
+          out.sum_sq[g] += f * f;
+          out.n_positive[g] += f > 0 ? 1.0 : 0.0;
+        }
+    });
   }
 
   void row_subset_sums(const CsrView& a, const float* values, const uint32_t* bits, int n_subsets,
                        double* out) override {
-    std::vector<double> acc(static_cast<size_t>(n_subsets));
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
-        uint32_t b = bits[a.indices[k]];
-        for (int s = 0; b && s < n_subsets; ++s, b >>= 1)
-          if (b & 1u) acc[size_t(s)] += double(values[k]);
+    for_row_ranges(a, [&](int64_t r0, int64_t r1) {
+      std::vector<double> acc(static_cast<size_t>(n_subsets));
+      for (int64_t r = r0; r < r1; ++r) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
+          uint32_t b = bits[a.indices[k]];
+          for (int s = 0; b && s < n_subsets; ++s, b >>= 1)
+            if (b & 1u) acc[size_t(s)] += double(values[k]);
+        }
+        for (int s = 0; s < n_subsets; ++s) out[int64_t(s) * a.n_rows + r] = acc[size_t(s)];
       }
-      for (int s = 0; s < n_subsets; ++s) out[int64_t(s) * a.n_rows + r] = acc[size_t(s)];
-    }
+    });
   }
 
   void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,
                     double* out) override {
-    std::vector<float> row;
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      row.assign(values + a.indptr[r], values + a.indptr[r + 1]);
-      std::sort(row.begin(), row.end(), std::greater<float>());
-      double acc = 0;
-      size_t taken = 0;
-      for (size_t j = 0; j < ns.size(); ++j) {
-        size_t upto = std::min(row.size(), size_t(ns[j]));
-        for (; taken < upto; ++taken) acc += double(row[taken]);
-        out[int64_t(j) * a.n_rows + r] = acc;
+    for_row_ranges(a, [&](int64_t r0, int64_t r1) {
+      std::vector<float> row;
+      for (int64_t r = r0; r < r1; ++r) {
+        row.assign(values + a.indptr[r], values + a.indptr[r + 1]);
+        std::sort(row.begin(), row.end(), std::greater<float>());
+        double acc = 0;
+        size_t taken = 0;
+        for (size_t j = 0; j < ns.size(); ++j) {
+          size_t upto = std::min(row.size(), size_t(ns[j]));
+          for (; taken < upto; ++taken) acc += double(row[taken]);
+          out[int64_t(j) * a.n_rows + r] = acc;
+        }
       }
-    }
+    });
   }
 
   void flag_dominant_genes(const CsrView& a, const float* values, const double* row_total,
                            double fraction, double* flags) override {
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      double limit = fraction * row_total[r];
-      for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k)
-        if (double(values[k]) > limit) flags[a.indices[k]] = 1.0;
-    }
+    for_gene_ranges(a, [&](int32_t g0, int32_t g1) {
+      for (int64_t r = 0; r < a.n_rows; ++r) {
+        double limit = fraction * row_total[r];
+        for (int64_t k = first_at_or_after(a, r, g0); k < a.indptr[r + 1] && a.indices[k] < g1; ++k)
+          if (double(values[k]) > limit) flags[a.indices[k]] = 1.0;
+      }
+    });
   }
 
-  void gram(const CsrView& a, const float* values, double* g) override {
-    const int64_t n = a.n_cols;
-    for (int64_t r = 0; r < a.n_rows; ++r)
-      for (int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) {
-        double vp = double(values[p]);
-        int64_t col = int64_t(a.indices[p]) * n;
-        for (int64_t q = a.indptr[r]; q < a.indptr[r + 1]; ++q)
-          g[col + a.indices[q]] += vp * double(values[q]);
-      }
-  }
+  void gram(const CsrView& a, const float* values, double* g) override { sparse_gram(a, values, g); }
 
   void add_outer_products(int, double* a, int64_t n, double scale,
                           const std::vector<OuterProduct>& terms) override {
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t i = 0; i < n; ++i) {
-        double v = scale * a[j * n + i];
-        for (const OuterProduct& t : terms) v += t.coef * t.x[i] * t.y[j];
-        a[j * n + i] = v;
-      }
+    parallel_ranges(size_t(n), cpu_pieces(n * n, 1 << 18), [&](size_t j0, size_t j1) {
+      for (int64_t j = int64_t(j0); j < int64_t(j1); ++j)
+        for (int64_t i = 0; i < n; ++i) {
+          double v = scale * a[j * n + i];
+          for (const OuterProduct& t : terms) v += t.coef * t.x[i] * t.y[j];
+          a[j * n + i] = v;
+        }
+    });
   }
 
   void top_eigen(int, double* a, int64_t n, int k, double* values, double* vectors) override {
@@ -112,14 +123,7 @@ class CpuPipelineKernels : public PipelineKernels {
 
   void multiply(const CsrView& a, const float* values, const double* v, int k,
                 const double* shift, double* out, int64_t ld_out) override {
-    for (int64_t r = 0; r < a.n_rows; ++r)
-      for (int j = 0; j < k; ++j) {
-        double acc = 0;
-        const double* vj = v + int64_t(j) * a.n_cols;
-        for (int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p)
-          acc += double(values[p]) * vj[a.indices[p]];
-        out[int64_t(j) * ld_out + r] = shift ? acc + shift[j] : acc;
-      }
+    sparse_project(a, values, v, k, shift, out, ld_out);
   }
 };
 

@@ -130,3 +130,21 @@ test_that("runSeedPipeline runs the notebook's steps in order and keeps the user
                                                    "highly variable genes", "rebalance", "scale", "pca"))
     expect_false("normcounts" %in% SummarizedExperiment::assayNames(out))
 })
+
+test_that("the CPU backend gives the same bits on 1 thread and on several", {
+    old <- Sys.getenv("CELLSHARD_THREADS", NA)
+    on.exit(if (is.na(old)) Sys.unsetenv("CELLSHARD_THREADS") else Sys.setenv(CELLSHARD_THREADS = old))
+    m <- random_counts(1200, 500, density = 0.1, seed = 27)
+    sce <- SingleCellExperiment::SingleCellExperiment(list(counts = m))
+    run <- function(threads) {
+        Sys.setenv(CELLSHARD_THREADS = threads)
+        expect_identical(cellshard:::cs_build_info()$cpu_threads, as.integer(threads))
+        runSeedPipeline(toDevice(sce, devices = "cpu"), min.genes = 20, min.cells = 5, n.top = 1100,
+                        ncomponents = 20, verbose = FALSE)
+    }
+    one <- run(1)
+    three <- run(3)
+    expect_identical(one$total_counts, three$total_counts)
+    expect_identical(SummarizedExperiment::rowData(one), SummarizedExperiment::rowData(three))
+    expect_identical(reducedDim(one, "PCA"), reducedDim(three, "PCA"))
+})
