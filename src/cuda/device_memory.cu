@@ -16,10 +16,6 @@ namespace cellshard {
 
 namespace {
 
-// The device's default stream-ordered memory pool, set up once: it keeps the
-// memory of freed buffers for the next allocation instead of handing it back
-// to the driver (cudaFree of tens of GB took most of a second at R's garbage
-// collection), and lets peer GPUs read and write pool memory.
 std::mutex& pools_mutex() {
   static std::mutex m;
   return m;
@@ -30,6 +26,10 @@ std::map<int, cudaMemPool_t>& pools() {
   return *all;
 }
 
+// The device's default stream-ordered memory pool, set up once: it keeps the
+// memory of freed buffers for the next allocation instead of handing it back
+// to the driver (cudaFree waits for the whole device and unmaps; cudaMalloc
+// maps anew), and lets peer GPUs read and write pool memory.
 cudaMemPool_t pool_of(int device) {
   std::lock_guard<std::mutex> lock(pools_mutex());
   auto found = pools().find(device);
