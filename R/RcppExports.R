@@ -165,6 +165,10 @@ cs_free <- function(handle) {
     invisible(.Call(`_cellshard_cs_free`, handle))
 }
 
+cs_release_unused_device_memory <- function() {
+    invisible(.Call(`_cellshard_cs_release_unused_device_memory`))
+}
+
 cs_map_layer <- function(handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi) {
     .Call(`_cellshard_cs_map_layer`, handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi)
 }

@@ -69,7 +69,7 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     t2 <- clock()
     pcs <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)
     seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)
-    if (!identical(d, m)) releaseDevice(d)
+    if (!identical(d, m)) .freeDevice(d)
     dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))
     # One assignment: each separate attr<- could copy the cells x k matrix.
     # No row names: reducedDim<- would copy the matrix to drop them (1.1 GB at

@@ -118,11 +118,18 @@ toHost <- function(x, assays = NULL) {
 #' @export
 releaseDevice <- function(x) {
     if (is(x, "SummarizedExperiment")) {
-        for (a in assayNames(x)) releaseDevice(assay(x, a, withDimnames = FALSE))
-    } else if (.isDeviceMatrix(x)) {
-        cs_free(x@seed@handle)
+        for (a in assayNames(x)) .freeDevice(assay(x, a, withDimnames = FALSE))
+    } else {
+        .freeDevice(x)
     }
+    cs_release_unused_device_memory()  # once, after everything is freed
     invisible(x)
+}
+
+# Frees a device matrix's data; the memory stays in cellshard's pool for the
+# next allocation (the verbs' own temporaries use this, not releaseDevice).
+.freeDevice <- function(x) {
+    if (.isDeviceMatrix(x)) cs_free(x@seed@handle)
 }
 
 #' Even out the shards across devices

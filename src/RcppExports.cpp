@@ -509,6 +509,15 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cs_release_unused_device_memory
+void cs_release_unused_device_memory();
+RcppExport SEXP _cellshard_cs_release_unused_device_memory() {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    cs_release_unused_device_memory();
+    return R_NilValue;
+END_RCPP
+}
 // cs_map_layer
 SEXP cs_map_layer(SEXP handle, SEXP row_factor, std::string op, double log_divisor, SEXP col_factor, SEXP col_offset, double lo, double hi);
 RcppExport SEXP _cellshard_cs_map_layer(SEXP handleSEXP, SEXP row_factorSEXP, SEXP opSEXP, SEXP log_divisorSEXP, SEXP col_factorSEXP, SEXP col_offsetSEXP, SEXP loSEXP, SEXP hiSEXP) {
@@ -682,6 +691,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_probe_allocation", (DL_FUNC) &_cellshard_cs_probe_allocation, 2},
     {"_cellshard_cs_handle_valid", (DL_FUNC) &_cellshard_cs_handle_valid, 1},
     {"_cellshard_cs_free", (DL_FUNC) &_cellshard_cs_free, 1},
+    {"_cellshard_cs_release_unused_device_memory", (DL_FUNC) &_cellshard_cs_release_unused_device_memory, 0},
     {"_cellshard_cs_map_layer", (DL_FUNC) &_cellshard_cs_map_layer, 8},
     {"_cellshard_cs_column_moments", (DL_FUNC) &_cellshard_cs_column_moments, 3},
     {"_cellshard_cs_subset_sums", (DL_FUNC) &_cellshard_cs_subset_sums, 3},

@@ -267,7 +267,7 @@ bool cs_handle_valid(SEXP handle) {
 }
 
 // [[Rcpp::export]]
-void cs_free(SEXP handle) {
-  free_matrix(handle);
-  release_unused_device_memory();
-}
+void cs_free(SEXP handle) { free_matrix(handle); }
+
+// [[Rcpp::export]]
+void cs_release_unused_device_memory() { release_unused_device_memory(); }
