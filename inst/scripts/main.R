@@ -32,17 +32,27 @@ pcs <- SingleCellExperiment::reducedDim(out, "PCA")
 cat(sprintf("\nvariance explained by the first 5 PCs: %s%%\n",
             paste(round(attr(pcs, "percentVar")[1:5], 2), collapse = ", ")))
 
-grDevices::png(picture, width = 1100, height = 420, res = 110)
-op <- graphics::par(mfrow = c(1, 3), mar = c(4.2, 4.2, 2.5, 1))
-graphics::hist(log10(colSums(SingleCellExperiment::counts(sce))), breaks = 40,
-               col = "grey80", border = "white", main = "Counts per cell (all cells)",
-               xlab = "log10 total counts")
-rd <- SummarizedExperiment::rowData(out)
-graphics::plot(pcs[, 1], pcs[, 2], pch = 16, cex = 0.8, col = grDevices::adjustcolor("steelblue", 0.6),
-               main = "PCA of the kept cells", xlab = "PC1", ylab = "PC2")
-graphics::barplot(attr(pcs, "percentVar")[1:min(20, ncol(pcs))], names.arg = seq_len(min(20, ncol(pcs))),
-                  col = "steelblue", border = NA, main = "Variance explained", xlab = "PC", ylab = "%")
-graphics::par(op)
-invisible(grDevices::dev.off())
-cat("picture:", normalizePath(picture), "\n")
+draw_picture <- function() {
+    grDevices::png(picture, width = 1100, height = 420, res = 110)
+    op <- graphics::par(mfrow = c(1, 3), mar = c(4.2, 4.2, 2.5, 1))
+    graphics::hist(log10(colSums(SingleCellExperiment::counts(sce))), breaks = 40,
+                   col = "grey80", border = "white", main = "Counts per cell (all cells)",
+                   xlab = "log10 total counts")
+    graphics::plot(pcs[, 1], pcs[, 2], pch = 16, cex = 0.8, col = grDevices::adjustcolor("steelblue", 0.6),
+                   main = "PCA of the kept cells", xlab = "PC1", ylab = "PC2")
+    graphics::barplot(attr(pcs, "percentVar")[1:min(20, ncol(pcs))], names.arg = seq_len(min(20, ncol(pcs))),
+                      col = "steelblue", border = NA, main = "Variance explained", xlab = "PC", ylab = "%")
+    graphics::par(op)
+    invisible(grDevices::dev.off())
+}
+# An R without a working PNG device (cairo or X11 libraries missing) would
+# otherwise send the plots to Rplots.pdf and name a picture that is not there.
+if (!isTRUE(capabilities("png"))) {
+    message("no picture: this R has no working PNG device (capabilities(\"png\") is FALSE; ",
+            "install the cairo libraries R was built with)")
+} else {
+    draw_picture()
+    if (file.exists(picture)) cat("picture:", normalizePath(picture), "\n")
+    else warning("the picture ", picture, " was not written", call. = FALSE)
+}
 releaseDevice(out); releaseDevice(sce)
