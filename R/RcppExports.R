@@ -53,6 +53,18 @@ cs_assign_rank_gpus <- function(hosts, bus_ids, rank) {
     .Call(`_cellshard_cs_assign_rank_gpus`, hosts, bus_ids, rank)
 }
 
+cs_scores_matrix <- function(handle) {
+    .Call(`_cellshard_cs_scores_matrix`, handle)
+}
+
+cs_scores_on_device <- function(x) {
+    .Call(`_cellshard_cs_scores_on_device`, x)
+}
+
+cs_scores_to_host <- function(x) {
+    invisible(.Call(`_cellshard_cs_scores_to_host`, x))
+}
+
 cs_host_top_eigen <- function(a, k, method) {
     .Call(`_cellshard_cs_host_top_eigen`, a, k, method)
 }

@@ -18,7 +18,10 @@
 #' @param assay.type The input assay (default \code{"scaled"} when present,
 #'   else \code{"logcounts"}).
 #' @param name Name of the \code{reducedDim}.
-#' @return \code{sce} with \code{reducedDim(sce, name)}: cells x components, with
+#' @return \code{sce} with \code{reducedDim(sce, name)}: cells x components,
+#'   a numeric matrix whose values stay on the devices until R first reads them
+#'   (then they are copied once into R memory; \code{\link{toHost}} and
+#'   \code{\link{releaseDevice}} do it too), with
 #'   attributes \code{percentVar} (percent of the total variance of the genes
 #'   used), \code{varExplained} (variance of each component, n - 1 denominator as
 #'   \code{prcomp} and scater) and \code{rotation} (genes x components). scanpy's
@@ -67,13 +70,15 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     rotation <- sweep(rotation, 2, flip, `*`)
     shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
     t2 <- clock()
-    pcs <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)
+    scores <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)
     seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)
     if (!identical(d, m)) .freeDevice(d)
     dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))
-    # One assignment: each separate attr<- could copy the cells x k matrix.
-    # No row names: reducedDim<- would copy the matrix to drop them (1.1 GB at
-    # 1.4M cells); the getter adds colnames(sce) when asked.
+    # The scores stay on the devices until R reads them (an ALTREP matrix). One
+    # assignment: each separate attr<- could copy. No row names:
+    # reducedDim<- would copy the matrix to drop them; the getter adds
+    # colnames(sce) when asked.
+    pcs <- cs_scores_matrix(scores)
     attributes(pcs) <- list(dim = dim(pcs), dimnames = list(NULL, colnames(rotation)),
                             varExplained = values * n / (n - 1),
                             percentVar = 100 * values / total, rotation = rotation)

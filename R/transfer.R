@@ -6,7 +6,8 @@
 #' \code{\linkS4class{CellshardMatrix}} assays: the cells are cut into
 #' contiguous shards spread over \code{devices}, each shard a CSR block with
 #' 64-bit row pointers. \code{toHost} does the reverse, giving \code{dgCMatrix}
-#' assays.
+#' assays and ordinary matrices for the \code{reducedDims} (PCA scores) that
+#' were on the devices.
 #'
 #' @param x A matrix, a \code{CellshardMatrix}, or a \code{SingleCellExperiment}.
 #' @param devices \code{NULL} (every visible GPU, or the CPU backend when there is
@@ -90,6 +91,9 @@ toHost <- function(x, assays = NULL) {
             m <- assay(x, a, withDimnames = FALSE)
             if (is(m, "CellshardMatrix")) assay(x, a, withDimnames = FALSE) <- as(m, "dgCMatrix")
         }
+        if (is(x, "SingleCellExperiment"))
+            for (r in reducedDimNames(x))
+                cs_scores_to_host(reducedDim(x, r, withDimnames = FALSE))
         return(x)
     }
     if (is(x, "CellshardMatrix")) return(as(x, "dgCMatrix"))
@@ -104,7 +108,9 @@ toHost <- function(x, assays = NULL) {
 #' object refers to the same device data, so all of them become unusable: they
 #' then raise an error that says how to reload the data. Assays that share an
 #' index (for example \code{counts} and \code{logcounts}) keep it until the last
-#' of them is released. GPU memory that cellshard freed and kept for reuse
+#' of them is released. PCA scores (\code{reducedDims} written by
+#' \code{\link{computePCA}}) are first copied into R memory, so they stay
+#' usable. GPU memory that cellshard freed and kept for reuse
 #' (see \code{\link{deviceMemory}}) then goes back to the driver, for other
 #' programs on the same GPUs.
 #'
@@ -119,8 +125,11 @@ toHost <- function(x, assays = NULL) {
 releaseDevice <- function(x) {
     if (is(x, "SummarizedExperiment")) {
         for (a in assayNames(x)) .freeDevice(assay(x, a, withDimnames = FALSE))
+        if (is(x, "SingleCellExperiment"))
+            for (r in reducedDimNames(x)) cs_scores_to_host(reducedDim(x, r, withDimnames = FALSE))
     } else {
         .freeDevice(x)
+        cs_scores_to_host(x)
     }
     cs_release_unused_device_memory()  # once, after everything is freed
     invisible(x)

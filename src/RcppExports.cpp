@@ -155,6 +155,38 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_scores_matrix
+SEXP cs_scores_matrix(SEXP handle);
+RcppExport SEXP _cellshard_cs_scores_matrix(SEXP handleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_scores_matrix(handle));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_scores_on_device
+bool cs_scores_on_device(SEXP x);
+RcppExport SEXP _cellshard_cs_scores_on_device(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_scores_on_device(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_scores_to_host
+void cs_scores_to_host(SEXP x);
+RcppExport SEXP _cellshard_cs_scores_to_host(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    cs_scores_to_host(x);
+    return R_NilValue;
+END_RCPP
+}
 // cs_host_top_eigen
 Rcpp::List cs_host_top_eigen(Rcpp::NumericMatrix a, int k, std::string method);
 RcppExport SEXP _cellshard_cs_host_top_eigen(SEXP aSEXP, SEXP kSEXP, SEXP methodSEXP) {
@@ -604,7 +636,7 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_multiply
-Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift, SEXP progress);
+SEXP cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift, SEXP progress);
 RcppExport SEXP _cellshard_cs_multiply(SEXP handleSEXP, SEXP vSEXP, SEXP shiftSEXP, SEXP progressSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
@@ -663,6 +695,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_cluster_allgather", (DL_FUNC) &_cellshard_cs_cluster_allgather, 2},
     {"_cellshard_cs_cluster_broadcast", (DL_FUNC) &_cellshard_cs_cluster_broadcast, 3},
     {"_cellshard_cs_assign_rank_gpus", (DL_FUNC) &_cellshard_cs_assign_rank_gpus, 3},
+    {"_cellshard_cs_scores_matrix", (DL_FUNC) &_cellshard_cs_scores_matrix, 1},
+    {"_cellshard_cs_scores_on_device", (DL_FUNC) &_cellshard_cs_scores_on_device, 1},
+    {"_cellshard_cs_scores_to_host", (DL_FUNC) &_cellshard_cs_scores_to_host, 1},
     {"_cellshard_cs_host_top_eigen", (DL_FUNC) &_cellshard_cs_host_top_eigen, 3},
     {"_cellshard_cs_build_info", (DL_FUNC) &_cellshard_cs_build_info, 0},
     {"_cellshard_cs_gpu_count", (DL_FUNC) &_cellshard_cs_gpu_count, 0},
@@ -704,7 +739,9 @@ static const R_CallMethodDef CallEntries[] = {
     {NULL, NULL, 0}
 };
 
+void cellshard_register_scores(DllInfo* dll);
 RcppExport void R_init_cellshard(DllInfo *dll) {
     R_registerRoutines(dll, NULL, CallEntries, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
+    cellshard_register_scores(dll);
 }

@@ -4,36 +4,65 @@
 
 namespace cellshard {
 
-static void finalize_handle(SEXP ptr) {
-  auto* h = static_cast<MatrixHandle*>(R_ExternalPtrAddr(ptr));
+namespace {
+
+const char kStale[] =
+    "[cellshard:stale] this assay's device data is gone: it was released with "
+    "releaseDevice(), or the object was saved and reloaded (saveRDS/readRDS) or sent to "
+    "another process, which device memory does not survive";
+
+struct DenseHandle {
+  DenseShardsPtr dense;
+};
+
+// What an external pointer tagged `tag` owns (T: MatrixHandle or DenseHandle).
+template <class T>
+T* handle_of(SEXP ptr, const char* tag) {
+  if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != Rf_install(tag))
+    throw Error("not a cellshard device handle");
+  return static_cast<T*>(R_ExternalPtrAddr(ptr));
+}
+
+template <class T>
+void finalize(SEXP ptr) {
+  auto* h = static_cast<T*>(R_ExternalPtrAddr(ptr));
   if (!h) return;
   R_ClearExternalPtr(ptr);
   delete h;  // never throws: buffer destructors swallow driver-shutdown errors
 }
 
-SEXP wrap_matrix(MatrixPtr m) {
-  auto* h = new MatrixHandle{std::move(m)};
-  SEXP ptr = PROTECT(R_MakeExternalPtr(h, Rf_install("cellshard_matrix"), R_NilValue));
-  R_RegisterCFinalizerEx(ptr, finalize_handle, TRUE);
+template <class T>
+SEXP wrap(T* h, const char* tag) {
+  SEXP ptr = PROTECT(R_MakeExternalPtr(h, Rf_install(tag), R_NilValue));
+  R_RegisterCFinalizerEx(ptr, finalize<T>, TRUE);
   UNPROTECT(1);
   return ptr;
 }
 
+}  // namespace
+
+SEXP wrap_matrix(MatrixPtr m) { return wrap(new MatrixHandle{std::move(m)}, "cellshard_matrix"); }
+
 MatrixPtr get_matrix(SEXP handle) {
-  if (TYPEOF(handle) != EXTPTRSXP || R_ExternalPtrTag(handle) != Rf_install("cellshard_matrix"))
-    throw Error("not a cellshard device handle");
-  auto* h = static_cast<MatrixHandle*>(R_ExternalPtrAddr(handle));
-  if (!h || !h->matrix)
-    throw Error(
-        "[cellshard:stale] this assay's device data is gone: it was released with "
-        "releaseDevice(), or the object was saved and reloaded (saveRDS/readRDS) or sent to "
-        "another process, which device memory does not survive");
+  auto* h = handle_of<MatrixHandle>(handle, "cellshard_matrix");
+  if (!h || !h->matrix) throw Error(kStale);
   return h->matrix;
 }
 
 void free_matrix(SEXP handle) {
-  if (TYPEOF(handle) != EXTPTRSXP) return;
-  finalize_handle(handle);
+  if (TYPEOF(handle) == EXTPTRSXP) finalize<MatrixHandle>(handle);
+}
+
+SEXP wrap_dense(DenseShardsPtr d) { return wrap(new DenseHandle{std::move(d)}, "cellshard_dense"); }
+
+DenseShardsPtr get_dense(SEXP handle) {
+  auto* h = handle_of<DenseHandle>(handle, "cellshard_dense");
+  if (!h || !h->dense) throw Error(kStale);
+  return h->dense;
+}
+
+void free_dense(SEXP handle) {
+  if (TYPEOF(handle) == EXTPTRSXP) finalize<DenseHandle>(handle);
 }
 
 std::vector<int> devices_from_r(const Rcpp::IntegerVector& devices) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "core/dense_shards.h"
 #include "core/errors.h"
 #include "core/sharded_matrix.h"
 
@@ -26,6 +27,11 @@ MatrixPtr get_matrix(SEXP handle);
 
 // Drops the handle's reference now (the explicit free).
 void free_matrix(SEXP handle);
+
+// The same for a dense sharded matrix (PCA scores), tagged "cellshard_dense".
+SEXP wrap_dense(DenseShardsPtr d);
+DenseShardsPtr get_dense(SEXP handle);
+void free_dense(SEXP handle);
 
 // Device numbers from R (-1 for the CPU backend), each checked to be visible.
 std::vector<int> devices_from_r(const Rcpp::IntegerVector& devices);

@@ -120,19 +120,14 @@ Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
 }
 
 // [[Rcpp::export]]
-Rcpp::NumericMatrix cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift,
-                                SEXP progress = R_NilValue) {
+SEXP cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift, SEXP progress = R_NilValue) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   CS_CHECK(v.nrow() == m->n_cols(), "internal: V must have one row per gene");
   std::vector<double> vv(v.begin(), v.end()), shift_values;
   const double* shift_ptr = optional_vector(shift, v.ncol(), "shift", shift_values);
-  // Every entry is written by the shards (they cover all cells): no zero fill
-  // of what may be a gigabyte.
-  Rcpp::NumericMatrix res(Rcpp::no_init(int(m->n_rows()), v.ncol()));
-  const int k = v.ncol();
-  double* out = res.begin();
-  run_with_progress(progress, [&] { multiply_matrix(*m, vv, k, shift_ptr, out); });
-  return res;
+  DenseShardsPtr out;
+  run_with_progress(progress, [&] { out = multiply_matrix(*m, vv, v.ncol(), shift_ptr); });
+  return wrap_dense(out);
   CS_R_END
 }

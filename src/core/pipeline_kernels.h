@@ -90,8 +90,8 @@ class PipelineKernels {
                          double* vectors) = 0;
 
   // out = X * V + 1 shift^T for V (host, n_cols x k, column-major) and shift
-  // (host, k entries, or null for none): out is host memory, n_rows x k,
-  // column-major with leading dimension ld_out (>= n_rows), float64.
+  // (host, k entries, or null for none): out is memory on a's device, n_rows x
+  // k, column-major with leading dimension ld_out (>= n_rows), float64.
   virtual void multiply(const CsrView& a, const float* values, const double* v, int k,
                         const double* shift, double* out, int64_t ld_out) = 0;
 };

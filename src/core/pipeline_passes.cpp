@@ -178,19 +178,27 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   return out;
 }
 
-void multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
-                     const double* shift, double* out) {
+DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
+                               const double* shift) {
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(v.size()) == idx.n_cols * k, "internal: V has the wrong size");
-  std::vector<int64_t> off = idx.row_offsets();
-  // Each shard writes its rows of every column straight into `out`.
+  auto out = std::make_shared<DenseShards>();
+  out->n_cols = k;
+  out->shards.resize(idx.shards.size());
   progress_phase("projection", int64_t(idx.shards.size()));
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
-    kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, shift, out + off[s],
-                            off.back());
+    DenseShard& d = out->shards[s];
+    d.device = sh.device;
+    d.n_rows = sh.n_rows;
+    if (sh.n_rows > 0 && k > 0) {
+      d.values = make_buffer(sh.device, size_t(sh.n_rows) * size_t(k) * sizeof(double));
+      kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, shift, d.values->as<double>(),
+                              sh.n_rows);
+    }
     progress_advance(1);
   });
+  return out;
 }
 
 }  // namespace cellshard

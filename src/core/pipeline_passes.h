@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "dense_shards.h"
 #include "pipeline_kernels.h"
 #include "sharded_matrix.h"
 
@@ -46,9 +47,9 @@ struct Eigenpairs {
 Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& background,
                             const std::vector<double>& col_sums, bool zero_center, int k);
 
-// X * V + 1 shift^T (V: n_cols x k column-major; shift: k entries or null)
-// into out (host, n_cells x k column-major).
-void multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
-                     const double* shift, double* out);
+// X * V + 1 shift^T (V: n_cols x k column-major; shift: k entries or null),
+// each shard's rows left on its device.
+DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
+                               const double* shift);
 
 }  // namespace cellshard

@@ -1,7 +1,8 @@
 // multiply: out = X V + 1 shift^T for a host n_cols x k matrix V
-// (column-major), out a host n_rows x k matrix (column-major, leading
-// dimension ld_out), float64. Output goes through a
-// device buffer of bounded size, a block of rows at a time. Two methods:
+// (column-major), out an n_rows x k matrix on the shard's device
+// (column-major, leading dimension ld_out), float64. The scores stay on the
+// GPU: R reads them block by block when asked (a 1.4M-cell PCA is 1.1 GB,
+// whose copy into a fresh R matrix cost more than the product). Two methods:
 //
 // - Dense enough rows (the highly variable genes of a PCA, typically 10% or
 //   more): blocks of rows are densified and cublasDgemm multiplies them by V,
@@ -14,11 +15,9 @@
 //   for bit.
 // Both give the same bits from run to run.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "../core/errors.h"
-#include "../core/parallel_for.h"
 #include "cublas_handles.h"
 #include "cuda_check.h"
 #include "dense_rows.h"
@@ -33,21 +32,20 @@ namespace {
 
 constexpr int kColsPerLane = 4;
 constexpr int kColsPerPass = 32 * kColsPerLane;
-constexpr size_t kOutBlockBytes = size_t(128) << 20;
 // Above this fraction of stored values, densifying and cublasDgemm beat the
 // gathering kernel (which reads k values of V for every stored value).
 constexpr double kDenseDensity = 0.005;
 
-// Rows [r0, r0 + n) of X times columns [j0, j0 + kc) of V (vt: k values per
-// gene), into out (column-major n x k, leading dimension n).
-__global__ void multiply_kernel(int64_t r0, int64_t n, const int64_t* __restrict__ indptr,
+// Rows of X times columns [j0, j0 + kc) of V (vt: k values per gene), into
+// out (column-major, leading dimension ld).
+__global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
                                 const int32_t* __restrict__ indices,
                                 const float* __restrict__ values, const double* __restrict__ vt,
                                 int k, int j0, int kc, const double* __restrict__ shift,
-                                double* __restrict__ out) {
+                                double* __restrict__ out, int64_t ld) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
-    const int64_t begin = indptr[r0 + i], end = indptr[r0 + i + 1];
+    const int64_t begin = indptr[i], end = indptr[i + 1];
     double acc[kColsPerLane];
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) acc[c] = 0.0;
@@ -73,37 +71,28 @@ __global__ void multiply_kernel(int64_t r0, int64_t n, const int64_t* __restrict
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) {
       const int j = lane + 32 * c;
-      if (j < kc) out[i + int64_t(j0 + j) * n] = shift ? acc[c] + shift[j0 + j] : acc[c];
+      if (j < kc) out[i + int64_t(j0 + j) * ld] = shift ? acc[c] + shift[j0 + j] : acc[c];
     }
   }
 }
 
-// Adds shift[j] to column j of the column-major rows x k block.
-__global__ void add_column_shift_kernel(int64_t rows, int k, const double* __restrict__ shift,
-                                        double* block) {
-  for (int64_t idx = global_thread_id(); idx < rows * k; idx += grid_thread_count())
-    block[idx] += shift[idx / rows];
+// Adds shift[j] to column j of the column-major rows x k block (leading
+// dimension ld); with `fill`, sets it to shift[j] (0 without a shift).
+__global__ void column_shift_kernel(int64_t rows, int k, const double* __restrict__ shift,
+                                    bool fill, double* block, int64_t ld) {
+  for (int64_t idx = global_thread_id(); idx < rows * k; idx += grid_thread_count()) {
+    const int64_t j = idx / rows, i = idx - j * rows;
+    const double add = shift ? shift[j] : 0.0;
+    double& x = block[i + j * ld];
+    x = fill ? add : x + add;
+  }
 }
 
-constexpr unsigned kCopyThreads = 8;
-
-// Copies a rows x k column-major block to rows [r0, r0 + rows) of the host
-// column-major `out` (leading dimension ld_out), through pinned memory.
-void block_to_host(const DeviceContext& ctx, const double* block, int64_t rows, int k,
-                   int64_t r0, int64_t ld_out, double* out) {
-  const size_t column_bytes = size_t(rows) * sizeof(double);
-  double* staging = static_cast<double*>(pinned_staging(ctx.device, column_bytes * size_t(k)));
-  CS_CUDA_CHECK(cudaMemcpyAsync(staging, block, column_bytes * size_t(k), cudaMemcpyDeviceToHost,
-                                ctx.stream));
-  synchronize(ctx);  // before the block is overwritten and the staging read
-  // Several threads: the copy into R's fresh (not yet paged-in) memory is
-  // bound by page faults, not by one core's copy speed.
-  parallel_for(
-      size_t(k),
-      [&](size_t j) {
-        std::memcpy(out + int64_t(j) * ld_out + r0, staging + int64_t(j) * rows, column_bytes);
-      },
-      kCopyThreads);
+void shift_columns(const DeviceContext& ctx, int64_t rows, int k, const double* shift, bool fill,
+                   double* out, int64_t ld) {
+  column_shift_kernel<<<grid_blocks(ctx, rows * k, kBlockThreads), kBlockThreads, 0,
+                        ctx.stream>>>(rows, k, shift, fill, out, ld);
+  CS_CUDA_CHECK_LAUNCH("column_shift_kernel");
 }
 
 void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* values,
@@ -113,23 +102,18 @@ void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* val
   BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
   const int64_t block_rows = dense_block_rows(a);
   BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
-  BufferPtr block = make_buffer(a.device, size_t(block_rows) * size_t(k) * sizeof(double));
   CublasLease blas(ctx);
   const double one = 1.0, zero = 0.0;
   for (int64_t r0 = 0; r0 < a.n_rows; r0 += block_rows) {
     const int64_t rows = std::min(block_rows, a.n_rows - r0);
     densify_rows(ctx, a, values, r0, rows, dense->as<double>());
-    // block (rows x k) = dense^T (rows x n) * V (n x k)
+    // out rows [r0, r0 + rows) (rows x k) = dense^T (rows x n) * V (n x k)
     CS_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), k, int(n), &one,
                                 dense->as<double>(), int(n), dv->as<double>(), int(n), &zero,
-                                block->as<double>(), int(rows)));
-    if (d_shift) {
-      add_column_shift_kernel<<<grid_blocks(ctx, rows * k, kBlockThreads), kBlockThreads, 0,
-                                ctx.stream>>>(rows, k, d_shift->as<double>(), block->as<double>());
-      CS_CUDA_CHECK_LAUNCH("add_column_shift_kernel");
-    }
-    block_to_host(ctx, block->as<double>(), rows, k, r0, ld_out, out);
+                                out + r0, int(ld_out)));
+    if (d_shift) shift_columns(ctx, rows, k, d_shift->as<double>(), false, out + r0, ld_out);
   }
+  synchronize(ctx);  // `dense` goes back to the pool when this returns
 }
 
 void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* values,
@@ -141,21 +125,14 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
   for (size_t j = 0; j < size_t(k); ++j)
     for (size_t g = 0; g < n_cols; ++g) host_vt[g * size_t(k) + j] = v[j * n_cols + g];
   BufferPtr vt = upload_array(a.device, host_vt.data(), host_vt.size());
-
-  const int64_t block_rows = std::max<int64_t>(
-      1, std::min<int64_t>(a.n_rows, int64_t(kOutBlockBytes / (size_t(k) * sizeof(double)))));
-  BufferPtr block = make_buffer(a.device, size_t(block_rows) * size_t(k) * sizeof(double));
-  for (int64_t r0 = 0; r0 < a.n_rows; r0 += block_rows) {
-    const int64_t rows = std::min(block_rows, a.n_rows - r0);
-    for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
-      const int kc = std::min(kColsPerPass, k - j0);
-      multiply_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
-          r0, rows, a.indptr, a.indices, values, vt->as<double>(), k, j0, kc,
-          device_ptr<double>(d_shift), block->as<double>());
-      CS_CUDA_CHECK_LAUNCH("multiply_kernel");
-    }
-    block_to_host(ctx, block->as<double>(), rows, k, r0, ld_out, out);
+  for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
+    const int kc = std::min(kColsPerPass, k - j0);
+    multiply_kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
+        a.n_rows, a.indptr, a.indices, values, vt->as<double>(), k, j0, kc,
+        device_ptr<double>(d_shift), out, ld_out);
+    CS_CUDA_CHECK_LAUNCH("multiply_kernel");
   }
+  synchronize(ctx);  // V and the shift go back to the pool when this returns
 }
 
 }  // namespace
@@ -170,14 +147,14 @@ void multiply_on_device(const CsrView& a, const float* values, const double* v, 
   CS_CHECK(k >= 0, "internal: multiply by a matrix with a negative number of columns");
   CS_CHECK(ld_out >= a.n_rows, "internal: multiply's output is too short");
   if (k == 0 || a.n_rows == 0) return;
+  const DeviceContext& ctx = use_device(a.device);
   if (a.nnz == 0 || a.n_cols == 0) {
-    for (int j = 0; j < k; ++j)
-      std::fill(out + int64_t(j) * ld_out, out + int64_t(j) * ld_out + a.n_rows,
-                shift ? shift[j] : 0.0);
+    BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
+    shift_columns(ctx, a.n_rows, k, device_ptr<double>(d_shift), true, out, ld_out);
+    synchronize(ctx);
     return;
   }
   CS_CHECK(values != nullptr && v != nullptr, "internal: multiply without values");
-  const DeviceContext& ctx = use_device(a.device);
   if (multiply_uses_dense_rows(a)) {
     multiply_dense(ctx, a, values, v, k, shift, out, ld_out);
   } else {

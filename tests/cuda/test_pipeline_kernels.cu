@@ -454,9 +454,15 @@ void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& 
         // With a shift, write rows 2.. of an array with 5 extra rows per column.
         const int64_t ld = h.n_rows + (with_shift ? 5 : 0), first = with_shift ? 2 : 0;
         const size_t n_out = size_t(ld) * size_t(k);
-        std::vector<double> want(n_out, -7.0), got(n_out, -7.0);
+        std::vector<double> want(n_out, -7.0), start(n_out, -7.0);
         cpu().multiply(h.view(), h.values.data(), v.data(), k, sh, want.data() + first, ld);
-        gpu().multiply(d.view, d.data(), v.data(), k, sh, got.data() + first, ld);
+        // The GPU writes into device memory (the scores stay there).
+        auto gpu_multiply = [&] {
+          return through_device(d.view.device, start, [&](double* out) {
+            gpu().multiply(d.view, d.data(), v.data(), k, sh, out + first, ld);
+          });
+        };
+        std::vector<double> got = gpu_multiply();
         double dist = frobenius_distance(want, got);
         check(dist <= 1e-10, what + " (relative Frobenius distance " + std::to_string(dist) + ")");
         bool untouched = true;  // rows outside the shard's are left alone
@@ -466,9 +472,7 @@ void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& 
         check(untouched, what + ": writes only its rows");
         // The sparse method sums in the host's order; the dense one (cuBLAS) does not.
         if (!multiply_uses_dense_rows(d.view)) check(want == got, what + " bit for bit");
-        std::vector<double> again(n_out, -7.0);
-        gpu().multiply(d.view, d.data(), v.data(), k, sh, again.data() + first, ld);
-        check(again == got, what + " reproducible");
+        check(gpu_multiply() == got, what + " reproducible");
       });
     }
   }
@@ -510,9 +514,20 @@ void test_empty(int device) {
             what + ": flag_dominant_genes");
       check(gpu_gram(ds, std::vector<double>(16, 1.0)) == std::vector<double>(16, 1.0),
             what + ": gram adds nothing");
-      std::vector<double> vm(4 * 3, 1.0), mo(size_t(rows) * 3, -1.0);
-      gpu().multiply(v, nullptr, vm.data(), 3, nullptr, mo.data(), rows);
+      std::vector<double> vm(4 * 3, 1.0), shift = {1.5, -2, 0};
+      std::vector<double> mo = through_device(device, std::vector<double>(size_t(rows) * 3, -1.0),
+                                              [&](double* out) {
+                                                gpu().multiply(v, nullptr, vm.data(), 3, nullptr,
+                                                               out, rows);
+                                              });
       check(mo == std::vector<double>(mo.size(), 0.0), what + ": multiply zeros");
+      mo = through_device(device, std::vector<double>(size_t(rows) * 3, -1.0), [&](double* out) {
+        gpu().multiply(v, nullptr, vm.data(), 3, shift.data(), out, rows);
+      });
+      bool shifted = true;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int j = 0; j < 3; ++j) shifted = shifted && mo[size_t(j * rows + r)] == shift[size_t(j)];
+      check(shifted, what + ": multiply gives the shift");
     }
   });
 }
