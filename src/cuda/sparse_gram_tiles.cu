@@ -1,0 +1,353 @@
+// Sparse Gram: X^T X from the products of each row's stored entries.
+//
+// Layout: the genes are cut into panels of kPanel. For a chunk of rows, the
+// entries are rewritten panel by panel (panel-major: all rows' entries of
+// panel 0, then of panel 1, ...), each with its gene's place in the panel, so
+// that a block reading one panel for consecutive rows reads consecutive memory.
+//
+// Tiles: block (t, s) owns the tile of the Gram between panels p >= q (pair t)
+// and adds the products x_a x_b of the entries a in p and b in q of rows
+// [s * kRowsPerBlock, ...) of the chunk, one row per thread, into the tile
+// held in shared memory. The lower triangle is all that is computed.
+//
+// Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
+// number, x_a x_b 2^F / (s_a s_b), with s_g the smallest power of two >= the
+// largest |x| of gene g, and added with integer atomics. Integer addition does
+// not depend on the order, so the tile is the same bits whatever order the
+// threads run in (deterministic with atomics). A row adds at most one product
+// to each entry of the tile and a block adds at most 2^16 rows, so with F = 46
+// no sum can overflow (|sum| <= 2^16 2^46 = 2^62). Each product's rounding
+// error is at most 2^-47 s_a s_b <= 2^-45 max|x_a| max|x_b|: as fine as
+// float64 (2^-53 of the running sum) once the sum is more than 2^8 times
+// the largest product. The tile is then scaled back exactly (powers of two)
+// and added in float64 to the block's own part of the output, one block per
+// part: no atomics in global memory.
+#include "sparse_gram_tiles.h"
+
+#include <cub/device/device_scan.cuh>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "../core/buffer.h"
+#include "../core/errors.h"
+#include "cuda_check.h"
+#include "warp_primitives.cuh"
+
+namespace cellshard {
+
+namespace {
+
+constexpr int kPanel = 160;                 // a tile of 160 x 160 int64: 200 KiB of shared memory
+constexpr int kTileThreads = 1024;
+constexpr int64_t kRowsPerBlock = 1 << 16;  // rows one block adds: bounds the fixed-point sums
+constexpr int kFractionBits = 46;           // 62 - log2(kRowsPerBlock)
+constexpr int kMaxSplits = 8;               // blocks per tile and chunk
+constexpr int64_t kChunkEntries = int64_t(1) << 27;  // 1 GiB of panel entries a chunk
+constexpr size_t kPartialBudget = size_t(1) << 30;   // bytes of Gram-sized partial sums
+constexpr int kMaxRangeGenes = 8192;        // genes a block of gene_max_abs_kernel covers
+
+struct PanelEntry {
+  int32_t gene;  // place in its panel
+  float value;
+};
+
+// Largest |x| of each gene, as float bits (non-negative floats order like
+// their bits; NaN comes out above Inf). Block (x, y) covers the genes of
+// range y; shared-memory maxima first, then one global atomicMax a gene.
+__global__ void gene_max_abs_kernel(int64_t nnz, int32_t n_cols, const int32_t* __restrict__ indices,
+                                    const float* __restrict__ values, unsigned* max_bits) {
+  __shared__ unsigned local[kMaxRangeGenes];
+  const int32_t g0 = int32_t(blockIdx.y) * kMaxRangeGenes;
+  const int32_t g1 = min(g0 + kMaxRangeGenes, n_cols);
+  for (int i = threadIdx.x; i < kMaxRangeGenes; i += blockDim.x) local[i] = 0u;
+  __syncthreads();
+  for (int64_t k = global_thread_id(); k < nnz; k += grid_thread_count()) {
+    const int32_t g = indices[k];
+    if (g >= g0 && g < g1) atomicMax(&local[g - g0], __float_as_uint(fabsf(values[k])));
+  }
+  __syncthreads();
+  for (int32_t g = g0 + int32_t(threadIdx.x); g < g1; g += int32_t(blockDim.x))
+    if (local[g - g0] != 0u) atomicMax(&max_bits[g], local[g - g0]);
+}
+
+// start[p * rows + i]: how many entries of row r0 + i have genes below
+// p * kPanel, for p = 0 .. n_panels. A warp a row reads the row once: the
+// entry where the panel changes from pp to pk starts panels pp + 1 .. pk, and
+// the panels after the last entry's start at the row's end. Each value is
+// written once.
+__global__ void panel_starts_kernel(int64_t r0, int64_t rows, int n_panels,
+                                    const int64_t* __restrict__ indptr,
+                                    const int32_t* __restrict__ indices, int32_t* start) {
+  const int lane = lane_id();
+  for (int64_t i = global_warp_id(); i < rows; i += grid_warp_count()) {
+    const int64_t lo = indptr[r0 + i], hi = indptr[r0 + i + 1];
+    int carried = -1;  // panel of the entry before this round's first
+    for (int64_t base = lo; base < hi; base += 32) {
+      const int64_t k = base + lane;
+      const int pk = k < hi ? indices[k] / kPanel : n_panels;
+      int pp = __shfl_up_sync(kFullWarp, pk, 1);
+      if (lane == 0) pp = carried;
+      if (k < hi)
+        for (int p = pp + 1; p <= pk; ++p) start[int64_t(p) * rows + i] = int32_t(k - lo);
+      carried = __shfl_sync(kFullWarp, pk, 31);
+    }
+    const int last = hi > lo ? indices[hi - 1] / kPanel : -1;
+    for (int p = last + 1 + lane; p <= n_panels; p += 32) start[int64_t(p) * rows + i] = int32_t(hi - lo);
+  }
+}
+
+// counts[p * (rows + 1) + i]: entries of row i in panel p, and a 0 after each
+// panel's rows, so that the exclusive scan of counts gives every row's first
+// entry in the panel-major layout and, at [p * (rows + 1) + rows], its panel's end.
+__global__ void panel_counts_kernel(int64_t rows, int n_panels, const int32_t* __restrict__ start,
+                                    int64_t* counts) {
+  const int64_t total = int64_t(n_panels) * (rows + 1);
+  for (int64_t idx = global_thread_id(); idx < total; idx += grid_thread_count()) {
+    const int64_t p = idx / (rows + 1), i = idx % (rows + 1);
+    counts[idx] = i == rows ? 0 : int64_t(start[(p + 1) * rows + i] - start[p * rows + i]);
+  }
+}
+
+// Writes every entry of the chunk to its place in the panel-major layout (a
+// warp a row; each entry has exactly one place, so the layout is the same
+// whatever order the warps run in).
+__global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __restrict__ indptr,
+                                     const int32_t* __restrict__ indices,
+                                     const float* __restrict__ values,
+                                     const int32_t* __restrict__ start,
+                                     const int64_t* __restrict__ first, PanelEntry* entries) {
+  const int lane = lane_id();
+  for (int64_t i = global_warp_id(); i < rows; i += grid_warp_count()) {
+    const int64_t b = indptr[r0 + i], e = indptr[r0 + i + 1];
+    for (int64_t k = b + lane; k < e; k += 32) {
+      const int32_t g = indices[k];
+      const int64_t p = g / kPanel;
+      const int64_t dest = first[p * (rows + 1) + i] + (k - b - start[p * rows + i]);
+      entries[dest] = PanelEntry{int32_t(g - p * kPanel), values[k]};
+    }
+  }
+}
+
+// Panel pair t of the lower triangle: t = p (p + 1) / 2 + q, q <= p.
+__device__ void panel_pair(int64_t t, int& p, int& q) {
+  int64_t pp = int64_t((sqrt(8.0 * double(t) + 1.0) - 1.0) / 2.0);
+  while ((pp + 1) * (pp + 2) / 2 <= t) ++pp;
+  while (pp * (pp + 1) / 2 > t) --pp;
+  p = int(pp);
+  q = int(t - pp * (pp + 1) / 2);
+}
+
+// Grid (panel pairs, row blocks). Adds the tile of panels (p, q) over rows
+// [y * kRowsPerBlock, ...) of the chunk to part y of the output: `gram` for
+// y = 0, partials + (y - 1) n^2 otherwise (column-major n x n, lower triangle).
+__global__ void __launch_bounds__(kTileThreads, 1)
+gram_tile_kernel(int64_t rows, int64_t n_cols, const int64_t* __restrict__ first,
+                 const PanelEntry* __restrict__ entries, const double* __restrict__ inv_scale,
+                 double* gram, double* partials) {
+  extern __shared__ unsigned long long tile[];  // tile[j * kPanel + i]: genes p*kPanel+i, q*kPanel+j
+  __shared__ double scale_p[kPanel], scale_q[kPanel];
+  int p, q;
+  panel_pair(int64_t(blockIdx.x), p, q);
+  for (int i = threadIdx.x; i < kPanel * kPanel; i += blockDim.x) tile[i] = 0ull;
+  for (int i = threadIdx.x; i < kPanel; i += blockDim.x) {
+    const int64_t gp = int64_t(p) * kPanel + i, gq = int64_t(q) * kPanel + i;
+    scale_p[i] = gp < n_cols ? ldexp(inv_scale[gp], kFractionBits) : 0.0;
+    scale_q[i] = gq < n_cols ? inv_scale[gq] : 0.0;
+  }
+  __syncthreads();
+  const int64_t* first_p = first + int64_t(p) * (rows + 1);
+  const int64_t* first_q = first + int64_t(q) * (rows + 1);
+  const int64_t r_begin = int64_t(blockIdx.y) * kRowsPerBlock;
+  const int64_t r_end = min(rows, r_begin + kRowsPerBlock);
+  for (int64_t r = r_begin + threadIdx.x; r < r_end; r += blockDim.x) {
+    const int64_t a0 = first_p[r], a1 = first_p[r + 1];
+    const int64_t b0 = first_q[r], b1 = first_q[r + 1];
+    if (a0 == a1 || b0 == b1) continue;
+    for (int64_t a = a0; a < a1; ++a) {
+      const PanelEntry ea = entries[a];
+      const double xa = double(ea.value) * scale_p[ea.gene];
+      unsigned long long* column_of_a = tile + ea.gene;  // + kPanel * (b's gene)
+      // On the diagonal tile, b runs over the same entries up to a: genes <= a's.
+      const int64_t b_end = p == q ? a + 1 : b1;
+      for (int64_t b = b0; b < b_end; ++b) {
+        const PanelEntry eb = entries[b];
+        const long long fixed = __double2ll_rn(xa * (double(eb.value) * scale_q[eb.gene]));
+        atomicAdd(column_of_a + eb.gene * kPanel, (unsigned long long)fixed);
+      }
+    }
+  }
+  __syncthreads();
+  double* out = blockIdx.y == 0 ? gram : partials + (int64_t(blockIdx.y) - 1) * n_cols * n_cols;
+  for (int idx = threadIdx.x; idx < kPanel * kPanel; idx += blockDim.x) {
+    const int i = idx % kPanel, j = idx / kPanel;
+    const int64_t gi = int64_t(p) * kPanel + i, gj = int64_t(q) * kPanel + j;
+    const long long sum = (long long)tile[idx];
+    if (gi >= n_cols || gj >= n_cols || gi < gj || sum == 0) continue;
+    out[gi + gj * n_cols] += double(sum) * (1.0 / (scale_p[i] * scale_q[j]));  // exact scaling
+  }
+}
+
+// gram's lower triangle += the parts' (in part order).
+__global__ void add_partials_kernel(int64_t n, int parts, const double* __restrict__ partials,
+                                    double* gram) {
+  const int64_t n2 = n * n;
+  for (int64_t idx = global_thread_id(); idx < n2; idx += grid_thread_count()) {
+    if (idx % n < idx / n) continue;  // upper triangle
+    double s = gram[idx];
+    for (int k = 0; k < parts; ++k) s += partials[int64_t(k) * n2 + idx];
+    gram[idx] = s;
+  }
+}
+
+// Per-gene 1 / s_g (s_g: the smallest power of two >= max |x| of gene g; 1 for
+// a gene with no non-zero value). False when some value is not finite.
+bool gene_inverse_scales(const DeviceContext& ctx, const CsrView& a, const float* values,
+                         std::vector<double>& inv_scale) {
+  const int32_t n = int32_t(a.n_cols);
+  BufferPtr bits = make_buffer(a.device, size_t(n) * sizeof(unsigned));
+  CS_CUDA_CHECK(cudaMemsetAsync(bits->data(), 0, bits->bytes(), ctx.stream));
+  const unsigned ranges = unsigned((n + kMaxRangeGenes - 1) / kMaxRangeGenes);
+  const unsigned blocks = std::max(1u, std::min(grid_blocks(ctx, a.nnz, kBlockThreads * 8),
+                                                unsigned(ctx.sm_count * 4)));
+  gene_max_abs_kernel<<<dim3(blocks, ranges), kBlockThreads, 0, ctx.stream>>>(
+      a.nnz, n, a.indices, values, bits->as<unsigned>());
+  CS_CUDA_CHECK_LAUNCH("gene_max_abs_kernel");
+  std::vector<unsigned> host(static_cast<size_t>(n));
+  CS_CUDA_CHECK(cudaMemcpyAsync(host.data(), bits->data(), bits->bytes(), cudaMemcpyDeviceToHost,
+                                ctx.stream));
+  synchronize(ctx);
+  inv_scale.assign(static_cast<size_t>(n), 1.0);
+  for (size_t g = 0; g < host.size(); ++g) {
+    if (host[g] >= 0x7f800000u) return false;  // Inf or NaN
+    float m;
+    std::memcpy(&m, &host[g], sizeof m);
+    if (m == 0.0f) continue;
+    int e = 0;
+    std::frexp(double(m), &e);  // m < 2^e
+    inv_scale[g] = std::ldexp(1.0, -e);
+  }
+  return true;
+}
+
+template <class T>
+T* as_device(const BufferPtr& b) {
+  return b->as<T>();
+}
+
+}  // namespace
+
+GramWork gram_work(const CsrView& a, const std::vector<int64_t>& host_indptr) {
+  GramWork w;
+  w.n_rows = a.n_rows;
+  w.n_cols = a.n_cols;
+  for (int64_t r = 0; r < a.n_rows; ++r) {
+    const double len = double(host_indptr[size_t(r) + 1] - host_indptr[size_t(r)]);
+    w.sum_squared_lengths += len * len;
+  }
+  return w;
+}
+
+bool sparse_gram_is_faster(const GramWork& w) {
+  if (const char* force = std::getenv("CELLSHARD_GRAM_METHOD")) {  // benchmarks and tests
+    if (std::strcmp(force, "sparse") == 0) return true;
+    if (std::strcmp(force, "dense") == 0) return false;
+  }
+  // Seconds, from rates measured on an H100 (bench/gram_methods.cu): the dense
+  // path adds rows x n^2 / 2 products at the Dsyrk rate; the sparse one adds
+  // half the squared row lengths with shared-memory atomics, and each block
+  // reads every row of its chunk once per panel pair.
+  const double n = double(w.n_cols), rows = double(w.n_rows);
+  const double panels = std::ceil(n / kPanel);
+  const double dense = rows * n * n / 2 / 2.0e13 + rows * n * 8 / 1.0e12;
+  const double sparse = w.sum_squared_lengths / 2 / 4.0e11 + panels * (panels + 1) / 2 * rows / 2.0e11;
+  return sparse < dense;
+}
+
+bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* values,
+                       const std::vector<int64_t>& host_indptr, double* gram) {
+  const int64_t n = a.n_cols;
+  if (a.nnz == 0 || a.n_rows == 0 || n == 0) return true;  // adds nothing
+  CS_CHECK(n <= int64_t(INT32_MAX), "internal: sparse Gram with too many columns");
+  std::vector<double> inv_scale;
+  if (!gene_inverse_scales(ctx, a, values, inv_scale)) return false;
+  BufferPtr scales = make_buffer(a.device, inv_scale.size() * sizeof(double));
+  scales->upload(inv_scale.data(), scales->bytes());
+
+  const int n_panels = int((n + kPanel - 1) / kPanel);
+  const int64_t pairs = int64_t(n_panels) * (n_panels + 1) / 2;
+  CS_CHECK(pairs <= int64_t(INT32_MAX), "internal: sparse Gram with too many gene panels");
+  const size_t n2 = size_t(n) * size_t(n);
+  // Row blocks of a chunk work at the same time, each into its own part.
+  const int64_t by_memory = 1 + int64_t(kPartialBudget / (n2 * sizeof(double)));
+  const int64_t wanted = (a.n_rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  const int splits = int(std::max<int64_t>(1, std::min<int64_t>({kMaxSplits, by_memory, wanted})));
+  BufferPtr partials;
+  if (splits > 1) {
+    partials = make_buffer(a.device, size_t(splits - 1) * n2 * sizeof(double));
+    CS_CUDA_CHECK(cudaMemsetAsync(partials->data(), 0, partials->bytes(), ctx.stream));
+  }
+  const size_t tile_bytes = size_t(kPanel) * kPanel * sizeof(unsigned long long);
+  CS_CUDA_CHECK(cudaFuncSetAttribute(gram_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     int(tile_bytes)));
+
+  for (int64_t r0 = 0; r0 < a.n_rows;) {
+    // A chunk: at most `splits` row blocks, at most kChunkEntries entries (at
+    // least one row), and a scan of fewer than 2^31 counts.
+    int64_t r1 = std::min(a.n_rows, r0 + int64_t(splits) * kRowsPerBlock);
+    r1 = std::min(r1, r0 + std::max<int64_t>(1, (int64_t(INT32_MAX) - 1) / n_panels - 1));
+    while (r1 > r0 + 1 && host_indptr[size_t(r1)] - host_indptr[size_t(r0)] > kChunkEntries)
+      r1 = r0 + (r1 - r0) / 2;
+    const int64_t rows = r1 - r0;
+    const int64_t entries = host_indptr[size_t(r1)] - host_indptr[size_t(r0)];
+    if (entries > 0) {
+      const int64_t n_counts = int64_t(n_panels) * (rows + 1);
+      BufferPtr start = make_buffer(a.device, size_t(rows) * size_t(n_panels + 1) * sizeof(int32_t));
+      BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int64_t));
+      BufferPtr first = make_buffer(a.device, size_t(n_counts) * sizeof(int64_t));
+      BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
+      panel_starts_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
+                            ctx.stream>>>(r0, rows, n_panels, a.indptr, a.indices,
+                                             as_device<int32_t>(start));
+      CS_CUDA_CHECK_LAUNCH("panel_starts_kernel");
+      panel_counts_kernel<<<grid_blocks(ctx, n_counts, kBlockThreads), kBlockThreads, 0,
+                            ctx.stream>>>(rows, n_panels, as_device<int32_t>(start),
+                                          as_device<int64_t>(counts));
+      CS_CUDA_CHECK_LAUNCH("panel_counts_kernel");
+      size_t scan_bytes = 0;
+      CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, as_device<int64_t>(counts),
+                                                  as_device<int64_t>(first), int(n_counts),
+                                                  ctx.stream));
+      BufferPtr scan_space = make_buffer(a.device, std::max<size_t>(scan_bytes, 1));
+      CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scan_space->data(), scan_bytes,
+                                                  as_device<int64_t>(counts),
+                                                  as_device<int64_t>(first), int(n_counts),
+                                                  ctx.stream));
+      panel_scatter_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
+                             ctx.stream>>>(r0, rows, a.indptr, a.indices, values,
+                                           as_device<int32_t>(start), as_device<int64_t>(first),
+                                           as_device<PanelEntry>(layout));
+      CS_CUDA_CHECK_LAUNCH("panel_scatter_kernel");
+      const unsigned row_blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+      gram_tile_kernel<<<dim3(unsigned(pairs), row_blocks), kTileThreads, tile_bytes,
+                         ctx.stream>>>(rows, n, as_device<int64_t>(first),
+                                       as_device<PanelEntry>(layout), as_device<double>(scales),
+                                       gram, partials ? as_device<double>(partials) : nullptr);
+      CS_CUDA_CHECK_LAUNCH("gram_tile_kernel");
+      // The chunk's buffers go back to the stream-ordered pool when freed here.
+    }
+    r0 = r1;
+  }
+  if (splits > 1) {
+    add_partials_kernel<<<grid_blocks(ctx, int64_t(n2), kBlockThreads), kBlockThreads, 0,
+                          ctx.stream>>>(n, splits - 1, as_device<double>(partials), gram);
+    CS_CUDA_CHECK_LAUNCH("add_partials_kernel");
+  }
+  synchronize(ctx);
+  return true;
+}
+
+}  // namespace cellshard
