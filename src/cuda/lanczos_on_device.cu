@@ -231,10 +231,14 @@ LanczosReport lanczos_top_eigen_on_device(const DeviceContext& ctx, const double
     if (!basis.append(basis.w(), basis.column_norms(basis.w()), r)) return report;
   }
 
-  // Rayleigh-Ritz on T (dense, on the GPU with syevdx) when the basis has
-  // grown by half since the last try: each try costs about as much as all the
-  // steps before it, and the basis a spectrum needs is not known beforehand.
-  int64_t next_look = std::max<int64_t>(int64_t(2) * k + 2 * b, 8 * int64_t(b));
+  // Rayleigh-Ritz on T (dense, on the GPU with syevdx) costs about as much as
+  // all the steps before it, so it is tried rarely: first at 6 k columns (the
+  // leading pair converges long before, the k-th not; single-cell spectra
+  // need about 12-20 k), then where the last two tries' residuals, extended
+  // log-linearly, reach the tolerance (convergence speeds up, so this
+  // overshoots little), at most half as far again.
+  int64_t next_look = std::min(cap, std::max<int64_t>(int64_t(6) * k, 8 * int64_t(b)));
+  double last_look_m = 0, last_look_residual = 0;
   const size_t nk = size_t(n) * size_t(k), kk = size_t(k) * size_t(k);
   while (true) {
     const int64_t m = basis.size(), first = m - b;
@@ -253,7 +257,6 @@ LanczosReport lanczos_top_eigen_on_device(const DeviceContext& ctx, const double
     report.basis = m;
     const bool last = m >= cap;
     if (m < next_look && !last) continue;
-    next_look = std::max(m + b, m * 3 / 2);
 
     ++report.dense_checks;
     std::vector<double> theta(static_cast<size_t>(k)), y(size_t(m) * size_t(k));
@@ -266,7 +269,18 @@ LanczosReport lanczos_top_eigen_on_device(const DeviceContext& ctx, const double
     const double norm_a = std::max(std::fabs(theta.front()), std::fabs(theta.back()));
     const double estimate = t.ritz_residual(y, k) / norm_a;
     if (!(estimate <= o.tolerance)) {
-      if (last) break;
+      if (last || !(estimate > 0)) break;
+      double wanted = 1.5 * double(m);
+      if (last_look_m > 0 && estimate < last_look_residual) {
+        const double per_column = std::log(last_look_residual / estimate) / (double(m) - last_look_m);
+        wanted = double(m) + std::log(estimate / o.tolerance) / per_column;
+        // Far past the largest basis even by this (pessimistic) measure: give up early.
+        if (wanted > 2.0 * double(cap)) break;
+      }
+      last_look_m = double(m);
+      last_look_residual = estimate;
+      next_look = std::max<int64_t>(m + 2 * b, std::min<int64_t>(int64_t(1.05 * wanted), m * 3 / 2));
+      next_look = std::min(cap, (next_look + b - 1) / b * b);
       continue;
     }
     // The Ritz vectors V = Q Y, checked on A: ||A V - V Theta|| and V^T V.
@@ -307,6 +321,7 @@ LanczosReport lanczos_top_eigen_on_device(const DeviceContext& ctx, const double
       return report;
     }
     if (last) break;
+    next_look = std::min(cap, m + std::max<int64_t>(2 * b, m / 4 / b * b));
   }
   return report;
 }

@@ -734,8 +734,10 @@ void test_lanczos(std::mt19937_64& rng, int device) {
   for (double& x : bulk) x = 1.0 + 0.2 * unit(rng);  // a flat noise bulk
   const Case cases[] = {
       {"decaying", 1500, 60, [](int64_t i) { return 1.0 + 100.0 * std::pow(0.97, double(i)); }, true},
-      {"spikes on a flat bulk", 3000, 100,
-       [&](int64_t i) { return i < 30 ? 3.0 + 50.0 / double(i + 1) : bulk[size_t(i)]; }, true},
+      // k inside a uniform bulk: Lanczos stops early (the Ritz residuals say it
+      // would need far more than its largest basis) and syevdx answers.
+      {"spikes on a flat bulk (falls back)", 3000, 100,
+       [&](int64_t i) { return i < 30 ? 3.0 + 50.0 / double(i + 1) : bulk[size_t(i)]; }, false},
       {"repeated and clustered", 2000, 100,
        [&](int64_t i) {
          if (i < 3) return 50.0;                        // a triple eigenvalue
@@ -758,7 +760,7 @@ void test_lanczos(std::mt19937_64& rng, int device) {
       LanczosReport report;
       through_device(device, a, [&](double* d) {
         LanczosOptions o;
-        o.block = 32;
+        o.block = 16;
         report = lanczos_top_eigen_on_device(use_device(device), d, c.n, c.k, lv.data(),
                                              lvec.data(), o);
       });
