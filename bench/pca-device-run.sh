@@ -3,12 +3,12 @@
 # methods benchmark at 1,430,156 cells (bench/pca_methods.R), the Gram
 # crossover sweep (bench/gram_methods.cu), then the CUDA pipeline driver and
 # the R pipeline tests side by side, all within DEADLINE seconds (default
-# 320). The drivers link the package's own objects (no second compile).
+# 290). The drivers link the package's own objects (no second compile).
 # Logs go to $OUT.
 #   source .devr/activate.sh && bash bench/pca-device-run.sh [n.cells]
 set -u -o pipefail
 LOGS=${OUT:-/tmp}
-DEADLINE=${DEADLINE:-320}
+DEADLINE=${DEADLINE:-290}
 export MAKEFLAGS=-j$(nproc)
 export CELLSHARD_SHARED_DATA=$PWD/.shared-data
 [ -d .fixtures ] && export CELLSHARD_H5AD_FIXTURES=$PWD/.fixtures
@@ -30,9 +30,9 @@ for d in tpk:test_pipeline_kernels gm:gram_methods; do
 done
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 echo "== bench/pca_methods.R (${SECONDS} s)"
-timeout 100 Rscript bench/pca_methods.R "${1:-1430156}" 0 2>&1 | tee "$LOGS/pca_methods.txt"
+timeout 80 Rscript bench/pca_methods.R "${1:-1430156}" 0 2>&1 | tee "$LOGS/pca_methods.txt"
 echo "== bench/gram_methods.cu (${SECONDS} s)"
-timeout 50 /tmp/gram_methods 2>&1 | tee "$LOGS/gram_methods.txt"
+timeout 35 /tmp/gram_methods 2>&1 | tee "$LOGS/gram_methods.txt"
 echo "== CUDA pipeline driver and R pipeline tests (${SECONDS} s)"
 timeout $(left) /tmp/test_pipeline_kernels > "$LOGS/test_pipeline_kernels.log" 2>&1 &
 CELLSHARD_TEST_FILTER=${PCA_TEST_FILTER:-pipeline} timeout $(left) Rscript tests/run-testthat.R \
