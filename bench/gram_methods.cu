@@ -3,7 +3,8 @@
 // hold a fixed fraction of the genes, over densities from 0.5% to 30%, and
 // prints the seconds of each, their largest difference (relative to
 // sqrt(G_ii G_jj)), the rates the choice in sparse_gram_tiles.cu is built on,
-// and which method the package picks.
+// which method the package picks, and the sparse method's phases (timed
+// with a synchronisation at each phase's end).
 //
 // Build (repository root, objects as tools/gpu-check.sh makes them):
 //   nvcc $NVFLAGS -o /tmp/gram_methods bench/gram_methods.cu $OBJ/*.o -lcusolver -lcublas \
@@ -47,8 +48,10 @@ int main(int argc, char** argv) {
   }
   std::printf("%s\n%lld rows x %lld genes\n", cuda_device_description(0).c_str(),
               (long long)rows, (long long)genes);
-  std::printf("%8s %11s %9s %9s %8s %10s %13s %13s %6s\n", "density", "nnz", "sparse s", "dense s",
-              "dense/sp", "max diff", "products/s", "visits/s", "picks");
+  std::printf("%8s %11s %9s %9s %8s %10s %13s %13s %6s  %s\n", "density", "nnz", "sparse s",
+              "dense s", "dense/sp", "max diff", "products/s", "visits/s", "picks",
+              "sparse phases: scales layout tiles finish");
+  setenv("CELLSHARD_GRAM_PROFILE", "1", 1);
   PipelineKernels& gpu = cuda_pipeline_kernels();
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -85,12 +88,14 @@ int main(int argc, char** argv) {
     std::vector<double> result[2];
     double best[2] = {INFINITY, INFINITY};
     const char* methods[2] = {"sparse", "dense"};
+    SparseGramPhases phases;
     for (int m = 0; m < 2; ++m) {
       setenv("CELLSHARD_GRAM_METHOD", methods[m], 1);
       for (int rep = 0; rep < 3; ++rep) {
         CS_CHECK(cudaMemset(gram->data(), 0, gram->bytes()) == cudaSuccess, "memset");
         CS_CHECK(cudaDeviceSynchronize() == cudaSuccess, "sync");
         const double s = seconds_of([&] { gpu.gram(v, vx->as<float>(), gram->as<double>()); });
+        if (m == 0 && s < best[m]) phases = sparse_gram_last_phases();
         best[m] = std::min(best[m], s);
         if (s > 1.0) break;  // slow enough to time once
       }
@@ -106,12 +111,14 @@ int main(int argc, char** argv) {
         const double diff = std::fabs(result[0][size_t(i + j * genes)] - result[1][size_t(i + j * genes)]);
         worst = std::max(worst, scale > 0 ? diff / scale : diff);
       }
-    const double panels = std::ceil(double(genes) / 160.0);
-    std::printf("%8.4f %11lld %9.4f %9.4f %8.2f %10.2e %13.3e %13.3e %6s\n", density,
-                (long long)indptr.back(), best[0], best[1], best[1] / best[0], worst,
+    const double panels = std::ceil(double(genes) / 128.0);  // sparse_gram_tiles.cu's kPanel
+    const SparseGramPhases ph = phases;
+    std::printf("%8.4f %11lld %9.4f %9.4f %8.2f %10.2e %13.3e %13.3e %6s  %.4f %.4f %.4f %.4f\n",
+                density, (long long)indptr.back(), best[0], best[1], best[1] / best[0], worst,
                 work.sum_squared_lengths / 2 / best[0],
                 panels * (panels + 1) / 2 * double(rows) / best[0],
-                sparse_gram_is_faster(work) ? "sparse" : "dense");
+                sparse_gram_is_faster(work) ? "sparse" : "dense", ph.scales, ph.layout, ph.tiles,
+                ph.finish);
   }
   return 0;
 }

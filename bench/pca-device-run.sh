@@ -16,16 +16,17 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 left() { echo $(( DEADLINE - SECONDS > 5 ? DEADLINE - SECONDS : 5 )); }
 NVFLAGS="-std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA -DCELLSHARD_NCCL"
 SECONDS=0
-nvcc $NVFLAGS -c tests/cuda/test_pipeline_kernels.cu -o /tmp/tpk.o > "$LOGS/drivers.log" 2>&1 &
-nvcc $NVFLAGS -c bench/gram_methods.cu -o /tmp/gm.o >> "$LOGS/drivers.log" 2>&1 &
+nvcc $NVFLAGS -Xcompiler -fPIC -c tests/cuda/test_pipeline_kernels.cu -o /tmp/tpk.o > "$LOGS/drivers.log" 2>&1 &
+nvcc $NVFLAGS -Xcompiler -fPIC -c bench/gram_methods.cu -o /tmp/gm.o >> "$LOGS/drivers.log" 2>&1 &
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -30 "$LOGS/install.log"; exit 1; }
 wait
 echo "built in ${SECONDS} s"
-LIBS="$(sed -n 's/^PKG_LIBS = //p' src/Makevars | sed 's/\$([A-Z_]*)//g') -lnccl"
+# the package's link flags (CUDA, MPI, HDF5), through g++ (nvcc refuses -Wl,...)
+LIBS="$(sed -n 's/^PKG_LIBS = //p' src/Makevars | sed 's/\$([A-Z_]*)//g') -L/usr/local/cuda/lib64 -lnccl"
 LIBS="$LIBS $(R CMD config LAPACK_LIBS) $(R CMD config BLAS_LIBS) $(R CMD config FLIBS)"
 for d in tpk:test_pipeline_kernels gm:gram_methods; do
-  nvcc -o /tmp/${d#*:} /tmp/${d%%:*}.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 ||
+  g++ -o /tmp/${d#*:} /tmp/${d%%:*}.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 ||
     { echo "link of ${d#*:} failed"; tail -5 "$LOGS/drivers.log"; }
 done
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
@@ -35,7 +36,7 @@ echo "== bench/gram_methods.cu (${SECONDS} s)"
 timeout 35 /tmp/gram_methods 2>&1 | tee "$LOGS/gram_methods.txt"
 echo "== CUDA pipeline driver and R pipeline tests (${SECONDS} s)"
 timeout $(left) /tmp/test_pipeline_kernels > "$LOGS/test_pipeline_kernels.log" 2>&1 &
-CELLSHARD_TEST_FILTER=${PCA_TEST_FILTER:-pipeline} timeout $(left) Rscript tests/run-testthat.R \
+CELLSHARD_TEST_FILTER=${PCA_TEST_FILTER:-pipeline|gpu} timeout $(left) Rscript tests/run-testthat.R \
   > "$LOGS/tests.log" 2>&1
 wait
 grep -E "FAILED|passed|threw" "$LOGS/test_pipeline_kernels.log" | head -30

@@ -2,31 +2,37 @@
 //
 // Layout: the genes are cut into panels of kPanel. For a chunk of rows, the
 // entries are rewritten panel by panel (panel-major: all rows' entries of
-// panel 0, then of panel 1, ...), each with its gene's place in the panel, so
-// that a block reading one panel for consecutive rows reads consecutive memory.
+// panel 0, then of panel 1, ...), so that consecutive rows of one panel are
+// consecutive memory. Each entry is one 64-bit word: x_g = x / s_g as a
+// double (exact: s_g is a power of two, and x has float's 24 significant
+// bits, so the double's low 29 bits are zero) with the gene's place in its
+// panel in the low 8 bits.
 //
 // Tiles: block (t, s) owns the tile of the Gram between panels p >= q (pair t)
-// and adds the products x_a x_b of the entries a in p and b in q of rows
-// [s * kRowsPerBlock, ...) of the chunk, one row per thread, into the tile
-// held in shared memory. The lower triangle is all that is computed.
+// and adds the rows [s * kRowsPerBlock, ...) of the chunk into it, held in
+// shared memory. Each warp takes groups of kGroupRows rows: it copies the
+// group's entries of both panels (contiguous) into its staging area in shared
+// memory, then, row by row, its lanes take the row's products x_a x_b
+// (a in p, b in q) one each. Only the lower triangle is computed.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
-// number, x_a x_b 2^F / (s_a s_b), with s_g the smallest power of two >= the
-// largest |x| of gene g, and added with integer atomics. Integer addition does
-// not depend on the order, so the tile is the same bits whatever order the
-// threads run in (deterministic with atomics). A row adds at most one product
-// to each entry of the tile and a block adds at most 2^16 rows, so with F = 46
-// no sum can overflow (|sum| <= 2^16 2^46 = 2^62). Each product's rounding
-// error is at most 2^-47 s_a s_b <= 2^-45 max|x_a| max|x_b|: as fine as
-// float64 (2^-53 of the running sum) once the sum is more than 2^8 times
-// the largest product. The tile is then scaled back exactly (powers of two)
-// and added in float64 to the block's own part of the output, one block per
-// part: no atomics in global memory.
+// number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
+// the carry passed on (the GPU has native 32-bit shared-memory atomic adds; its
+// 64-bit ones are compare-and-swap loops). Integer addition does not depend on
+// the order, so the tile is the same bits whatever order the threads run in
+// (deterministic with atomics). A row adds at most one product to each entry
+// of the tile and a block adds at most 2^16 rows, so with F = 46 no sum can
+// overflow (|sum| <= 2^16 2^46 = 2^62). Each product's rounding error is at
+// most 2^-47 s_a s_b <= 2^-45 max|x_a| max|x_b|: as fine as float64 (2^-53 of
+// the running sum) once the sum is more than 2^8 times the largest product.
+// The tile is then scaled back exactly (powers of two) and added in float64
+// to the block's own part of the output: no atomics in global memory.
 #include "sparse_gram_tiles.h"
 
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
@@ -41,8 +47,13 @@ namespace cellshard {
 
 namespace {
 
-constexpr int kPanel = 160;                 // a tile of 160 x 160 int64: 200 KiB of shared memory
+constexpr int kPanel = 128;                 // a tile of 128 x 128 x 8 bytes: 128 KiB of shared memory
 constexpr int kTileThreads = 1024;
+constexpr int kTileWarps = kTileThreads / 32;
+constexpr int kGroupRows = 16;              // rows a warp stages at a time
+constexpr int kStageEntries = 256;          // a warp's staging area: 2 KiB
+constexpr size_t kTileSharedBytes =
+    size_t(kPanel) * kPanel * 8 + size_t(kTileWarps) * kStageEntries * 8;  // 192 KiB
 constexpr int64_t kRowsPerBlock = 1 << 16;  // rows one block adds: bounds the fixed-point sums
 constexpr int kFractionBits = 46;           // 62 - log2(kRowsPerBlock)
 constexpr int kMaxSplits = 8;               // blocks per tile and chunk
@@ -50,10 +61,14 @@ constexpr int64_t kChunkEntries = int64_t(1) << 27;  // 1 GiB of panel entries a
 constexpr size_t kPartialBudget = size_t(1) << 30;   // bytes of Gram-sized partial sums
 constexpr int kMaxRangeGenes = 8192;        // genes a block of gene_max_abs_kernel covers
 
-struct PanelEntry {
-  int32_t gene;  // place in its panel
-  float value;
-};
+// x_g as a double with the gene's place in its panel in the low 8 bits.
+using PanelEntry = unsigned long long;
+static_assert(kPanel <= 256, "a panel's genes must fit in 8 bits");
+
+__device__ __forceinline__ int entry_gene(PanelEntry e) { return int(e & 0xffull); }
+__device__ __forceinline__ double entry_value(PanelEntry e) {
+  return __longlong_as_double((long long)(e & ~0xffull));
+}
 
 // Largest |x| of each gene, as float bits (non-negative floats order like
 // their bits; NaN comes out above Inf). Block (x, y) covers the genes of
@@ -114,10 +129,11 @@ __global__ void panel_counts_kernel(int64_t rows, int n_panels, const int32_t* _
 
 // Writes every entry of the chunk to its place in the panel-major layout (a
 // warp a row; each entry has exactly one place, so the layout is the same
-// whatever order the warps run in).
+// whatever order the warps run in), scaled by its gene's 1 / s_g.
 __global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __restrict__ indptr,
                                      const int32_t* __restrict__ indices,
                                      const float* __restrict__ values,
+                                     const double* __restrict__ inv_scale,
                                      const int32_t* __restrict__ start,
                                      const int64_t* __restrict__ first, PanelEntry* entries) {
   const int lane = lane_id();
@@ -127,7 +143,8 @@ __global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __
       const int32_t g = indices[k];
       const int64_t p = g / kPanel;
       const int64_t dest = first[p * (rows + 1) + i] + (k - b - start[p * rows + i]);
-      entries[dest] = PanelEntry{int32_t(g - p * kPanel), values[k]};
+      const double x = double(values[k]) * inv_scale[g];  // exact: a power of two
+      entries[dest] = (PanelEntry)__double_as_longlong(x) | PanelEntry(g - p * kPanel);
     }
   }
 }
@@ -141,6 +158,14 @@ __device__ void panel_pair(int64_t t, int& p, int& q) {
   q = int(t - pp * (pp + 1) / 2);
 }
 
+// Adds the fixed-point value v to the 64-bit sum held as (hi, lo) words.
+__device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, long long v) {
+  const unsigned v_lo = unsigned((unsigned long long)v);
+  const unsigned old = atomicAdd(lo, v_lo);
+  const int carry = unsigned(old + v_lo) < old ? 1 : 0;
+  atomicAdd(hi, int(v >> 32) + carry);
+}
+
 // Grid (panel pairs, row blocks). Adds the tile of panels (p, q) over rows
 // [y * kRowsPerBlock, ...) of the chunk to part y of the output: `gram` for
 // y = 0, partials + (y - 1) n^2 otherwise (column-major n x n, lower triangle).
@@ -148,46 +173,76 @@ __global__ void __launch_bounds__(kTileThreads, 1)
 gram_tile_kernel(int64_t rows, int64_t n_cols, const int64_t* __restrict__ first,
                  const PanelEntry* __restrict__ entries, const double* __restrict__ inv_scale,
                  double* gram, double* partials) {
-  extern __shared__ unsigned long long tile[];  // tile[j * kPanel + i]: genes p*kPanel+i, q*kPanel+j
-  __shared__ double scale_p[kPanel], scale_q[kPanel];
+  // lo[j * kPanel + i], hi[...]: the sum for genes p * kPanel + i, q * kPanel + j.
+  extern __shared__ unsigned long long shared[];
+  unsigned* lo = reinterpret_cast<unsigned*>(shared);
+  int* hi = reinterpret_cast<int*>(lo + kPanel * kPanel);
+  const int warp = int(threadIdx.x >> 5), lane = lane_id();
+  PanelEntry* stage = shared + kPanel * kPanel + warp * kStageEntries;
   int p, q;
   panel_pair(int64_t(blockIdx.x), p, q);
-  for (int i = threadIdx.x; i < kPanel * kPanel; i += blockDim.x) tile[i] = 0ull;
-  for (int i = threadIdx.x; i < kPanel; i += blockDim.x) {
-    const int64_t gp = int64_t(p) * kPanel + i, gq = int64_t(q) * kPanel + i;
-    scale_p[i] = gp < n_cols ? ldexp(inv_scale[gp], kFractionBits) : 0.0;
-    scale_q[i] = gq < n_cols ? inv_scale[gq] : 0.0;
+  const bool diagonal = p == q;
+  for (int i = threadIdx.x; i < kPanel * kPanel; i += blockDim.x) {
+    lo[i] = 0u;
+    hi[i] = 0;
   }
   __syncthreads();
   const int64_t* first_p = first + int64_t(p) * (rows + 1);
   const int64_t* first_q = first + int64_t(q) * (rows + 1);
   const int64_t r_begin = int64_t(blockIdx.y) * kRowsPerBlock;
   const int64_t r_end = min(rows, r_begin + kRowsPerBlock);
-  for (int64_t r = r_begin + threadIdx.x; r < r_end; r += blockDim.x) {
-    const int64_t a0 = first_p[r], a1 = first_p[r + 1];
-    const int64_t b0 = first_q[r], b1 = first_q[r + 1];
-    if (a0 == a1 || b0 == b1) continue;
-    for (int64_t a = a0; a < a1; ++a) {
-      const PanelEntry ea = entries[a];
-      const double xa = double(ea.value) * scale_p[ea.gene];
-      unsigned long long* column_of_a = tile + ea.gene;  // + kPanel * (b's gene)
-      // On the diagonal tile, b runs over the same entries up to a: genes <= a's.
-      const int64_t b_end = p == q ? a + 1 : b1;
-      for (int64_t b = b0; b < b_end; ++b) {
-        const PanelEntry eb = entries[b];
-        const long long fixed = __double2ll_rn(xa * (double(eb.value) * scale_q[eb.gene]));
-        atomicAdd(column_of_a + eb.gene * kPanel, (unsigned long long)fixed);
+  const double to_fixed = ldexp(1.0, kFractionBits);
+  const double magic = 6755399441055744.0;  // 1.5 2^52: adding it leaves round(y) in the low bits
+  for (int64_t base = r_begin + int64_t(warp) * kGroupRows; base < r_end;
+       base += int64_t(kTileWarps) * kGroupRows) {
+    // Lane j <= kGroupRows: where row base + j starts in each panel (j = kGroupRows: the end).
+    const int64_t r = min(base + min(lane, kGroupRows), r_end);
+    const int64_t fp = first_p[r], fq = first_q[r];
+    const int64_t p0 = __shfl_sync(kFullWarp, fp, 0), q0 = __shfl_sync(kFullWarp, fq, 0);
+    const int64_t np = __shfl_sync(kFullWarp, fp, kGroupRows) - p0;
+    const int64_t nq = diagonal ? 0 : __shfl_sync(kFullWarp, fq, kGroupRows) - q0;
+    // Stage both panels' entries of the group when they fit, else read them in place.
+    const bool staged = np + nq <= kStageEntries;
+    if (staged) {
+      for (int k = lane; k < int(np); k += 32) stage[k] = entries[p0 + k];
+      for (int k = lane; k < int(nq); k += 32) stage[np + k] = entries[q0 + k];
+    }
+    __syncwarp();
+    const int rows_here = int(min(int64_t(kGroupRows), r_end - base));
+    for (int j = 0; j < rows_here; ++j) {
+      const int64_t a_at = __shfl_sync(kFullWarp, fp, j) - p0;
+      const int na = int(__shfl_sync(kFullWarp, fp, j + 1) - p0 - a_at);
+      const int64_t b_at = diagonal ? a_at : __shfl_sync(kFullWarp, fq, j) - q0;
+      const int nb = diagonal ? na : int(__shfl_sync(kFullWarp, fq, j + 1) - q0 - b_at);
+      const int products = na * nb;
+      if (products == 0) continue;
+      const float inv_nb = 1.0f / float(nb);
+      for (int t = lane; t < products; t += 32) {
+        int a = int((float(t) + 0.5f) * inv_nb);
+        int b = t - a * nb;
+        if (b < 0) { --a; b += nb; } else if (b >= nb) { ++a; b -= nb; }
+        const PanelEntry ea = staged ? stage[a_at + a] : entries[p0 + a_at + a];
+        const PanelEntry eb = staged ? stage[(diagonal ? 0 : np) + b_at + b]
+                                     : entries[(diagonal ? p0 : q0) + b_at + b];
+        const int ga = entry_gene(ea), gb = entry_gene(eb);
+        if (diagonal && gb > ga) continue;
+        const double y = fma(entry_value(ea) * entry_value(eb), to_fixed, magic);  // product exact
+        const long long fixed = __double_as_longlong(y) - __double_as_longlong(magic);
+        add_fixed(lo + gb * kPanel + ga, hi + gb * kPanel + ga, fixed);
       }
     }
+    __syncwarp();  // the staging area is reused by the next group
   }
   __syncthreads();
   double* out = blockIdx.y == 0 ? gram : partials + (int64_t(blockIdx.y) - 1) * n_cols * n_cols;
   for (int idx = threadIdx.x; idx < kPanel * kPanel; idx += blockDim.x) {
     const int i = idx % kPanel, j = idx / kPanel;
     const int64_t gi = int64_t(p) * kPanel + i, gj = int64_t(q) * kPanel + j;
-    const long long sum = (long long)tile[idx];
+    const long long sum = (long long)(((unsigned long long)(unsigned)hi[idx] << 32) | lo[idx]);
     if (gi >= n_cols || gj >= n_cols || gi < gj || sum == 0) continue;
-    out[gi + gj * n_cols] += double(sum) * (1.0 / (scale_p[i] * scale_q[j]));  // exact scaling
+    // exact scaling back: 2^-F s_i s_j, all powers of two
+    const double back = ldexp(1.0 / (inv_scale[gi] * inv_scale[gj]), -kFractionBits);
+    out[gi + gj * n_cols] += double(sum) * back;
   }
 }
 
@@ -238,6 +293,29 @@ T* as_device(const BufferPtr& b) {
   return b->as<T>();
 }
 
+// Phase times for benchmarks (CELLSHARD_GRAM_PROFILE set): the stream is
+// synchronised at each phase's end, which costs a little.
+SparseGramPhases last_phases;
+
+class PhaseClock {
+ public:
+  explicit PhaseClock(const DeviceContext& ctx)
+      : ctx_(ctx), on_(std::getenv("CELLSHARD_GRAM_PROFILE") != nullptr),
+        t_(std::chrono::steady_clock::now()) {}
+  void add_to(double& phase) {
+    if (!on_) return;
+    synchronize(ctx_);
+    const auto now = std::chrono::steady_clock::now();
+    phase += std::chrono::duration<double>(now - t_).count();
+    t_ = now;
+  }
+
+ private:
+  const DeviceContext& ctx_;
+  bool on_;
+  std::chrono::steady_clock::time_point t_;
+};
+
 }  // namespace
 
 GramWork gram_work(const CsrView& a, const std::vector<int64_t>& host_indptr) {
@@ -270,8 +348,10 @@ bool sparse_gram_is_faster(const GramWork& w) {
 bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* values,
                        const std::vector<int64_t>& host_indptr, double* gram) {
   const int64_t n = a.n_cols;
+  last_phases = SparseGramPhases{};
   if (a.nnz == 0 || a.n_rows == 0 || n == 0) return true;  // adds nothing
   CS_CHECK(n <= int64_t(INT32_MAX), "internal: sparse Gram with too many columns");
+  PhaseClock clock(ctx);
   std::vector<double> inv_scale;
   if (!gene_inverse_scales(ctx, a, values, inv_scale)) return false;
   BufferPtr scales = make_buffer(a.device, inv_scale.size() * sizeof(double));
@@ -290,7 +370,8 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     partials = make_buffer(a.device, size_t(splits - 1) * n2 * sizeof(double));
     CS_CUDA_CHECK(cudaMemsetAsync(partials->data(), 0, partials->bytes(), ctx.stream));
   }
-  const size_t tile_bytes = size_t(kPanel) * kPanel * sizeof(unsigned long long);
+  clock.add_to(last_phases.scales);
+  const size_t tile_bytes = kTileSharedBytes;
   CS_CUDA_CHECK(cudaFuncSetAttribute(gram_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      int(tile_bytes)));
 
@@ -328,15 +409,17 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
                                                   ctx.stream));
       panel_scatter_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
                              ctx.stream>>>(r0, rows, a.indptr, a.indices, values,
-                                           as_device<int32_t>(start), as_device<int64_t>(first),
-                                           as_device<PanelEntry>(layout));
+                                           as_device<double>(scales), as_device<int32_t>(start),
+                                           as_device<int64_t>(first), as_device<PanelEntry>(layout));
       CS_CUDA_CHECK_LAUNCH("panel_scatter_kernel");
+      clock.add_to(last_phases.layout);
       const unsigned row_blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
       gram_tile_kernel<<<dim3(unsigned(pairs), row_blocks), kTileThreads, tile_bytes,
                          ctx.stream>>>(rows, n, as_device<int64_t>(first),
                                        as_device<PanelEntry>(layout), as_device<double>(scales),
                                        gram, partials ? as_device<double>(partials) : nullptr);
       CS_CUDA_CHECK_LAUNCH("gram_tile_kernel");
+      clock.add_to(last_phases.tiles);
       // The chunk's buffers go back to the stream-ordered pool when freed here.
     }
     r0 = r1;
@@ -347,7 +430,10 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     CS_CUDA_CHECK_LAUNCH("add_partials_kernel");
   }
   synchronize(ctx);
+  clock.add_to(last_phases.finish);
   return true;
 }
+
+SparseGramPhases sparse_gram_last_phases() { return last_phases; }
 
 }  // namespace cellshard

@@ -34,4 +34,13 @@ bool sparse_gram_is_faster(const GramWork& w);
 bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* values,
                        const std::vector<int64_t>& host_indptr, double* gram);
 
+// Seconds in each phase of the last sparse_gram_lower call, measured only when
+// the environment variable CELLSHARD_GRAM_PROFILE is set (benchmarks; not
+// meant for concurrent calls): per-gene scales and buffers, panel layouts,
+// tile kernels, adding the parts.
+struct SparseGramPhases {
+  double scales = 0, layout = 0, tiles = 0, finish = 0;
+};
+SparseGramPhases sparse_gram_last_phases();
+
 }  // namespace cellshard
