@@ -334,14 +334,18 @@ bool sparse_gram_is_faster(const GramWork& w) {
     if (std::strcmp(force, "sparse") == 0) return true;
     if (std::strcmp(force, "dense") == 0) return false;
   }
-  // Seconds, from rates measured on an H100 (bench/gram_methods.cu): the dense
-  // path adds rows x n^2 / 2 products at the Dsyrk rate; the sparse one adds
-  // half the squared row lengths with shared-memory atomics, and each block
-  // reads every row of its chunk once per panel pair.
+  // Seconds, from rates measured on an H100 (bench/gram_methods.cu, 100,000
+  // rows x 5,000 genes, uniform rows): the dense path adds rows x n^2 / 2
+  // products at the Dsyrk rate (2.1e13 a second) after writing the rows out
+  // densely; the sparse one adds half the squared row lengths (1.6e11
+  // products a second) and its tile blocks visit every row once per panel
+  // pair (1.1e10 visits a second). They cross near 10% density at 5,000
+  // genes (0.062 s against 0.063 s); at 3.5% sparse takes 0.016 s, dense 0.062 s.
   const double n = double(w.n_cols), rows = double(w.n_rows);
   const double panels = std::ceil(n / kPanel);
-  const double dense = rows * n * n / 2 / 2.0e13 + rows * n * 8 / 1.0e12;
-  const double sparse = w.sum_squared_lengths / 2 / 4.0e11 + panels * (panels + 1) / 2 * rows / 2.0e11;
+  const double dense = rows * n * n / 2 / 2.1e13 + rows * n * 8 / 2.5e12;
+  const double sparse =
+      w.sum_squared_lengths / 2 / 1.6e11 + panels * (panels + 1) / 2 * rows / 1.1e10;
   return sparse < dense;
 }
 

@@ -588,9 +588,11 @@ void with_env(const char* name, const char* value, const std::function<void()>& 
 }
 
 // The Gram by one method (CELLSHARD_GRAM_METHOD), against the host's float64
-// sums: each entry within 1e-11 of sqrt(G_ii G_jj) (the sparse method rounds
-// each product once to 2^-45 of its genes' largest values; float64 sums
-// differ from each other by about as much), symmetric, the same bits twice.
+// sums: each entry within 1e-11 of sqrt(G_ii G_jj) + |start_ij| (the sparse
+// method rounds each product once to 2^-45 of its genes' largest values;
+// float64 sums differ from each other by about as much, and adding a tiny
+// Gram entry to the start matrix rounds at the start's scale), symmetric,
+// the same bits twice.
 void test_gram_method(const HostShard& h, const DeviceShard& d, const std::string& label,
                       const char* method) {
   std::string what = label + ": " + method + " gram";
@@ -606,7 +608,8 @@ void test_gram_method(const HostShard& h, const DeviceShard& d, const std::strin
       bool symmetric = true;
       for (size_t j = 0; j < n; ++j)
         for (size_t i = 0; i < n; ++i) {
-          const double scale = std::sqrt(std::fabs(want[i + i * n]) * std::fabs(want[j + j * n]));
+          const double scale = std::sqrt(std::fabs(want[i + i * n]) * std::fabs(want[j + j * n])) +
+                               std::fabs(start[i + j * n]);
           const double diff = std::fabs(got[i + j * n] - want[i + j * n]);
           worst = std::max(worst, scale > 0 ? diff / scale : diff);
           symmetric = symmetric && got[i + j * n] == got[j + i * n];
