@@ -1,11 +1,14 @@
-// gram: X^T X of a shard in float64, added to a device n_cols x n_cols array.
-// Blocks of rows are densified into a float64 buffer (row-major, i.e. a
+// gram: X^T X of a shard in float64, added to a device n_cols x n_cols array,
+// by one of two methods chosen from the shard's row lengths
+// (sparse_gram_is_faster): the sparse tiles of sparse_gram_tiles.cu, or
+// dense blocks. Dense: blocks of rows are densified into a float64 buffer (row-major, i.e. a
 // column-major n_cols x rows matrix B) and cublasDsyrk adds B B^T to the
 // lower triangle of the Gram; the upper triangle is then mirrored.
 // float x float products are exact in float64, and cuBLAS runs in plain
 // float64 (CUBLAS_DEFAULT_MATH); cuBLAS gives bit-identical results from run
 // to run on the same GPU model.
 #include <algorithm>
+#include <vector>
 
 #include "../core/errors.h"
 #include "cublas_handles.h"
@@ -13,6 +16,7 @@
 #include "device_context.h"
 #include "dense_rows.h"
 #include "pipeline_device.h"
+#include "sparse_gram_tiles.h"
 #include "warp_primitives.cuh"
 
 namespace cellshard {
@@ -36,6 +40,18 @@ void gram_on_device(const CsrView& a, const float* values, double* gram) {
   const DeviceContext& ctx = use_device(a.device);
   const int64_t n = a.n_cols;
   const size_t n2 = size_t(n) * size_t(n);
+  std::vector<int64_t> host_indptr(size_t(a.n_rows) + 1);
+  CS_CUDA_CHECK(cudaMemcpyAsync(host_indptr.data(), a.indptr, host_indptr.size() * sizeof(int64_t),
+                                cudaMemcpyDeviceToHost, ctx.stream));
+  synchronize(ctx);
+  if (sparse_gram_is_faster(gram_work(a, host_indptr)) &&
+      sparse_gram_lower(ctx, a, values, host_indptr, gram)) {
+    mirror_lower_kernel<<<grid_blocks(ctx, int64_t(n2), kBlockThreads), kBlockThreads, 0,
+                          ctx.stream>>>(n, gram);
+    CS_CUDA_CHECK_LAUNCH("mirror_lower_kernel");
+    synchronize(ctx);
+    return;
+  }
   const int64_t block_rows = dense_block_rows(a);
   BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
   {

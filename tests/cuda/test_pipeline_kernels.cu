@@ -7,7 +7,7 @@
 //   tools/gpu-check.sh builds it (it needs R's headers and LAPACK for the CPU
 //   eigensolver, and cuBLAS, cuSOLVER, NCCL).
 //   /tmp/test_pipeline [--quick]
-// --quick leaves out the big shards (for compute-sanitizer). Prints "N passed, M failed" and exits non-zero on any failure; with no GPU
+// --quick leaves out the big shards and the Lanczos cases (for compute-sanitizer). Prints "N passed, M failed" and exits non-zero on any failure; with no GPU
 // visible it prints a skip message and exits 0.
 #include <algorithm>
 #include <cmath>
@@ -30,7 +30,10 @@
 #include "../../src/cpu/cpu_pipeline_kernels.h"
 #include "../../src/cuda/cuda_backend.h"
 #include "../../src/cuda/cuda_pipeline_kernels.h"
+#include "../../src/cuda/device_context.h"
+#include "../../src/cuda/lanczos_on_device.h"
 #include "../../src/cuda/pipeline_device.h"
+#include "../../src/cuda/sparse_gram_tiles.h"
 
 using namespace cellshard;
 
@@ -585,6 +588,252 @@ void test_outer_products_and_eigen(std::mt19937_64& rng, int device) {
   }
 }
 
+// --- the sparse Gram method and the Lanczos eigensolver ----------------------
+
+// Runs `body` with the environment variable `name` set to `value`.
+void with_env(const char* name, const char* value, const std::function<void()>& body) {
+  setenv(name, value, 1);
+  try {
+    body();
+  } catch (...) {
+    unsetenv(name);
+    throw;
+  }
+  unsetenv(name);
+}
+
+// The Gram by one method (CELLSHARD_GRAM_METHOD), against the host's float64
+// sums: each entry within 1e-11 of sqrt(G_ii G_jj) + |start_ij| (the sparse
+// method rounds each product once to 2^-45 of its genes' largest values;
+// float64 sums differ from each other by about as much, and adding a tiny
+// Gram entry to the start matrix rounds at the start's scale), symmetric,
+// the same bits twice.
+void test_gram_method(const HostShard& h, const DeviceShard& d, const std::string& label,
+                      const char* method) {
+  std::string what = label + ": " + method + " gram";
+  guarded(what, [&] {
+    with_env("CELLSHARD_GRAM_METHOD", method, [&] {
+      const size_t n = size_t(h.n_cols);
+      std::vector<double> start(n * n);
+      for (size_t j = 0; j < n; ++j)
+        for (size_t i = 0; i < n; ++i) start[i + j * n] = double((i + j) % 5);
+      std::vector<double> got = gpu_gram(d, start), want = start;
+      cpu().gram(h.view(), h.values.data(), want.data());
+      double worst = 0;
+      bool symmetric = true;
+      for (size_t j = 0; j < n; ++j)
+        for (size_t i = 0; i < n; ++i) {
+          const double scale = std::sqrt(std::fabs(want[i + i * n]) * std::fabs(want[j + j * n])) +
+                               std::fabs(start[i + j * n]);
+          const double diff = std::fabs(got[i + j * n] - want[i + j * n]);
+          worst = std::max(worst, scale > 0 ? diff / scale : diff);
+          symmetric = symmetric && got[i + j * n] == got[j + i * n];
+        }
+      check(worst <= 1e-11, what + " (worst entry " + std::to_string(worst) + " of sqrt(G_ii G_jj))");
+      check(symmetric, what + " symmetric");
+      std::vector<double> zero(n * n, 0.0);
+      check(gpu_gram(d, zero) == gpu_gram(d, zero), what + " reproducible");
+    });
+  });
+}
+
+void test_gram_both_methods(const HostShard& h, const DeviceShard& d, const std::string& label) {
+  test_gram_method(h, d, label, "sparse");
+  test_gram_method(h, d, label, "dense");
+}
+
+// `per_row` distinct random genes a row (few_per_row_shard) with values of
+// very different sizes: gene g's values scaled by 10^(g % 7 - 3), and gene 0's
+// by 1e-20 (the sparse method's per-gene fixed-point scales).
+HostShard uneven_values_shard(std::mt19937_64& rng, int64_t n_rows, int64_t n_cols, int per_row) {
+  HostShard s = few_per_row_shard(rng, n_rows, n_cols, per_row);
+  for (size_t k = 0; k < s.values.size(); ++k) {
+    const int32_t g = s.indices[k];
+    s.values[k] *= g == 0 ? 1e-20f : float(std::pow(10.0, double(g % 7 - 3)));
+  }
+  return s;
+}
+
+void test_sparse_gram(std::mt19937_64& rng, int device, bool quick) {
+  {  // one cell
+    HostShard h = few_per_row_shard(rng, 1, 3000, 200);
+    test_gram_both_methods(h, upload(h, device), "1x3000, one cell");
+  }
+  {  // more than 4,096 genes, most of them all-zero columns, an empty and a full row
+    HostShard h = uneven_values_shard(rng, 300, 4500, 20);
+    HostShard g;
+    g.n_rows = h.n_rows + 2;
+    g.n_cols = h.n_cols;
+    g.indices = h.indices;
+    g.values = h.values;
+    g.indptr = h.indptr;
+    g.indptr.push_back(g.indptr.back());  // an empty row
+    for (int32_t c = 0; c < int32_t(g.n_cols); ++c) {
+      g.indices.push_back(c);
+      g.values.push_back(float(c % 11) - 5.0f);  // stored zeros too
+    }
+    g.indptr.push_back(int64_t(g.indices.size()));
+    test_gram_both_methods(g, upload(g, device), "302x4500, uneven values, zero columns");
+  }
+  // From very sparse to dense.
+  for (int per_row : {1, 6, 30, 120, 360, 600}) {
+    HostShard h = few_per_row_shard(rng, 2000, 600, per_row);
+    test_gram_both_methods(h, upload(h, device), "2000x600, " + std::to_string(per_row) + " a row");
+  }
+  {
+    HostShard h = random_shard(rng, 3000, 700, 0.03, Values::Mixed);
+    test_gram_both_methods(h, upload(h, device), "3000x700 mixed (zeros, negatives, empty rows)");
+  }
+  if (!quick) {  // several row blocks and two chunks
+    HostShard h = uneven_values_shard(rng, 600000, 300, 3);
+    test_gram_both_methods(h, upload(h, device), "600000x300, 3 a row (several chunks)");
+  }
+  guarded("sparse gram with a NaN", [&] {
+    HostShard h = few_per_row_shard(rng, 50, 40, 5);
+    h.values[7] = std::numeric_limits<float>::quiet_NaN();
+    const int32_t g = h.indices[7];
+    std::vector<double> got;
+    with_env("CELLSHARD_GRAM_METHOD", "sparse", [&] {
+      got = gpu_gram(upload(h, device), std::vector<double>(40 * 40, 0.0));
+    });
+    check(std::isnan(got[size_t(g) * 41]), "sparse gram with a NaN: NaN on its gene's diagonal");
+  });
+  // The automatic choice: the reference workload's HVG matrix is sparse enough.
+  check(sparse_gram_is_faster(GramWork{1430156, 5000, 1430156.0 * 175 * 175}),
+        "1430156 cells x 5000 genes at 3.5%: sparse Gram");
+  check(!sparse_gram_is_faster(GramWork{100000, 2000, 100000.0 * 2000 * 2000}),
+        "100000 dense rows of 2000 genes: dense Gram");
+}
+
+// A symmetric n x n matrix with eigenvalues `lambda`: diag(lambda) turned by
+// `turns` random Householder reflections (H A H each, O(n^2)).
+std::vector<double> with_spectrum(std::mt19937_64& rng, const std::vector<double>& lambda,
+                                  int turns) {
+  const size_t n = lambda.size();
+  std::vector<double> a(n * n, 0.0), w(n);
+  for (size_t i = 0; i < n; ++i) a[i + i * n] = lambda[i];
+  std::normal_distribution<double> normal;
+  for (int t = 0; t < turns; ++t) {
+    std::vector<double> v(n);
+    double len = 0;
+    for (double& x : v) len += (x = normal(rng)) * x;
+    for (double& x : v) x /= std::sqrt(len);
+    double c = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (size_t j = 0; j < n; ++j) s += a[i + j * n] * v[j];
+      w[i] = s;
+      c += v[i] * s;
+    }
+    // (I - 2vv^T) A (I - 2vv^T) = A - 2 v w^T - 2 w v^T + 4 c v v^T
+    for (size_t j = 0; j < n; ++j)
+      for (size_t i = 0; i < n; ++i)
+        a[i + j * n] += -2 * v[i] * w[j] - 2 * w[i] * v[j] + 4 * c * v[i] * v[j];
+  }
+  for (size_t j = 0; j < n; ++j)  // exactly symmetric
+    for (size_t i = j + 1; i < n; ++i) a[j + i * n] = a[i + j * n];
+  return a;
+}
+
+// Lanczos on the GPU against the known spectrum and cuSOLVER's syevdx:
+// eigenvalues within 1e-10 of the largest, residuals ||A v - lambda v|| within
+// 1e-9, orthonormal vectors, and the same vectors (up to sign) as syevdx
+// where the eigenvalue is 1e-3 (of the largest) away from the others.
+void test_lanczos(std::mt19937_64& rng, int device) {
+  struct Case {
+    std::string name;
+    int64_t n;
+    int k;
+    std::function<double(int64_t)> lambda;  // i-th eigenvalue (any order)
+    bool must_converge;
+  };
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<double> bulk(3000);
+  for (double& x : bulk) x = 1.0 + 0.2 * unit(rng);  // a flat noise bulk
+  const Case cases[] = {
+      {"decaying", 1500, 60, [](int64_t i) { return 1.0 + 100.0 * std::pow(0.97, double(i)); }, true},
+      // k inside a uniform bulk: Lanczos stops early (the Ritz residuals say it
+      // would need far more than its largest basis) and syevdx answers.
+      {"spikes on a flat bulk (falls back)", 3000, 100,
+       [&](int64_t i) { return i < 30 ? 3.0 + 50.0 / double(i + 1) : bulk[size_t(i)]; }, false},
+      {"repeated and clustered", 2000, 100,
+       [&](int64_t i) {
+         if (i < 3) return 50.0;                        // a triple eigenvalue
+         if (i < 5) return 40.0 - 1e-9 * double(i);     // a tight pair
+         if (i >= 95 && i < 105) return 2.0;            // repeated across the k-th
+         return i < 95 ? 30.0 - 0.25 * double(i) : bulk[size_t(i)];
+       },
+       true},
+      {"rank 12 (falls back)", 1200, 40, [](int64_t i) { return i < 12 ? double(20 - i) : 0.0; }, false},
+  };
+  for (const Case& c : cases) {
+    std::string what = "eigenpairs " + c.name + ", n = " + std::to_string(c.n);
+    guarded(what, [&] {
+      std::vector<double> lambda(static_cast<size_t>(c.n));
+      for (int64_t i = 0; i < c.n; ++i) lambda[size_t(i)] = c.lambda(i);
+      std::vector<double> a = with_spectrum(rng, lambda, 6);
+      std::sort(lambda.rbegin(), lambda.rend());
+      const size_t n = size_t(c.n), k = size_t(c.k);
+      std::vector<double> lv(k), lvec(n * k), sv(k), svec(n * k), av(k), avec(n * k);
+      LanczosReport report;
+      through_device(device, a, [&](double* d) {
+        LanczosOptions o;
+        o.block = 16;
+        report = lanczos_top_eigen_on_device(use_device(device), d, c.n, c.k, lv.data(),
+                                             lvec.data(), o);
+      });
+      with_env("CELLSHARD_EIGEN_METHOD", "syevdx", [&] {
+        through_device(device, a, [&](double* d) {
+          gpu().top_eigen(device, d, c.n, c.k, sv.data(), svec.data());
+        });
+      });
+      with_env("CELLSHARD_EIGEN_METHOD", "lanczos", [&] {  // Lanczos first, syevdx if it fails
+        through_device(device, a, [&](double* d) {
+          gpu().top_eigen(device, d, c.n, c.k, av.data(), avec.data());
+        });
+      });
+      const double top = std::fabs(lambda[0]);
+      bool auto_ok = true;
+      for (size_t j = 0; j < k; ++j) auto_ok = auto_ok && close(av[j], lambda[j], 1e-10, top);
+      check(auto_ok, what + ": top_eigen eigenvalues == the spectrum");
+      if (!c.must_converge) {
+        check(!report.converged, what + ": Lanczos gives up (basis " + std::to_string(report.basis) + ")");
+        return;
+      }
+      check(report.converged, what + ": Lanczos converged (basis " + std::to_string(report.basis) +
+                                  ", residual " + std::to_string(report.max_residual) + ")");
+      if (!report.converged) return;
+      bool values_ok = true, vectors_ok = true, residual_ok = true, orthonormal = true;
+      for (size_t j = 0; j < k; ++j) {
+        values_ok = values_ok && close(lv[j], lambda[j], 1e-10, top);
+        const double* v = lvec.data() + j * n;
+        double r2 = 0;
+        for (size_t i = 0; i < n; ++i) {
+          double s = 0;
+          for (size_t l = 0; l < n; ++l) s += a[i + l * n] * v[l];
+          r2 += (s - lv[j] * v[i]) * (s - lv[j] * v[i]);
+        }
+        residual_ok = residual_ok && std::sqrt(r2) <= 1e-9 * top;
+        for (size_t l = 0; l <= j; ++l) {
+          double dot = 0;
+          for (size_t i = 0; i < n; ++i) dot += v[i] * lvec[l * n + i];
+          orthonormal = orthonormal && std::fabs(dot - (l == j ? 1.0 : 0.0)) <= 1e-8;
+        }
+        const bool separated = (j == 0 || lambda[j - 1] - lambda[j] > 1e-3 * top) &&
+                               (j + 1 == k || lambda[j] - lambda[j + 1] > 1e-3 * top);
+        if (!separated) continue;
+        double dot = 0;
+        for (size_t i = 0; i < n; ++i) dot += v[i] * svec[j * n + i];
+        vectors_ok = vectors_ok && std::fabs(std::fabs(dot) - 1.0) < 1e-10;
+      }
+      check(values_ok, what + ": Lanczos eigenvalues == the spectrum");
+      check(residual_ok, what + ": Lanczos residuals");
+      check(orthonormal, what + ": Lanczos vectors orthonormal");
+      check(vectors_ok, what + ": Lanczos vectors == syevdx's up to sign");
+    });
+  }
+}
+
 // Sum across every visible GPU (NCCL): each buffer ends with the total.
 void test_all_reduce(std::mt19937_64& rng, int n_gpus) {
   for (int use : {1, n_gpus}) {
@@ -695,6 +944,7 @@ int main(int argc, char** argv) {
     test_row_top_sums(h, d, label);
     test_flag_dominant(h, d, label);
     if (sh.gram) test_gram(h, d, label);
+    if (sh.gram) test_gram_both_methods(h, d, label);
     test_multiply(rng, h, d, label, {1, 7, 100, 130});
   }
 
@@ -743,6 +993,8 @@ int main(int argc, char** argv) {
   HostShard mid = random_shard(rng, 2000, 400, 0.05, Values::Counts);
   test_threads(mid, n_gpus);
   for (int g = 0; g < n_gpus; ++g) test_outer_products_and_eigen(rng, g);
+  test_sparse_gram(rng, 0, quick);
+  if (!quick) test_lanczos(rng, 0);
   test_all_reduce(rng, n_gpus);
 
   std::printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -1,0 +1,63 @@
+# PCA's Gram and eigensolver methods (issue 8) on the scaled HVG matrix of the
+# seed pipeline, one GPU's share of the reference workload: the seconds of the
+# Gram and of the eigensolver for each pair of methods (forced with
+# CELLSHARD_GRAM_METHOD = dense | sparse and CELLSHARD_EIGEN_METHOD = syevdx |
+# lanczos; "auto" is what the package picks), and how far each answer is from
+# the dense Gram + syevdx (the methods before): eigenvalues (relative), and
+# the eigenvectors' |cosine| where an eigenvalue is separated from its
+# neighbours by more than 1% (SPEC.md's fidelity bar).
+#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1]
+suppressPackageStartupMessages(library(cellshard))
+args <- commandArgs(trailingOnly = TRUE)
+n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
+device <- if (length(args) >= 2) as.integer(args[2]) else 0L
+centre <- length(args) >= 3 && args[3] == "1"
+options(cellshard.verbose = FALSE)
+ns <- asNamespace("cellshard")
+
+atlas <- simulateAtlas(n_cells, seed = 1, devices = device)
+out <- if (centre) runSeedPipeline(atlas, zero.center = TRUE, max.value = 10, verbose = FALSE) else
+    runSeedPipeline(atlas, verbose = FALSE)
+rm(atlas); invisible(gc())
+m <- ns$.deviceAssay(out, "scaled", "computePCA")
+k <- 100L
+b <- m@seed@background
+if (!length(b)) b <- numeric(nrow(m))
+d <- if (any(b != 0)) ns$.layerLike(m, ns$.seedCall(m@seed, ns$cs_map_layer, NULL, "none", 1, NULL, -b,
+                                                    -Inf, Inf)) else m
+mom <- ns$.seedCall(d@seed, ns$cs_column_moments, FALSE, NULL)
+nnz <- sum(deviceLayout(d)$nnz)
+cat(sprintf("%s: %d cells x %d genes, stored entries %.4g (density %.4f)%s\n",
+            if (centre) "zero-centred, clipped at 10" else "seed pipeline (zero.center = FALSE)",
+            ncol(m), nrow(m), nnz, nnz / (as.numeric(ncol(m)) * nrow(m)),
+            if (any(b != 0)) ", as offsets from the per-gene background" else ""))
+
+run <- function(gram, eigen) {
+    Sys.setenv(CELLSHARD_GRAM_METHOD = gram, CELLSHARD_EIGEN_METHOD = eigen)
+    on.exit(Sys.unsetenv(c("CELLSHARD_GRAM_METHOD", "CELLSHARD_EIGEN_METHOD")))
+    t0 <- proc.time()[["elapsed"]]
+    e <- ns$.seedCall(d@seed, ns$cs_covariance_eigen, b, mom$sum, TRUE, k)
+    e$wall <- proc.time()[["elapsed"]] - t0
+    e
+}
+invisible(run("auto", "auto"))  # warm-up (handles, pools)
+ref <- run("dense", "syevdx")
+separated <- which(sapply(seq_len(k), function(i) {
+    lo <- if (i < k) ref$values[i] - ref$values[i + 1] else Inf
+    hi <- if (i > 1) ref$values[i - 1] - ref$values[i] else Inf
+    min(lo, hi) > 0.01 * ref$values[i]
+}))
+cat(sprintf("eigenvalues 1, 10, 50, 100: %s; %d of %d separated by > 1%%\n",
+            paste(signif(ref$values[c(1, 10, 50, 100)], 6), collapse = ", "), length(separated), k))
+cat(sprintf("%-8s %-8s %8s %8s %8s %14s %14s\n", "gram", "eigen", "gram s", "eigen s", "wall s",
+            "max rel value", "min |cos| sep"))
+show <- function(label, e) {
+    rel <- max(abs(e$values - ref$values) / abs(ref$values))
+    cosine <- abs(colSums(e$vectors * ref$vectors))
+    cat(sprintf("%-8s %-8s %8.4f %8.4f %8.4f %14.3g %14.12f\n", label[1], label[2], e$seconds[["gram"]],
+                e$seconds[["eigen"]], e$wall, rel, if (length(separated)) min(cosine[separated]) else NA))
+}
+show(c("dense", "syevdx"), ref)
+for (combo in list(c("sparse", "syevdx"), c("dense", "lanczos"), c("sparse", "lanczos"),
+                   c("auto", "auto"), c("auto", "auto")))
+    show(combo, run(combo[1], combo[2]))
