@@ -45,25 +45,32 @@ free_new <- function(out, input) {
 results <- list()
 # Runs `run(input)` once to warm up, then `reps` times; returns the last
 # output. `parts(out)`, if given, is kept per timed run (PCA's phases).
+# R's garbage collections inside each run are timed too (gc.time): the steps
+# build per-cell columns in R, and a collection of R's heap can land in any of them.
+gc.time(TRUE)
 bench_step <- function(step, input, run, parts = NULL) {
-    times <- peaks <- extras <- numeric()
+    times <- peaks <- extras <- gcs <- numeric()
     kept <- list()
     for (r in 0:reps) {
         before <- peak_reset()
+        gc0 <- gc.time()[3]
         t0 <- clock()
         out <- run(input)
         dt <- clock() - t0
+        gc1 <- gc.time()[3]
         pk <- peak_read()
         if (r > 0) {
             times <- c(times, dt); peaks <- c(peaks, pk[2]); extras <- c(extras, pk[2] - before)
+            gcs <- c(gcs, gc1 - gc0)
             if (!is.null(parts)) kept[[r]] <- parts(out)
         }
         if (r < reps) free_new(out, input)
     }
-    results[[step]] <<- list(times = times, peak = max(peaks), extra = max(extras), parts = kept)
-    cat(sprintf("%-18s median %8.4f s  (min %.4f, max %.4f; %d runs)  peak %.2f GB (+%.2f GB)\n",
-                step, median(times), min(times), max(times), length(times), max(peaks) / 1e9,
-                max(extras) / 1e9))
+    results[[step]] <<- list(times = times, peak = max(peaks), extra = max(extras), parts = kept,
+                             gc = gcs)
+    cat(sprintf("%-18s median %8.4f s  (runs: %s; R gc in them: %s)  peak %.2f GB (+%.2f GB)\n",
+                step, median(times), paste(sprintf("%.3f", times), collapse = " "),
+                paste(sprintf("%.3f", gcs), collapse = " "), max(peaks) / 1e9, max(extras) / 1e9))
     out
 }
 
@@ -144,8 +151,8 @@ floors <- data.frame(
 p <- results$pca
 phases <- do.call(rbind, p$parts)
 projection <- phases[, "projection"]
-results$pca_fit <- list(times = p$times - projection, peak = p$peak, extra = p$extra)
-results$pca_projection <- list(times = projection, peak = p$peak, extra = p$extra)
+results$pca_fit <- list(times = p$times - projection, peak = p$peak, extra = p$extra, gc = p$gc)
+results$pca_projection <- list(times = projection, peak = p$peak, extra = p$extra, gc = NA)
 cat("\ncomputePCA phases, median of the timed runs (s):\n")
 print(round(apply(phases, 2, median), 4))
 
@@ -160,7 +167,8 @@ rows <- lapply(floors$step, function(s) {
                max_s = round(max(r$times), 4),
                bytes_floor = floors$bytes[floors$step == s], flops = floors$flops[floors$step == s],
                cells = z[["cells"]], genes = z[["genes"]], nnz = z[["nnz"]],
-               peak_device_bytes = r$peak, peak_extra_bytes = r$extra)
+               peak_device_bytes = r$peak, peak_extra_bytes = r$extra,
+               r_gc_median_s = round(median(r$gc), 4))
 })
 tab <- do.call(rbind, rows)
 write.csv(tab, out_csv, row.names = FALSE)

@@ -9,14 +9,14 @@
 # Needs: the R bundle (.devr, or DEVR=path) and the peer's wheels
 # (sh bench/peers/fetch-wheels.sh here first); on the run tool, carry
 # [".devr", "bench/peers/wheels"]:
-#   bash bench/issue8-run.sh [n.cells] [reps] [gzip.cells]     (1430156 5 100000)
+#   bash bench/issue8-run.sh [n.cells] [reps] [gzip.cells]     (1430156 5 50000)
 # Each stage has a time limit (STAGE_SECONDS, default 240) so that the report
 # still runs when one stage overruns; ISSUE8_REUSE_INSTALL=1 skips the package
 # install when /tmp/rlib already holds one (a warm machine).
 set -u -o pipefail
 N=${1:-1430156}
 REPS=${2:-5}
-NGZ=${3:-100000}
+NGZ=${3:-50000}
 OUT=${OUT:-/tmp/issue8-out}
 DATA=${ISSUE8_DATA:-/tmp/issue8-data}
 DEVR=${DEVR:-.devr}
