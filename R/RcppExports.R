@@ -13,6 +13,10 @@ cs_upload_bandwidth <- function(device) {
     .Call(`_cellshard_cs_upload_bandwidth`, device)
 }
 
+cs_stream_counters <- function() {
+    .Call(`_cellshard_cs_stream_counters`)
+}
+
 cs_cluster_state <- function() {
     .Call(`_cellshard_cs_cluster_state`)
 }

@@ -42,6 +42,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_stream_counters
+Rcpp::NumericVector cs_stream_counters();
+RcppExport SEXP _cellshard_cs_stream_counters() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_stream_counters());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_cluster_state
 Rcpp::List cs_cluster_state();
 RcppExport SEXP _cellshard_cs_cluster_state() {
@@ -685,6 +695,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_set_memory_budget", (DL_FUNC) &_cellshard_cs_set_memory_budget, 1},
     {"_cellshard_cs_budget_info", (DL_FUNC) &_cellshard_cs_budget_info, 1},
     {"_cellshard_cs_upload_bandwidth", (DL_FUNC) &_cellshard_cs_upload_bandwidth, 1},
+    {"_cellshard_cs_stream_counters", (DL_FUNC) &_cellshard_cs_stream_counters, 0},
     {"_cellshard_cs_cluster_state", (DL_FUNC) &_cellshard_cs_cluster_state, 0},
     {"_cellshard_cs_mpi_built", (DL_FUNC) &_cellshard_cs_mpi_built, 0},
     {"_cellshard_cs_mpi_library_version", (DL_FUNC) &_cellshard_cs_mpi_library_version, 0},

@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "core/memory_budget.h"
+#include "core/shard_stream.h"
 #include "r_handle.h"
 
 using namespace cellshard;
@@ -36,4 +37,12 @@ double cs_upload_bandwidth(int device) {
   CS_R_BEGIN
   return upload_bandwidth(device);
   CS_R_END
+}
+
+// Bytes streamed so far: staged into the devices, written back to pinned memory.
+// [[Rcpp::export]]
+Rcpp::NumericVector cs_stream_counters() {
+  StreamCounters c = stream_counters();
+  return Rcpp::NumericVector::create(Rcpp::_["to_device"] = c.to_device,
+                                     Rcpp::_["to_host"] = c.to_host);
 }

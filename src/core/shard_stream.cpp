@@ -1,5 +1,6 @@
 #include "shard_stream.h"
 
+#include <atomic>
 #include <exception>
 #include <future>
 #include <map>
@@ -13,6 +14,14 @@
 namespace cellshard {
 
 namespace {
+
+std::atomic<double> staged_bytes{0}, written_back_bytes{0};
+
+void count(std::atomic<double>& c, double bytes) {
+  double old = c.load();
+  while (!c.compare_exchange_weak(old, old + bytes)) {
+  }
+}
 
 bool array_resident(const BufferPtr& b, int device, size_t bytes) {
   return bytes == 0 || (b && b->device() == device);
@@ -194,6 +203,11 @@ class DeviceStream {
     const ShardIndex& sh = *index_.shards[s];
     Backend& be = backend_for(device_);
     const size_t nb = nnz_bytes(sh);
+    double moved = (need.indptr ? indptr_bytes(sh) : 0) + (need.indices ? nb : 0);
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (need.values[l] && !from_source(sh, layers_[l]->values()[s])) moved += double(nb);
+    if (need.read) moved += double(nb);  // the file's values come with its indices
+    count(staged_bytes, moved);
     if (need.indptr) be.upload_beside(slot.indptr->data(), device_, sh.indptr->data(), indptr_bytes(sh));
     if (need.read) {
       const bool gpu = !is_host_memory(device_);
@@ -269,8 +283,11 @@ BufferPtr to_pinned(const BufferPtr& b) {
   if (!b || b->device() == kPinned) return b;
   BufferPtr out = make_buffer(kPinned, b->bytes());
   copy_buffer(*out, 0, *b, 0, b->bytes());
+  count(written_back_bytes, double(b->bytes()));
   return out;
 }
+
+StreamCounters stream_counters() { return {staged_bytes.load(), written_back_bytes.load()}; }
 
 void settle_shard(ShardIndex& sh, std::vector<BufferPtr*> values) {
   size_t bytes = sh.indptr ? sh.indptr->bytes() : 0;

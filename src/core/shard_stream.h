@@ -52,6 +52,13 @@ void settle_shard(ShardIndex& shard, std::vector<BufferPtr*> values);
 void shard_to_host(const ShardIndex& shard, const BufferPtr& layer_values, int64_t* indptr,
                    int32_t* indices, float* values);
 
+// Bytes that streaming has moved since the process started: staged into the
+// devices (from pinned memory or files) and written back to pinned memory.
+struct StreamCounters {
+  double to_device = 0, to_host = 0;
+};
+StreamCounters stream_counters();
+
 // Bytes that a matrix keeps on its devices, in pinned host memory and only in
 // its source file (index and values).
 struct Residency {

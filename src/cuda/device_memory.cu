@@ -57,6 +57,28 @@ cudaMemPool_t pool_of(int device) {
   return pools().emplace(device, pool).first->second;
 }
 
+// Freed pinned blocks kept for reuse, by size: page-locking is slow (the
+// driver pins every page), and the layers a pipeline makes over one index
+// have shards of the same sizes, so their blocks fit the next layer's.
+struct PinnedCache {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;
+  std::map<void*, size_t> sizes;  // every live or cached block
+};
+
+PinnedCache& pinned_cache() {
+  static auto* cache = new PinnedCache();  // never freed, as the streams
+  return *cache;
+}
+
+void release_cached_pinned(PinnedCache& c) {
+  for (auto& [bytes, ptr] : c.free_blocks) {
+    c.sizes.erase(ptr);
+    if (cudaFreeHost(ptr) != cudaSuccess) cudaGetLastError();
+  }
+  c.free_blocks.clear();
+}
+
 }  // namespace
 
 void* device_allocate(int device, size_t bytes) {
@@ -115,6 +137,9 @@ void release_pooled_memory() {
     synchronize(use_device(device));
     CS_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
   }
+  PinnedCache& c = pinned_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  release_cached_pinned(c);
 }
 
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes) {
@@ -152,19 +177,41 @@ void* pinned_staging(int device, size_t bytes) {
 
 void* pinned_allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
+  PinnedCache& c = pinned_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  // A cached block of this size, or at most a quarter larger.
+  auto found = c.free_blocks.lower_bound(bytes);
+  if (found != c.free_blocks.end() && found->first <= bytes + bytes / 4) {
+    void* ptr = found->second;
+    c.free_blocks.erase(found);
+    return ptr;
+  }
   void* ptr = nullptr;
   cudaError_t err = cudaMallocHost(&ptr, bytes);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    release_cached_pinned(c);
+    err = cudaMallocHost(&ptr, bytes);
+  }
   if (err != cudaSuccess) {
     cudaGetLastError();
     size_t free_bytes = 0, total_bytes = 0;
     memory_info(kHost, &free_bytes, &total_bytes);
     throw OutOfMemory(kPinned, bytes, free_bytes, total_bytes);
   }
+  c.sizes[ptr] = bytes;
   return ptr;
 }
 
 void pinned_free(void* ptr) noexcept {
-  if (ptr && cudaFreeHost(ptr) != cudaSuccess) cudaGetLastError();
+  if (!ptr) return;
+  try {
+    PinnedCache& c = pinned_cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    auto size = c.sizes.find(ptr);
+    if (size != c.sizes.end()) c.free_blocks.emplace(size->second, ptr);
+  } catch (...) {
+  }
 }
 
 void copy_host_to_device_beside(void* dst, int dst_device, const void* host_src, size_t bytes) {

@@ -17,8 +17,8 @@ void device_free(int device, void* ptr) noexcept;
 // Bytes the pool holds for reuse (free for cellshard, not for other programs).
 size_t pooled_free_bytes(int device);
 
-// Hands the unused memory of every device's pool back to the driver (for
-// other programs).
+// Hands the unused memory of every device's pool, and the cached pinned host
+// blocks, back to the driver (for other programs).
 void release_pooled_memory();
 
 // Device -> host and host -> device copies.
@@ -32,7 +32,8 @@ void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t
 void* pinned_staging(int device, size_t bytes);
 
 // Page-locked host memory for shards kept off the devices (kPinned); throws
-// OutOfMemory with the host's available memory.
+// OutOfMemory with the host's available memory. Freed blocks are kept for
+// reuse until release_pooled_memory() (or until an allocation fails).
 void* pinned_allocate(size_t bytes);
 void pinned_free(void* ptr) noexcept;
 
