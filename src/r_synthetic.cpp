@@ -77,9 +77,10 @@ Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_
       // (core/memory_budget.h); its size, from the model's expected detected genes.
       progress_phase("tuning the model", 0);
       double per_cell = atlas_model(o)->expected_detected * 8.0 + 8.0;
-      shards = int(std::min<double>(
-          n_cells, double(shards_for_budget(size_t(n_shards), n_cells * per_cell, devs.front(),
-                                            devs.size()))));
+      size_t wanted = shards_for_budget(size_t(n_shards), n_cells * per_cell, devs.front(),
+                                        devs.size());
+      // More shards only when the atlas must stream, and never more than its cells.
+      if (wanted > size_t(n_shards)) shards = int(std::min<double>(n_cells, double(wanted)));
     }
     Placement place = atlas_placement(int64_t(n_cells), devs, shards, shard_cells);
     atlas = generate_atlas(o, int64_t(n_cells), place, int64_t(first_cell));
