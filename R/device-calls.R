@@ -12,6 +12,7 @@
     expr <- substitute(expr)
     env <- parent.frame()
     run <- function() eval(expr, env)
+    .applyBudget()
     tryCatch(run(), error = function(e) {
         if (.tagged(e, "[cellshard:oom]")) {
             gc(full = TRUE)

@@ -57,7 +57,11 @@ cellshardInfo <- function() {
 #' @param devices As in \code{\link{toDevice}}: \code{NULL} for every visible GPU
 #'   (or the host when there is none), \code{"cpu"} for host memory, or GPU numbers.
 #' @return A data frame with one row per device: \code{device} (-1 for the
-#'   host), \code{free}, \code{total} and \code{used}, in bytes. On a GPU,
+#'   host), \code{free}, \code{total} and \code{used}, in bytes; then
+#'   \code{budget}, the memory budget of cellshard's data on the device
+#'   (\link{out-of-core}), \code{held}, what cellshard's data holds there now,
+#'   and \code{pinned}, what it holds in pinned host memory (shards that
+#'   stream; the same on every row). On a GPU,
 #'   \code{free} counts the memory cellshard freed and keeps for its next
 #'   allocations (a stream-ordered pool, so that freeing tens of GB is
 #'   instant); \code{\link{releaseDevice}} hands that memory back to the driver
@@ -68,5 +72,7 @@ cellshardInfo <- function() {
 deviceMemory <- function(devices = NULL) {
     devs <- .resolveDevices(devices)
     m <- .deviceCall(cs_memory_info(devs))
-    data.frame(device = devs, free = m[, 1], total = m[, 2], used = m[, 2] - m[, 1])
+    b <- .deviceCall(cs_budget_info(devs))
+    data.frame(device = devs, free = m[, 1], total = m[, 2], used = m[, 2] - m[, 1],
+               budget = b$budget, held = b$held, pinned = rep(b$pinned, length(devs)))
 }

@@ -7,6 +7,12 @@
 #' read can be interrupted. Corrupt, truncated or inconsistent files give an
 #' error that names the file and the problem; nothing is left on the devices.
 #'
+#' A matrix larger than the devices' memory budget (\code{device.memory})
+#' is read all the same: the shards over the budget stay in pinned host
+#' memory, or, when host memory is short too (or on the CPU backend, for CSR
+#' h5ad matrices and 10x HDF5 files), in the file, and every step streams
+#' them through the devices (\link{out-of-core}).
+#'
 #' In an MPI job (\code{\link{cellshardInit}}) each rank reads only its own
 #' contiguous share of the cells, in rank order: shares of about equal
 #' non-zeros for CSR matrices (h5ad \code{csr_matrix}, 10x HDF5), of equal
@@ -36,6 +42,11 @@
 #' @param progress Show a progress bar: \code{NULL} (default) shows one when
 #'   the file has more than one chunk and \code{getOption("cellshard.verbose")}
 #'   is \code{TRUE} (by default: in interactive sessions).
+#' @param device.memory The memory budget per device for this read (bytes, or
+#'   a size such as \code{"8GB"}; \code{NULL}: what the device has, less
+#'   headroom). Shards over it stay in pinned host memory or in the file and
+#'   stream through the devices at each step; a message says how much and
+#'   what a pass costs. See \link{out-of-core}.
 #' @return A \code{SingleCellExperiment} (genes x cells) whose assays are
 #'   \code{\linkS4class{CellshardMatrix}} objects.
 #' @examples
@@ -44,7 +55,11 @@
 #' sce
 #' @export
 readH5AD <- function(path, devices = NULL, shards = NULL, assay = "counts", layers = NULL,
-                     progress = NULL) {
+                     progress = NULL, device.memory = getOption("cellshard.device.memory")) {
+    .withBudget(device.memory, .readH5AD(path, devices, shards, assay, layers, progress))
+}
+
+.readH5AD <- function(path, devices, shards, assay, layers, progress) {
     path <- .checkPath(path)
     devs <- .resolveDevices(devices)
     sh <- .shardCount(shards, devs)
@@ -71,35 +86,45 @@ readH5AD <- function(path, devices = NULL, shards = NULL, assay = "counts", laye
         .runReader(r, progress, sprintf("reading %s of %s", el, basename(path)))
     })
     cells <- .shareRows(share, nrow(obs))
+    .streamMessage(mats, "readH5AD")
     .assembleSce(mats, genes = rownames(var), cells = rownames(obs)[cells], rowData = var,
                  colData = obs[cells, , drop = FALSE], source = source)
 }
 
 #' @rdname readH5AD
 #' @export
-read10xH5 <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL) {
-    path <- .checkPath(path)
-    devs <- .resolveDevices(devices)
-    cl <- cs_cluster_state()
-    r <- .deviceCall(cs_10x_h5_open(path, devs, .shardCount(shards, devs), part = cl$rank,
-                                    parts = cl$size))
-    .read10x(r, assay, progress, list(format = "tenx_h5", path = path), basename(path))
+read10xH5 <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL,
+                      device.memory = getOption("cellshard.device.memory")) {
+    .withBudget(device.memory, {
+        path <- .checkPath(path)
+        devs <- .resolveDevices(devices)
+        cl <- cs_cluster_state()
+        r <- .deviceCall(cs_10x_h5_open(path, devs, .shardCount(shards, devs), part = cl$rank,
+                                        parts = cl$size))
+        .read10x(r, assay, progress, list(format = "tenx_h5", path = path), basename(path),
+                 "read10xH5")
+    })
 }
 
 #' @rdname readH5AD
 #' @export
-read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL) {
-    path <- .checkPath(path)
-    devs <- .resolveDevices(devices)
-    cl <- cs_cluster_state()
-    r <- .deviceCall(cs_mtx_open(path, devs, .shardCount(shards, devs), part = cl$rank,
-                                 parts = cl$size))
-    .read10x(r, assay, progress, list(format = "tenx_mtx", path = path), basename(path))
+read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", progress = NULL,
+                       device.memory = getOption("cellshard.device.memory")) {
+    .withBudget(device.memory, {
+        path <- .checkPath(path)
+        devs <- .resolveDevices(devices)
+        cl <- cs_cluster_state()
+        r <- .deviceCall(cs_mtx_open(path, devs, .shardCount(shards, devs), part = cl$rank,
+                                     parts = cl$size))
+        .read10x(r, assay, progress, list(format = "tenx_mtx", path = path), basename(path),
+                 "read10xMtx")
+    })
 }
 
-.read10x <- function(r, assay, progress, source, label) {
+.read10x <- function(r, assay, progress, source, label, who) {
     features <- S4Vectors::DataFrame(r$features, check.names = FALSE)
     handle <- .runReader(r, progress, paste("reading", label))
+    .streamMessage(list(handle), who)
     barcodes <- if (length(r$barcodes))
         r$barcodes[.shareRows(list(first = r$first_obs, count = r$n_obs), length(r$barcodes))]
     .assembleSce(stats::setNames(list(handle), assay), genes = features[[1]],

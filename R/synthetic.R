@@ -48,6 +48,11 @@
 #' @param shards Number of shards (default one per device), of near-equal
 #'   numbers of cells; or a vector giving the number of cells of each shard.
 #' @param verbose Print one line with the achieved statistics and the time.
+#' @param device.memory The memory budget per device (bytes, or a size such as
+#'   \code{"8GB"}; \code{NULL}: what the device has, less headroom). Shards
+#'   over it are drawn on the device and moved to pinned host memory, and
+#'   stream through the devices at each step (\link{out-of-core}); a message
+#'   says so.
 #' @details In an MPI job (\code{\link{cellshardInit}}) \code{n.cells} is
 #'   the size of the whole atlas and each rank draws only its own contiguous
 #'   share of the cells (equal numbers, in rank order), the same bits as the
@@ -74,7 +79,13 @@
 #' table(sce$damaged)
 #' @export
 simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, devices = NULL,
-                          shards = NULL, verbose = getOption("cellshard.verbose", interactive())) {
+                          shards = NULL, verbose = getOption("cellshard.verbose", interactive()),
+                          device.memory = getOption("cellshard.device.memory")) {
+    .withBudget(device.memory, .simulateAtlas(n.cells, n.genes, seed, n.types, devices, shards,
+                                              verbose))
+}
+
+.simulateAtlas <- function(n.cells, n.genes, seed, n.types, devices, shards, verbose) {
     n.cells <- .wholeNumber(n.cells, "n.cells", 1, .Machine$integer.max)
     n.genes <- .wholeNumber(n.genes, "n.genes", 14, .Machine$integer.max,
                             why = " (13 of them are mitochondrial)")
@@ -104,6 +115,7 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
     type_names <- .numberedNames("type", n.types, 2L)
     call <- sprintf("simulateAtlas(%s, n.genes = %s, seed = %s, n.types = %s)",
                     .plain(n.cells), .plain(n.genes), .plain(seed), .plain(n.types))
+    .streamMessage(list(res$handle), "simulateAtlas")
     counts <- .wrapSeed(.newSeed(res$handle, genes, cells, list(format = "synthetic", call = call)))
     colData <- S4Vectors::DataFrame(cell_type = factor(type_names[res$type], levels = type_names),
                                     damaged = res$damaged, library_size = res$library,

@@ -181,7 +181,11 @@ rebalance <- function(x, devices = NULL, shards = NULL) {
 #'
 #' @param x A \code{CellshardMatrix}.
 #' @return A data frame with one row per shard: \code{shard}, \code{device}
-#'   (-1 for the CPU backend), \code{first_cell}, \code{cells}, \code{nnz}.
+#'   (-1 for the CPU backend), \code{first_cell}, \code{cells}, \code{nnz},
+#'   and \code{home}: where the shard is between steps, \code{"device"},
+#'   \code{"pinned"} (host memory, streamed through the device at each step)
+#'   or \code{"file"} (read again from its file at each step; see
+#'   \link{out-of-core}).
 #' @examples
 #' path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
 #' deviceLayout(counts(read10xH5(path, devices = "cpu", shards = 2)))
@@ -192,5 +196,5 @@ deviceLayout <- function(x) {
     n <- length(lay$shard_cells)
     data.frame(shard = seq_len(n), device = lay$shard_device,
                first_cell = cumsum(c(1, lay$shard_cells))[seq_len(n)],
-               cells = lay$shard_cells, nnz = lay$shard_nnz)
+               cells = lay$shard_cells, nnz = lay$shard_nnz, home = lay$shard_home)
 }

@@ -10,6 +10,48 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cs_set_memory_budget
+void cs_set_memory_budget(double bytes);
+RcppExport SEXP _cellshard_cs_set_memory_budget(SEXP bytesSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< double >::type bytes(bytesSEXP);
+    cs_set_memory_budget(bytes);
+    return R_NilValue;
+END_RCPP
+}
+// cs_budget_info
+Rcpp::List cs_budget_info(Rcpp::IntegerVector devices);
+RcppExport SEXP _cellshard_cs_budget_info(SEXP devicesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type devices(devicesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_budget_info(devices));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_upload_bandwidth
+double cs_upload_bandwidth(int device);
+RcppExport SEXP _cellshard_cs_upload_bandwidth(SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_upload_bandwidth(device));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_stream_counters
+Rcpp::NumericVector cs_stream_counters();
+RcppExport SEXP _cellshard_cs_stream_counters() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_stream_counters());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_cluster_state
 Rcpp::List cs_cluster_state();
 RcppExport SEXP _cellshard_cs_cluster_state() {
@@ -682,6 +724,10 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_cellshard_cs_set_memory_budget", (DL_FUNC) &_cellshard_cs_set_memory_budget, 1},
+    {"_cellshard_cs_budget_info", (DL_FUNC) &_cellshard_cs_budget_info, 1},
+    {"_cellshard_cs_upload_bandwidth", (DL_FUNC) &_cellshard_cs_upload_bandwidth, 1},
+    {"_cellshard_cs_stream_counters", (DL_FUNC) &_cellshard_cs_stream_counters, 0},
     {"_cellshard_cs_cluster_state", (DL_FUNC) &_cellshard_cs_cluster_state, 0},
     {"_cellshard_cs_mpi_built", (DL_FUNC) &_cellshard_cs_mpi_built, 0},
     {"_cellshard_cs_mpi_library_version", (DL_FUNC) &_cellshard_cs_mpi_library_version, 0},

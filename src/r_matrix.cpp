@@ -7,7 +7,9 @@
 #include <cmath>
 #include <limits>
 
+#include "core/memory_budget.h"
 #include "core/operations.h"
+#include "core/shard_stream.h"
 #include "r_handle.h"
 
 using namespace cellshard;
@@ -34,12 +36,16 @@ std::vector<int64_t> as_index(SEXP idx, int64_t n, const char* what) {
 }
 
 // Shards of the given numbers of cells when `shard_cells` is not empty, else
-// n_shards shards balanced by non-zeros (row_ptr) or by cells.
+// n_shards shards balanced by non-zeros (row_ptr) or by cells: more when
+// the matrix (`bytes` of index and values) must stream under the devices'
+// budget, so that the shards that stream are small (core/memory_budget.h).
 Placement make_placement(const std::vector<int64_t>* row_ptr, int64_t n_rows,
                          const Rcpp::IntegerVector& devices, int n_shards,
-                         const Rcpp::NumericVector& shard_cells) {
+                         const Rcpp::NumericVector& shard_cells, double bytes) {
   std::vector<int> devs = devices_from_r(devices);
   if (shard_cells.size() == 0) {
+    if (n_shards >= 1)
+      n_shards = int(shards_for_budget(size_t(n_shards), bytes, devs.front(), devs.size()));
     return row_ptr ? balanced_placement(*row_ptr, devs, size_t(n_shards))
                    : even_placement(n_rows, devs, size_t(n_shards));
   }
@@ -83,7 +89,8 @@ SEXP cs_from_csc(Rcpp::IntegerVector i, Rcpp::NumericVector p, Rcpp::NumericVect
   }
   for (int32_t g : csr.indices)
     CS_CHECK(g >= 0 && g < csr.n_cols, "a row index of the sparse matrix is out of range");
-  Placement place = make_placement(&csr.indptr, csr.n_rows, devices, n_shards, shard_cells);
+  Placement place = make_placement(&csr.indptr, csr.n_rows, devices, n_shards, shard_cells,
+                                   double(csr.n_rows + 1) * 8 + double(csr.indices.size()) * 8);
   return wrap_matrix(from_host(csr, place));
   CS_R_END
 }
@@ -110,7 +117,8 @@ SEXP cs_from_dense(Rcpp::NumericMatrix m, Rcpp::IntegerVector devices, int n_sha
     }
     csr.indptr[size_t(c) + 1] = int64_t(csr.indices.size());
   }
-  Placement place = make_placement(&csr.indptr, csr.n_rows, devices, n_shards, shard_cells);
+  Placement place = make_placement(&csr.indptr, csr.n_rows, devices, n_shards, shard_cells,
+                                   double(csr.n_rows + 1) * 8 + double(csr.indices.size()) * 8);
   return wrap_matrix(from_host(csr, place));
   CS_R_END
 }
@@ -226,7 +234,9 @@ SEXP cs_rebalance(SEXP handle, Rcpp::IntegerVector devices, int n_shards,
                   Rcpp::NumericVector shard_cells) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
-  return wrap_matrix(rebalance(*m, make_placement(nullptr, m->n_rows(), devices, n_shards, shard_cells)));
+  double bytes = double(m->n_rows() + 1) * 8 + double(m->nnz()) * 8;
+  return wrap_matrix(
+      rebalance(*m, make_placement(nullptr, m->n_rows(), devices, n_shards, shard_cells, bytes)));
   CS_R_END
 }
 
@@ -237,16 +247,26 @@ Rcpp::List cs_matrix_layout(SEXP handle) {
   const ShardedIndex& idx = m->index();
   Rcpp::NumericVector rows, nnz;
   Rcpp::IntegerVector devices;
-  for (const auto& s : idx.shards) {
+  Rcpp::CharacterVector homes;
+  for (size_t k = 0; k < idx.shards.size(); ++k) {
+    const auto& s = idx.shards[k];
     rows.push_back(double(s->n_rows));
     nnz.push_back(double(s->nnz));
     devices.push_back(s->device);
+    // Where the shard is between passes (its values; the index goes with them).
+    const BufferPtr& v = m->values()[k];
+    homes.push_back(!v && s->source ? "file"
+                    : (!v || v->device() == s->device) && shard_resident(idx, {}, k) ? "device"
+                                                                                      : "pinned");
   }
+  Residency r = residency_of(*m);
   return Rcpp::List::create(
       Rcpp::_["n_cells"] = double(m->n_rows()), Rcpp::_["n_genes"] = double(m->n_cols()),
       Rcpp::_["nnz"] = double(m->nnz()), Rcpp::_["shard_cells"] = rows, Rcpp::_["shard_nnz"] = nnz,
       Rcpp::_["shard_device"] = devices, Rcpp::_["value_bytes"] = double(m->value_bytes()),
-      Rcpp::_["index_bytes"] = double(m->index_bytes()),
+      Rcpp::_["index_bytes"] = double(m->index_bytes()), Rcpp::_["shard_home"] = homes,
+      Rcpp::_["bytes_device"] = r.device, Rcpp::_["bytes_pinned"] = r.pinned,
+      Rcpp::_["bytes_file"] = r.file,
       Rcpp::_["index_id"] = Rcpp::String(std::to_string(reinterpret_cast<uintptr_t>(&idx))));
   CS_R_END
 }

@@ -2,9 +2,12 @@
 // Orientation: the core draws cells x genes; R sees genes x cells.
 #include <Rcpp.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "core/memory_budget.h"
 #include "core/philox.h"
+#include "core/progress.h"
 #include "core/synthetic_atlas.h"
 #include "r_handle.h"
 #include "r_progress.h"
@@ -65,9 +68,21 @@ Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_
   o.n_genes = int64_t(n_genes);
   o.n_types = n_types;
   o.seed = uint64_t(int64_t(seed));  // negative seeds wrap around, as in two's complement
-  Placement place = atlas_placement(int64_t(n_cells), devices_from_r(devices), n_shards, shard_cells);
+  std::vector<int> devs = devices_from_r(devices);
   SyntheticAtlas atlas;
   run_with_progress(progress, [&] {
+    int shards = n_shards;
+    if (shard_cells.size() == 0 && n_shards >= 1) {
+      // Over the devices' budget the atlas is cut into shards that can stream
+      // (core/memory_budget.h); its size, from the model's expected detected genes.
+      progress_phase("tuning the model", 0);
+      double per_cell = atlas_model(o)->expected_detected * 8.0 + 8.0;
+      size_t wanted = shards_for_budget(size_t(n_shards), n_cells * per_cell, devs.front(),
+                                        devs.size());
+      // More shards only when the atlas must stream, and never more than its cells.
+      if (wanted > size_t(n_shards)) shards = int(std::min<double>(n_cells, double(wanted)));
+    }
+    Placement place = atlas_placement(int64_t(n_cells), devs, shards, shard_cells);
     atlas = generate_atlas(o, int64_t(n_cells), place, int64_t(first_cell));
   });
   const AtlasCells& c = atlas.cells;

@@ -13,6 +13,15 @@ namespace cellshard {
 Backend& backend_for(int device) {
   if (device == kHost) return cpu_backend();
 #ifdef CELLSHARD_CUDA
+  if (device == kPinned) {
+    // Decided once, so that every pinned buffer is freed by the backend that made it.
+    static Backend* pinned = cuda_device_count() > 0 ? &cuda_backend() : &cpu_backend();
+    return *pinned;
+  }
+#else
+  if (device == kPinned) return cpu_backend();
+#endif
+#ifdef CELLSHARD_CUDA
   return cuda_backend();
 #else
   throw_no_cuda_backend(device);
@@ -41,7 +50,7 @@ std::string gpu_bus_id(int device) {
 }
 
 void memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
-  if (device == kHost) {
+  if (is_host_memory(device)) {
     cpu_memory_info(free_bytes, total_bytes);
     return;
   }
@@ -49,6 +58,15 @@ void memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
   cuda_memory_info(device, free_bytes, total_bytes);
 #else
   *free_bytes = *total_bytes = 0;
+#endif
+}
+
+double upload_bandwidth(int device) {
+  if (is_host_memory(device)) return 0;
+#ifdef CELLSHARD_CUDA
+  return measure_upload_bandwidth(device);
+#else
+  return 0;
 #endif
 }
 

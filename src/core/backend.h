@@ -62,6 +62,15 @@ class Backend {
                             size_t bytes) = 0;
   virtual void fill_zero(void* dst, int device, size_t bytes) = 0;
 
+  // Copies host memory to `device` on a stream of its own, beside the one
+  // kernels run on, so that the copy overlaps kernels queued meanwhile by
+  // other threads; returns when the copy has finished. (Out-of-core staging.)
+  virtual void upload_beside(void* dst, int device, const void* host_src, size_t bytes) {
+    copy_from_host(dst, device, host_src, bytes);
+  }
+  // Waits until the work queued on `device` (allocations included) is done.
+  virtual void synchronize(int device) {}
+
   // --- per-shard kernels ----------------------------------------------------
   // Row (cell) statistics: arrays of a.n_rows entries. (Column statistics go
   // through PipelineKernels::col_moments, which sums in a fixed order.)
@@ -76,7 +85,8 @@ class Backend {
                               const CsrView* prebuilt) = 0;
 };
 
-// The backend that owns memory on `device` (kHost: the CPU backend).
+// The backend that owns memory on `device` (kHost: the CPU backend; kPinned:
+// the CUDA backend where GPUs are visible, else the CPU backend).
 Backend& backend_for(int device);
 
 // Throws the error for a GPU device in a build without the CUDA backend.
@@ -90,6 +100,11 @@ std::string gpu_bus_id(int device);
 
 // Free and total bytes of a device (for kHost, the machine's available memory).
 void memory_info(int device, size_t* free_bytes, size_t* total_bytes);
+
+// Host-to-device bandwidth of a GPU from pinned host memory, in bytes per
+// second: measured once (a few copies of 256 MiB), then remembered. 0 for
+// the host or without the CUDA backend.
+double upload_bandwidth(int device);
 
 // GPU memory that cellshard freed but keeps for reuse goes back to the driver,
 // so that other programs can have it (no-op without the CUDA backend).

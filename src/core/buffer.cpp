@@ -2,15 +2,19 @@
 
 #include "backend.h"
 #include "errors.h"
+#include "memory_budget.h"
 
 namespace cellshard {
 
 Buffer::Buffer(int device, size_t bytes) : device_(device), bytes_(bytes), ptr_(nullptr) {
   if (bytes_ > 0) ptr_ = backend_for(device_).allocate(device_, bytes_);
+  if (ptr_) note_held(device_, int64_t(bytes_));
 }
 
 Buffer::~Buffer() {
-  if (ptr_) backend_for(device_).release(device_, ptr_);
+  if (!ptr_) return;
+  backend_for(device_).release(device_, ptr_);
+  note_held(device_, -int64_t(bytes_));
 }
 
 void Buffer::upload(const void* host, size_t bytes, size_t offset) {
@@ -33,7 +37,7 @@ void copy_buffer(Buffer& dst, size_t dst_offset, const Buffer& src, size_t src_o
   void* d = static_cast<char*>(dst.data()) + dst_offset;
   const void* s = static_cast<const char*>(src.data()) + src_offset;
   // The GPU backend handles any pair that involves a GPU.
-  int via = dst.device() != kHost ? dst.device() : src.device();
+  int via = !is_host_memory(dst.device()) ? dst.device() : src.device();
   backend_for(via).copy_between(d, dst.device(), s, src.device(), bytes);
 }
 

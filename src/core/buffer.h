@@ -9,6 +9,13 @@ namespace cellshard {
 
 // Device number of memory that lives in ordinary host memory (the CPU backend).
 constexpr int kHost = -1;
+// Host memory that holds shards kept off their device between passes (out of
+// core, core/shard_stream.h): page-locked in a build with GPUs, so that the
+// copies to a GPU run at the link's speed; plain host memory otherwise.
+constexpr int kPinned = -2;
+
+// Whether memory at `location` (a device number, kHost or kPinned) is host memory.
+inline bool is_host_memory(int location) { return location < 0; }
 
 class Buffer {
  public:

@@ -18,8 +18,9 @@ std::string format_bytes(double bytes) {
 
 static std::string oom_message(int device, size_t requested, size_t free_bytes,
                                size_t total_bytes) {
-  std::string where = device == -1 ? std::string("host memory")
-                                                       : "GPU " + std::to_string(device);
+  std::string where = device == -1   ? std::string("host memory")
+                      : device == -2 ? std::string("pinned host memory (for shards kept off the GPUs)")
+                                     : "GPU " + std::to_string(device);
   return "out of memory on " + where + ": needed " + format_bytes(double(requested)) +
          " more, " + format_bytes(double(free_bytes)) + " free of " +
          format_bytes(double(total_bytes)) +

@@ -8,7 +8,9 @@
 
 #include "errors.h"
 #include "pipeline_passes.h"
+#include "memory_budget.h"
 #include "progress.h"
+#include "shard_stream.h"
 
 namespace cellshard {
 
@@ -54,10 +56,9 @@ std::vector<int> shard_devices(const ShardedIndex& index) {
 void row_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
-    const float* vals = m.values()[s] ? m.values()[s]->as<float>() : nullptr;
-    backend_for(sh.device).row_stats(sh.view(), vals, {sums + off[s], n_positive + off[s]});
+    backend_for(sh.device).row_stats(v.index, v.values[0], {sums + off[s], n_positive + off[s]});
   });
 }
 
@@ -170,19 +171,36 @@ MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const
   std::vector<int64_t> key = subset_key(rows, genes);
   std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
   if (prebuilt && prebuilt->shards.size() != segments.size()) prebuilt = nullptr;
+  // An index kept off the devices cannot be gathered into: build a new one.
+  if (prebuilt)
+    for (size_t k = 0; prebuilt && k < prebuilt->shards.size(); ++k)
+      if (!shard_resident(*prebuilt, {}, k)) prebuilt = nullptr;
 
   std::vector<GatherOutput> out(segments.size());
   std::vector<int> devices;
-  for (const auto& seg : segments) devices.push_back(idx.shards[seg.source_shard]->device);
-  for_each_shard(devices, [&](size_t k) {
+  std::vector<size_t> source_shards;
+  for (const auto& seg : segments) {
+    devices.push_back(idx.shards[seg.source_shard]->device);
+    source_shards.push_back(seg.source_shard);
+  }
+  for_each_staged(idx, {&m}, source_shards, [&](size_t k, const ShardViews& v) {
     const Segment& seg = segments[k];
     const ShardIndex& sh = *idx.shards[seg.source_shard];
-    const BufferPtr& vals = m.values()[seg.source_shard];
     CsrView pre;
     if (prebuilt) pre = prebuilt->shards[k]->view();
     out[k] = backend_for(sh.device)
-                 .gather(sh.view(), {vals ? vals->as<float>() : nullptr}, seg.local_rows, genes,
-                         prebuilt ? &pre : nullptr);
+                 .gather(v.index, {v.values[0]}, seg.local_rows, genes, prebuilt ? &pre : nullptr);
+    // What streamed in streams out, as does what has no room on the device.
+    size_t bytes = (out[k].indptr ? out[k].indptr->bytes() : 0) +
+                   (out[k].indices ? out[k].indices->bytes() : 0);
+    for (auto& b : out[k].values) bytes += b ? b->bytes() : 0;
+    if (v.staged || over_budget_now(sh.device, bytes, false)) {
+      if (!prebuilt) {
+        out[k].indptr = to_pinned(out[k].indptr);
+        out[k].indices = to_pinned(out[k].indices);
+      }
+      for (auto& b : out[k].values) b = to_pinned(b);
+    }
   });
 
   std::shared_ptr<const ShardedIndex> index = prebuilt;
@@ -241,6 +259,23 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     sh.indptr->download(src_ptr[s].data(), src_ptr[s].size() * sizeof(int64_t));
   }
   std::vector<int64_t> src_off = idx.row_offsets();
+  // The arrays to copy from. Shards read from their file at each pass are
+  // read once here, into pinned host memory (rebalancing such data holds it
+  // in host memory).
+  std::vector<BufferPtr> src_indices(idx.shards.size()), src_values(idx.shards.size());
+  for (size_t s = 0; s < idx.shards.size(); ++s) {
+    const ShardIndex& sh = *idx.shards[s];
+    src_indices[s] = sh.indices;
+    src_values[s] = m.values()[s];
+    const bool read_indices = !sh.indices && sh.nnz > 0;
+    const bool read_values = !src_values[s] && sh.nnz > 0 && sh.source;
+    if (!read_indices && !read_values) continue;
+    BufferPtr i = make_buffer(kPinned, size_t(sh.nnz) * sizeof(int32_t));
+    BufferPtr v = make_buffer(kPinned, size_t(sh.nnz) * sizeof(float));
+    shard_to_host(sh, src_values[s], nullptr, i->as<int32_t>(), v->as<float>());
+    if (read_indices) src_indices[s] = i;
+    if (read_values) src_values[s] = v;
+  }
 
   size_t n_new = p.rows.size();
   std::vector<std::shared_ptr<ShardIndex>> new_shards(n_new);
@@ -261,17 +296,24 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
       pieces.push_back({s, lo - src_off[s], hi - src_off[s]});
       nnz += src_ptr[s][size_t(hi - src_off[s])] - src_ptr[s][size_t(lo - src_off[s])];
     }
+    // Shards with no room on their device under the budget go to pinned host memory.
+    const size_t value_bytes = size_t(nnz) * sizeof(float);
+    const size_t shard_bytes = size_t(b - a + 1) * sizeof(int64_t) + 2 * value_bytes;
     std::shared_ptr<ShardIndex> sh;
+    int value_home = dev;
     if (prebuilt) {
       sh = std::const_pointer_cast<ShardIndex>(prebuilt->shards[t]);
+      if (!shard_resident(*prebuilt, {}, t) || !keep_on_device(dev, value_bytes)) value_home = kPinned;
     } else {
+      const int home = keep_on_device(dev, shard_bytes) ? dev : kPinned;
+      value_home = home;
       sh = std::make_shared<ShardIndex>();
       sh->device = dev;
       sh->n_rows = b - a;
       sh->n_cols = idx.n_cols;
       sh->nnz = nnz;
-      sh->indptr = make_buffer(dev, size_t(b - a + 1) * sizeof(int64_t));
-      sh->indices = make_buffer(dev, size_t(nnz) * sizeof(int32_t));
+      sh->indptr = make_buffer(home, size_t(b - a + 1) * sizeof(int64_t));
+      sh->indices = make_buffer(home, size_t(nnz) * sizeof(int32_t));
       std::vector<int64_t> ptr;
       ptr.reserve(size_t(b - a + 1));
       ptr.push_back(0);
@@ -280,15 +322,15 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
           ptr.push_back(ptr.back() + src_ptr[pc.s][size_t(r + 1)] - src_ptr[pc.s][size_t(r)]);
       sh->indptr->upload(ptr.data(), ptr.size() * sizeof(int64_t));
     }
-    BufferPtr vals = make_buffer(dev, size_t(nnz) * sizeof(float));
+    BufferPtr vals = make_buffer(value_home, value_bytes);
     int64_t at = 0;
     for (const Piece& pc : pieces) {
       int64_t from = src_ptr[pc.s][size_t(pc.lo)], len = src_ptr[pc.s][size_t(pc.hi)] - from;
-      if (!prebuilt)
-        copy_buffer(*sh->indices, size_t(at) * 4, *idx.shards[pc.s]->indices, size_t(from) * 4,
+      if (!prebuilt && len > 0)
+        copy_buffer(*sh->indices, size_t(at) * 4, *src_indices[pc.s], size_t(from) * 4,
                     size_t(len) * 4);
-      if (m.values()[pc.s])
-        copy_buffer(*vals, size_t(at) * 4, *m.values()[pc.s], size_t(from) * 4, size_t(len) * 4);
+      if (src_values[pc.s] && len > 0)
+        copy_buffer(*vals, size_t(at) * 4, *src_values[pc.s], size_t(from) * 4, size_t(len) * 4);
       at += len;
     }
     new_shards[t] = sh;
@@ -323,11 +365,9 @@ HostCsr to_host(const ShardedMatrix& m) {
     // Row pointers land shifted by this shard's first non-zero; row 0's slot
     // is the previous shard's end, so download to a temporary.
     std::vector<int64_t> local(size_t(sh.n_rows) + 1);
-    sh.indptr->download(local.data(), local.size() * sizeof(int64_t));
+    shard_to_host(sh, m.values()[s], local.data(), out.indices.data() + nnz_off[s],
+                  out.values.data() + nnz_off[s]);
     for (int64_t r = 1; r <= sh.n_rows; ++r) ptr[r] = local[size_t(r)] + nnz_off[s];
-    sh.indices->download(out.indices.data() + nnz_off[s], size_t(sh.nnz) * sizeof(int32_t));
-    if (m.values()[s])
-      m.values()[s]->download(out.values.data() + nnz_off[s], size_t(sh.nnz) * sizeof(float));
   });
   return out;
 }
@@ -360,6 +400,7 @@ MatrixPtr from_host(const HostCsr& csr, const Placement& p) {
     sh->indices->upload(csr.indices.data() + base, size_t(nnz) * sizeof(int32_t));
     values[s] = make_buffer(dev, size_t(nnz) * sizeof(float));
     values[s]->upload(csr.values.data() + base, size_t(nnz) * sizeof(float));
+    settle_shard(*sh, {&values[s]});  // off the device when over its budget
     index->shards[s] = sh;
   });
   return std::make_shared<ShardedMatrix>(index, std::move(values));
@@ -373,7 +414,9 @@ MatrixPtr with_host_values(const ShardedMatrix& like, const std::vector<float>& 
   for (size_t s = 0; s < idx.shards.size(); ++s) nnz_off[s + 1] = nnz_off[s] + idx.shards[s]->nnz;
   for_each_shard(shard_devices(idx), [&](size_t s) {
     const ShardIndex& sh = *idx.shards[s];
-    values[s] = make_buffer(sh.device, size_t(sh.nnz) * sizeof(float));
+    // Beside its index: on the device, or in pinned memory when the index streams.
+    int home = shard_resident(idx, {}, s) ? sh.device : kPinned;
+    values[s] = make_buffer(home, size_t(sh.nnz) * sizeof(float));
     values[s]->upload(host.data() + nnz_off[s], size_t(sh.nnz) * sizeof(float));
   });
   return std::make_shared<ShardedMatrix>(like.shared_index(), std::move(values));

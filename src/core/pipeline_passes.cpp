@@ -7,17 +7,14 @@
 #include "cluster_collectives.h"
 #include "device_partials.h"
 #include "errors.h"
+#include "memory_budget.h"
 #include "operations.h"
 #include "progress.h"
+#include "shard_stream.h"
 
 namespace cellshard {
 
 namespace {
-
-const float* values_of(const ShardedMatrix& m, size_t s) {
-  const BufferPtr& v = m.values()[s];
-  return v ? v->as<float>() : nullptr;
-}
 
 PipelineKernels& kernels_of(const ShardIndex& sh) { return pipeline_kernels_for(sh.device); }
 
@@ -40,12 +37,17 @@ MatrixPtr map_layer(const ShardedMatrix& m, const ValueMap& map) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
   std::vector<BufferPtr> out(idx.shards.size());
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
-    out[s] = make_buffer(sh.device, size_t(sh.nnz) * sizeof(float));
+    const size_t bytes = size_t(sh.nnz) * sizeof(float);
     ValueMap local = map;
     if (map.row_factor) local.row_factor = map.row_factor + off[s];
-    kernels_of(sh).map_values(sh.view(), values_of(m, s), out[s]->as<float>(), local);
+    // A shard that streamed in (or has no room left on its device) streams
+    // its new values out to pinned host memory.
+    const bool keep = !v.staged && keep_on_device(sh.device, bytes);
+    BufferPtr result = make_buffer(sh.device, bytes);
+    kernels_of(sh).map_values(v.index, v.values[0], result->as<float>(), local);
+    out[s] = keep ? result : to_pinned(result);
   });
   return std::make_shared<ShardedMatrix>(m.shared_index(), std::move(out));
 }
@@ -55,10 +57,10 @@ void column_moments(const ShardedMatrix& m, const MomentOptions& options, double
   const ShardedIndex& idx = m.index();
   const size_t n = size_t(idx.n_cols);
   DevicePartials partials(shard_devices(idx), 3 * n);
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
     double* acc = partials.on(sh.device);
-    kernels_of(sh).col_moments(sh.view(), values_of(m, s), options, {acc, acc + n, acc + 2 * n});
+    kernels_of(sh).col_moments(v.index, v.values[0], options, {acc, acc + n, acc + 2 * n});
   });
   partials.all_reduce();
   std::vector<double> total = partials.to_host();
@@ -73,10 +75,10 @@ void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits,
   CS_CHECK(int64_t(gene_bits.size()) == idx.n_cols, "internal: one subset mask per gene");
   CS_CHECK(n_subsets >= 0 && n_subsets <= 32, "at most 32 gene subsets");
   std::vector<int64_t> off = idx.row_offsets();
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
     std::vector<double> part(size_t(n_subsets) * size_t(sh.n_rows));
-    kernels_of(sh).row_subset_sums(sh.view(), values_of(m, s), gene_bits.data(), n_subsets,
+    kernels_of(sh).row_subset_sums(v.index, v.values[0], gene_bits.data(), n_subsets,
                                    part.data());
     scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(n_subsets), out);
   });
@@ -85,10 +87,10 @@ void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits,
 void top_sums(const ShardedMatrix& m, const std::vector<int>& ns, double* out) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
     std::vector<double> part(ns.size() * size_t(sh.n_rows));
-    kernels_of(sh).row_top_sums(sh.view(), values_of(m, s), ns, part.data());
+    kernels_of(sh).row_top_sums(v.index, v.values[0], ns, part.data());
     scatter_rows(part, sh.n_rows, off[s], off.back(), ns.size(), out);
   });
 }
@@ -98,9 +100,9 @@ std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_to
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
   DevicePartials partials(shard_devices(idx), size_t(idx.n_cols));
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
-    kernels_of(sh).flag_dominant_genes(sh.view(), values_of(m, s), row_total + off[s], fraction,
+    kernels_of(sh).flag_dominant_genes(v.index, v.values[0], row_total + off[s], fraction,
                                        partials.on(sh.device));
   });
   partials.all_reduce();
@@ -126,9 +128,9 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   const auto started = std::chrono::steady_clock::now();
   DevicePartials gram(shard_devices(idx), g * g);
   progress_phase("Gram matrix", int64_t(idx.shards.size()));
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&d}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
-    kernels_of(sh).gram(sh.view(), values_of(d, s), gram.on(sh.device));
+    kernels_of(sh).gram(v.index, v.values[0], gram.on(sh.device));
     progress_advance(1);
   });
   gram.all_reduce();
@@ -186,15 +188,15 @@ DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>
   out->n_cols = k;
   out->shards.resize(idx.shards.size());
   progress_phase("projection", int64_t(idx.shards.size()));
-  for_each_shard(shard_devices(idx), [&](size_t s) {
+  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& views) {
     const ShardIndex& sh = *idx.shards[s];
     DenseShard& d = out->shards[s];
     d.device = sh.device;
     d.n_rows = sh.n_rows;
     if (sh.n_rows > 0 && k > 0) {
       d.values = make_buffer(sh.device, size_t(sh.n_rows) * size_t(k) * sizeof(double));
-      kernels_of(sh).multiply(sh.view(), values_of(m, s), v.data(), k, shift, d.values->as<double>(),
-                              sh.n_rows);
+      kernels_of(sh).multiply(views.index, views.values[0], v.data(), k, shift,
+                              d.values->as<double>(), sh.n_rows);
     }
     progress_advance(1);
   });

@@ -4,11 +4,12 @@
 #include <map>
 
 #include "errors.h"
+#include "memory_budget.h"
 
 namespace cellshard {
 
 ShardBuilder::ShardBuilder(int64_t n_cols, const Placement& p, const std::vector<int64_t>& shard_nnz,
-                           size_t max_pending)
+                           size_t max_pending, bool file_backed)
     : n_cols_(n_cols), max_pending_(std::max<size_t>(1, max_pending)) {
   size_t n = p.rows.size();
   CS_CHECK(shard_nnz.size() == n && p.devices.size() == n, "internal: placement sizes differ");
@@ -16,18 +17,37 @@ ShardBuilder::ShardBuilder(int64_t n_cols, const Placement& p, const std::vector
   for (size_t s = 0; s < n; ++s) first_row_[s + 1] = first_row_[s] + p.rows[s];
   rows_done_.assign(n, 0);
   nnz_done_.assign(n, 0);
+  in_file_.assign(n, false);
+  std::map<int, size_t> planned;  // bytes placed on each device so far
+  size_t planned_pinned = 0;
   for (size_t s = 0; s < n; ++s) {
     auto sh = std::make_shared<ShardIndex>();
     sh->device = p.devices[s];
     sh->n_rows = p.rows[s];
     sh->n_cols = n_cols;
     sh->nnz = shard_nnz[s];
-    sh->indptr = make_buffer(sh->device, size_t(sh->n_rows + 1) * sizeof(int64_t));
-    sh->indices = make_buffer(sh->device, size_t(sh->nnz) * sizeof(int32_t));
+    const size_t ptr_bytes = size_t(sh->n_rows + 1) * sizeof(int64_t);
+    const size_t bytes = ptr_bytes + size_t(sh->nnz) * (sizeof(int32_t) + sizeof(float));
+    // Where the shard lives (core/memory_budget.h): on its device while the
+    // budget allows, else in pinned host memory, else in its file.
+    int home = sh->device;
+    if (!(held_bytes(sh->device) + planned[sh->device] + bytes <= resident_limit(sh->device) ||
+          bytes > 2 * stream_shard_bytes(sh->device))) {
+      const bool host_short = is_host_memory(sh->device) || !pinned_has_room(planned_pinned + bytes);
+      if (file_backed && host_short) {
+        in_file_[s] = true;
+      } else {
+        home = kPinned;
+        planned_pinned += bytes;
+      }
+    }
+    if (home == sh->device && !in_file_[s]) planned[sh->device] += bytes;
+    sh->indptr = make_buffer(in_file_[s] && !is_host_memory(sh->device) ? kPinned : home, ptr_bytes);
+    if (!in_file_[s]) sh->indices = make_buffer(home, size_t(sh->nnz) * sizeof(int32_t));
     int64_t zero = 0;
     sh->indptr->upload(&zero, sizeof zero);
     shards_.push_back(sh);
-    values_.push_back(make_buffer(sh->device, size_t(sh->nnz) * sizeof(float)));
+    values_.push_back(in_file_[s] ? nullptr : make_buffer(home, size_t(sh->nnz) * sizeof(float)));
   }
   std::map<int, size_t> worker_of_device;
   for (size_t s = 0; s < n; ++s) {
@@ -72,10 +92,12 @@ void ShardBuilder::run(Worker* w) {
       std::vector<int64_t> ends(job.chunk.indptr.begin() + 1, job.chunk.indptr.end());
       for (auto& e : ends) e += job.nnz_offset;
       sh.indptr->upload(ends.data(), size_t(n) * sizeof(int64_t), size_t(local + 1) * sizeof(int64_t));
-      sh.indices->upload(job.chunk.indices.data(), size_t(nnz) * sizeof(int32_t),
-                         size_t(job.nnz_offset) * sizeof(int32_t));
-      values_[job.shard]->upload(job.chunk.values.data(), size_t(nnz) * sizeof(float),
-                                 size_t(job.nnz_offset) * sizeof(float));
+      if (!in_file_[job.shard]) {  // a shard left in its file keeps only its row pointers
+        sh.indices->upload(job.chunk.indices.data(), size_t(nnz) * sizeof(int32_t),
+                           size_t(job.nnz_offset) * sizeof(int32_t));
+        values_[job.shard]->upload(job.chunk.values.data(), size_t(nnz) * sizeof(float),
+                                   size_t(job.nnz_offset) * sizeof(float));
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
@@ -121,7 +143,7 @@ void ShardBuilder::put(HostChunk chunk) {
   changed_.notify_all();
 }
 
-MatrixPtr ShardBuilder::finish() {
+MatrixPtr ShardBuilder::finish(const SourceFactory& sources) {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return pending_ == 0; });
@@ -130,6 +152,11 @@ MatrixPtr ShardBuilder::finish() {
   for (size_t s = 0; s < shards_.size(); ++s)
     if (rows_done_[s] != shards_[s]->n_rows || nnz_done_[s] != shards_[s]->nnz)
       throw Error("the file ended before all cells were read");
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    if (!in_file_[s]) continue;
+    CS_CHECK(sources, "internal: a shard left in a file that cannot be read again");
+    shards_[s]->source = sources(s, *shards_[s]);
+  }
   auto index = std::make_shared<ShardedIndex>();
   index->n_cols = n_cols_;
   index->shards.assign(shards_.begin(), shards_.end());

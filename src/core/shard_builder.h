@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -24,22 +25,33 @@ struct HostChunk {
   int64_t n_rows() const { return int64_t(indptr.size()) - 1; }
 };
 
+// Reads a shard again from its file (core/shard_source.h): the shard's number
+// and index -> its source. Readers that can give one let shards stay in their file.
+using SourceFactory =
+    std::function<std::shared_ptr<const ShardSource>(size_t shard, const ShardIndex& index)>;
+
 class ShardBuilder {
  public:
   // shard_nnz[s]: non-zeros the shard will hold (known from the file's row
   // pointers, or from a counting pass). Allocates every shard up front, so
   // running out of device memory is reported before any data is read.
+  // Shards past the device's budget (core/memory_budget.h) go to pinned host
+  // memory, or, when host memory is short too (or the device is the CPU) and
+  // `file_backed` says the reader can read them again, stay in the file:
+  // only their row pointers are kept.
   ShardBuilder(int64_t n_cols, const Placement& placement, const std::vector<int64_t>& shard_nnz,
-               size_t max_pending = 3);
+               size_t max_pending = 3, bool file_backed = false);
   ~ShardBuilder();
 
   // First cell of each shard, plus the total at the end.
   const std::vector<int64_t>& shard_first_rows() const { return first_row_; }
+  // Whether shard s is left in its file (finish() then needs a SourceFactory).
+  bool in_file(size_t s) const { return in_file_[s]; }
 
   // Chunks come in cell order and never straddle two shards.
   void put(HostChunk chunk);
   // Waits for the uploads and checks that every shard is full.
-  MatrixPtr finish();
+  MatrixPtr finish(const SourceFactory& sources = nullptr);
 
  private:
   struct Job {
@@ -60,6 +72,7 @@ class ShardBuilder {
   std::vector<int64_t> rows_done_, nnz_done_;
   std::vector<std::shared_ptr<ShardIndex>> shards_;
   std::vector<BufferPtr> values_;
+  std::vector<bool> in_file_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<size_t> worker_of_shard_;
   size_t max_pending_, pending_ = 0;

@@ -42,9 +42,10 @@ ShardedMatrix::ShardedMatrix(std::shared_ptr<const ShardedIndex> index,
   CS_CHECK(values_.size() == index_->shards.size(), "internal: one value buffer per shard");
   for (size_t s = 0; s < values_.size(); ++s) {
     const ShardIndex& sh = *index_->shards[s];
+    if (!values_[s] && sh.source) continue;  // the source's values
     size_t have = values_[s] ? values_[s]->bytes() : 0;
     CS_CHECK(have == size_t(sh.nnz) * sizeof(float), "internal: values do not match the index");
-    CS_CHECK(!values_[s] || values_[s]->device() == sh.device,
+    CS_CHECK(!values_[s] || values_[s]->device() == sh.device || values_[s]->device() == kPinned,
              "internal: values and index on different devices");
   }
 }

@@ -10,17 +10,22 @@
 
 #include "backend.h"
 #include "buffer.h"
+#include "shard_source.h"
 
 namespace cellshard {
 
 // The sparsity pattern of one shard: 64-bit row pointers, 32-bit gene indices.
+// `device` is where its kernels run. Its arrays live there (resident), or in
+// pinned host memory (kPinned), or, with `source` set and `indices` null, only
+// in the source file; passes stage what is not resident (core/shard_stream.h).
 struct ShardIndex {
   int device = kHost;
   int64_t n_rows = 0;
   int64_t n_cols = 0;
   int64_t nnz = 0;
-  BufferPtr indptr;   // int64, n_rows + 1
-  BufferPtr indices;  // int32, nnz
+  BufferPtr indptr;   // int64, n_rows + 1 (on the device or kPinned; kept even with a source)
+  BufferPtr indices;  // int32, nnz (null when read from `source` each time)
+  std::shared_ptr<const ShardSource> source;
 
   CsrView view() const;
 };
@@ -36,7 +41,9 @@ struct ShardedIndex {
   std::vector<int64_t> row_offsets() const;
 };
 
-// One value layer over a shared index: what an R handle points to.
+// One value layer over a shared index: what an R handle points to. A layer's
+// values of a shard live on the shard's device or in pinned host memory; null
+// values of a shard with a source are the source's (the file's matrix).
 class ShardedMatrix {
  public:
   ShardedMatrix(std::shared_ptr<const ShardedIndex> index, std::vector<BufferPtr> values);

@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "operations.h"
 #include "progress.h"
+#include "shard_stream.h"
 #include "synthetic_shard.h"
 #ifdef CELLSHARD_CUDA
 #include "../cuda/cuda_synthetic.h"
@@ -118,6 +119,8 @@ SyntheticAtlas generate_atlas(const AtlasOptions& options, int64_t n_cells,
     job.tables = model.tables.data();
     job.n_tables = model.n_tables();
     shards[s] = generate_atlas_shard(job);
+    // Over the device's budget, the shard goes to pinned host memory (out of core).
+    settle_shard(*shards[s].index, {&shards[s].values});
     // The host backend counts its cells as it draws them; a GPU's shard takes
     // a fraction of a second, so it counts when done.
     if (job.device != kHost) progress_advance(job.n_cells);

@@ -16,14 +16,26 @@ class CudaBackend : public Backend {
  public:
   std::string name() const override { return "cuda"; }
 
-  void* allocate(int device, size_t bytes) override { return device_allocate(device, bytes); }
-  void release(int device, void* ptr) noexcept override { device_free(device, ptr); }
+  void* allocate(int device, size_t bytes) override {
+    return device == kPinned ? pinned_allocate(bytes) : device_allocate(device, bytes);
+  }
+  void release(int device, void* ptr) noexcept override {
+    if (device == kPinned) pinned_free(ptr); else device_free(device, ptr);
+  }
 
+  // Pinned buffers (kPinned) are host memory: their copies go through copy_anywhere.
   void copy_to_host(void* host_dst, const void* src, int src_device, size_t bytes) override {
-    copy_device_to_host(host_dst, src, src_device, bytes);
+    copy_anywhere(host_dst, kHost, src, src_device, bytes);
   }
   void copy_from_host(void* dst, int dst_device, const void* host_src, size_t bytes) override {
-    copy_host_to_device(dst, dst_device, host_src, bytes);
+    copy_anywhere(dst, dst_device, host_src, kHost, bytes);
+  }
+  void upload_beside(void* dst, int device, const void* host_src, size_t bytes) override {
+    if (is_host_memory(device)) copy_anywhere(dst, device, host_src, kHost, bytes);
+    else copy_host_to_device_beside(dst, device, host_src, bytes);
+  }
+  void synchronize(int device) override {
+    if (!is_host_memory(device)) synchronize_device(device);
   }
   void copy_between(void* dst, int dst_device, const void* src, int src_device,
                     size_t bytes) override {

@@ -13,6 +13,9 @@ constexpr int kWarpsPerBlock = kBlockThreads / 32;
 struct DeviceContext {
   int device = 0;
   cudaStream_t stream = nullptr;
+  // Copies of out-of-core staging (core/shard_stream.h): non-blocking, so
+  // that they run beside the kernels queued on `stream`.
+  cudaStream_t transfer_stream = nullptr;
   int sm_count = 1;
 };
 

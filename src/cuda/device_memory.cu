@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "../core/backend.h"
 #include "../core/buffer.h"
 #include "../core/errors.h"
 #include "cuda_check.h"
@@ -54,6 +55,28 @@ cudaMemPool_t pool_of(int device) {
     if (cudaMemPoolSetAccess(pool, &access, 1) != cudaSuccess) cudaGetLastError();
   }
   return pools().emplace(device, pool).first->second;
+}
+
+// Freed pinned blocks kept for reuse, by size: page-locking is slow (the
+// driver pins every page), and the layers a pipeline makes over one index
+// have shards of the same sizes, so their blocks fit the next layer's.
+struct PinnedCache {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;
+  std::map<void*, size_t> sizes;  // every live or cached block
+};
+
+PinnedCache& pinned_cache() {
+  static auto* cache = new PinnedCache();  // never freed, as the streams
+  return *cache;
+}
+
+void release_cached_pinned(PinnedCache& c) {
+  for (auto& [bytes, ptr] : c.free_blocks) {
+    c.sizes.erase(ptr);
+    if (cudaFreeHost(ptr) != cudaSuccess) cudaGetLastError();
+  }
+  c.free_blocks.clear();
 }
 
 }  // namespace
@@ -114,6 +137,9 @@ void release_pooled_memory() {
     synchronize(use_device(device));
     CS_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
   }
+  PinnedCache& c = pinned_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  release_cached_pinned(c);
 }
 
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes) {
@@ -147,6 +173,93 @@ void* pinned_staging(int device, size_t bytes) {
     s.bytes = bytes;
   }
   return s.ptr;
+}
+
+void* pinned_allocate(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  PinnedCache& c = pinned_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  // A cached block of this size, or at most a quarter larger.
+  auto found = c.free_blocks.lower_bound(bytes);
+  if (found != c.free_blocks.end() && found->first <= bytes + bytes / 4) {
+    void* ptr = found->second;
+    c.free_blocks.erase(found);
+    return ptr;
+  }
+  void* ptr = nullptr;
+  cudaError_t err = cudaMallocHost(&ptr, bytes);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    release_cached_pinned(c);
+    err = cudaMallocHost(&ptr, bytes);
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_bytes = 0, total_bytes = 0;
+    memory_info(kHost, &free_bytes, &total_bytes);
+    throw OutOfMemory(kPinned, bytes, free_bytes, total_bytes);
+  }
+  c.sizes[ptr] = bytes;
+  return ptr;
+}
+
+void pinned_free(void* ptr) noexcept {
+  if (!ptr) return;
+  try {
+    PinnedCache& c = pinned_cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    auto size = c.sizes.find(ptr);
+    if (size != c.sizes.end()) c.free_blocks.emplace(size->second, ptr);
+  } catch (...) {
+  }
+}
+
+void copy_host_to_device_beside(void* dst, int dst_device, const void* host_src, size_t bytes) {
+  if (bytes == 0) return;
+  const DeviceContext& ctx = use_device(dst_device);
+  CS_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx.transfer_stream));
+  CS_CUDA_CHECK(cudaStreamSynchronize(ctx.transfer_stream));
+}
+
+void synchronize_device(int device) { synchronize(use_device(device)); }
+
+double measure_upload_bandwidth(int device) {
+  static std::mutex mutex;
+  static auto* measured = new std::map<int, double>();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = measured->find(device);
+  if (found != measured->end()) return found->second;
+  const size_t bytes = size_t(256) << 20;
+  const DeviceContext& ctx = use_device(device);
+  void* host = pinned_allocate(bytes);
+  void* dev = nullptr;
+  double best = 0;
+  try {
+    dev = device_allocate(device, bytes);
+    synchronize(ctx);
+    std::memset(host, 1, bytes);
+    cudaEvent_t start, stop;
+    CS_CUDA_CHECK(cudaEventCreate(&start));
+    CS_CUDA_CHECK(cudaEventCreate(&stop));
+    for (int k = 0; k < 4; ++k) {  // the first copy warms the link up
+      CS_CUDA_CHECK(cudaEventRecord(start, ctx.transfer_stream));
+      CS_CUDA_CHECK(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, ctx.transfer_stream));
+      CS_CUDA_CHECK(cudaEventRecord(stop, ctx.transfer_stream));
+      CS_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      CS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      if (k > 0 && ms > 0) best = std::max(best, double(bytes) / (double(ms) * 1e-3));
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  } catch (...) {
+    if (dev) device_free(device, dev);
+    pinned_free(host);
+    throw;
+  }
+  device_free(device, dev);
+  pinned_free(host);
+  return (*measured)[device] = best;
 }
 
 void fill_device_zero(void* dst, int device, size_t bytes) {
@@ -183,11 +296,11 @@ void enable_peer_copies(int a, int b) {
 
 void copy_anywhere(void* dst, int dst_device, const void* src, int src_device, size_t bytes) {
   if (bytes == 0) return;
-  if (dst_device == kHost && src_device == kHost) {
+  if (is_host_memory(dst_device) && is_host_memory(src_device)) {
     std::memcpy(dst, src, bytes);
-  } else if (dst_device == kHost) {
+  } else if (is_host_memory(dst_device)) {
     copy_device_to_host(dst, src, src_device, bytes);
-  } else if (src_device == kHost) {
+  } else if (is_host_memory(src_device)) {
     copy_host_to_device(dst, dst_device, src, bytes);
   } else if (dst_device == src_device) {
     const DeviceContext& ctx = use_device(dst_device);

@@ -17,8 +17,8 @@ void device_free(int device, void* ptr) noexcept;
 // Bytes the pool holds for reuse (free for cellshard, not for other programs).
 size_t pooled_free_bytes(int device);
 
-// Hands the unused memory of every device's pool back to the driver (for
-// other programs).
+// Hands the unused memory of every device's pool, and the cached pinned host
+// blocks, back to the driver (for other programs).
 void release_pooled_memory();
 
 // Device -> host and host -> device copies.
@@ -31,10 +31,27 @@ void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t
 // (pageable) memory, strided ones especially, run far below the link's speed.
 void* pinned_staging(int device, size_t bytes);
 
+// Page-locked host memory for shards kept off the devices (kPinned); throws
+// OutOfMemory with the host's available memory. Freed blocks are kept for
+// reuse until release_pooled_memory() (or until an allocation fails).
+void* pinned_allocate(size_t bytes);
+void pinned_free(void* ptr) noexcept;
+
+// A host -> device copy on the device's transfer stream (beside its kernels);
+// returns when it has finished.
+void copy_host_to_device_beside(void* dst, int dst_device, const void* host_src, size_t bytes);
+
+// Pinned host -> device bandwidth (bytes/s), the best of a few 256 MiB copies
+// on the transfer stream; measured once per device.
+double measure_upload_bandwidth(int device);
+
+// Waits for the work queued on the device's stream.
+void synchronize_device(int device);
+
 // cudaMemset to zero.
 void fill_device_zero(void* dst, int device, size_t bytes);
 
-// Copies between any two places, each a GPU or the host (kHost).
+// Copies between any two places, each a GPU or host memory (kHost, kPinned).
 void copy_anywhere(void* dst, int dst_device, const void* src, int src_device, size_t bytes);
 
 }  // namespace cellshard

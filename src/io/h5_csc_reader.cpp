@@ -1,6 +1,7 @@
 #include "h5_csc_reader.h"
 
 #include "../core/errors.h"
+#include "../core/memory_budget.h"
 #include "host_csr_assembly.h"
 
 namespace cellshard {
@@ -31,7 +32,11 @@ void H5CscReader::do_step() {
 
 MatrixPtr H5CscReader::do_finish() {
   HostCsr csr = slice_rows(csr_from_coordinates(file_rows(), n_cols(), cells_, genes_, values_), range_);
-  return from_host(csr, balanced_placement(csr.indptr, devices_, n_shards_));
+  // Under a memory budget: small shards, those past it in pinned host memory.
+  size_t n_shards = shards_for_budget(n_shards_, double(csr.n_rows + 1) * 8 +
+                                                     double(csr.indices.size()) * 8,
+                                      devices_.front(), devices_.size());
+  return from_host(csr, balanced_placement(csr.indptr, devices_, n_shards));
 }
 
 }  // namespace cellshard

@@ -1,6 +1,8 @@
 #include "h5_csr_stream_reader.h"
 
+#include "../core/memory_budget.h"
 #include "csr_canonical.h"
+#include "h5_rows_source.h"
 
 namespace cellshard {
 
@@ -25,8 +27,13 @@ H5CsrStreamReader::H5CsrStreamReader(CompressedArrays arrays, const std::vector<
   prefix_.resize(size_t(range_.count) + 1);
   for (int64_t r = 0; r <= range_.count; ++r)
     prefix_[size_t(r)] = arrays_.indptr[size_t(range_.first + r)] - base;
+  // Under a memory budget the matrix may stream: small shards, and those past
+  // the budget left in pinned memory or in this file (core/memory_budget.h).
+  n_shards = shards_for_budget(n_shards, double(range_.count + 1) * 8 + double(prefix_.back()) * 8,
+                               devices.front(), devices.size());
   placement_ = balanced_placement(prefix_, devices, n_shards);
-  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(prefix_, placement_)));
+  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(prefix_, placement_), 3,
+                                  true));
   chunk_starts_ = plan_chunks(prefix_, builder_->shard_first_rows(), limits);
   total_ = int64_t(chunk_starts_.size()) - 1;
 }
@@ -58,7 +65,8 @@ void H5CsrStreamReader::restart_with_distinct_counts(size_t k) {
     for (int64_t r = a; r < b; ++r) prefix[size_t(r + 1)] = prefix[size_t(r)] + counts[size_t(r - a)];
   }
   builder_.reset();  // waits for pending uploads, frees the old shards
-  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(prefix, placement_)));
+  builder_.reset(new ShardBuilder(arrays_.n_minor, placement_, shard_nnz(prefix, placement_), 3,
+                                  true));
   counts_exact_ = true;
   for (size_t j = 0; j < k; ++j) {
     int64_t removed = 0;
@@ -75,7 +83,14 @@ void H5CsrStreamReader::do_step() {
 }
 
 MatrixPtr H5CsrStreamReader::do_finish() {
-  MatrixPtr m = builder_->finish();
+  // Shards left in the file are read again from it by each pass.
+  std::shared_ptr<const CompressedArrays> arrays;
+  const std::vector<int64_t>& first = builder_->shard_first_rows();
+  MatrixPtr m = builder_->finish([&](size_t s, const ShardIndex& sh) -> std::shared_ptr<const ShardSource> {
+    // The reader is done with its arrays: the sources keep them (and the file) open.
+    if (!arrays) arrays = std::make_shared<const CompressedArrays>(std::move(arrays_));
+    return std::make_shared<H5RowsSource>(arrays, range_.first + first[s], sh.n_rows, sh.nnz);
+  });
   builder_.reset();
   return m;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../core/errors.h"
+#include "../core/shard_stream.h"
 #include "h5_writer.h"
 #include "h5ad_frame_writer.h"
 
@@ -39,14 +40,23 @@ void write_csr(h5::Writer& w, const std::string& name, const ShardedMatrix& m) {
     sh.indptr->download(ptr.data(), ptr.size() * sizeof(int64_t));
     for (auto& p : ptr) p += offset;
     w.write_range(name + "/indptr", ptr.data() + 1, size_t(row) + 1, size_t(sh.n_rows));
-    for (size_t at = 0; at < size_t(sh.nnz); at += piece) {
-      size_t n = std::min(piece, size_t(sh.nnz) - at);
-      indices.resize(n);
-      values.resize(n);
-      sh.indices->download(indices.data(), n * sizeof(int32_t), at * sizeof(int32_t));
-      m.values()[s]->download(values.data(), n * sizeof(float), at * sizeof(float));
-      w.write_range(name + "/indices", indices.data(), size_t(offset) + at, n);
-      w.write_range(name + "/data", values.data(), size_t(offset) + at, n);
+    if (!sh.indices || !m.values()[s]) {
+      // A shard kept only in its source file: read whole, written whole.
+      indices.resize(size_t(sh.nnz));
+      values.resize(size_t(sh.nnz));
+      shard_to_host(sh, m.values()[s], nullptr, indices.data(), values.data());
+      w.write_range(name + "/indices", indices.data(), size_t(offset), size_t(sh.nnz));
+      w.write_range(name + "/data", values.data(), size_t(offset), size_t(sh.nnz));
+    } else {
+      for (size_t at = 0; at < size_t(sh.nnz); at += piece) {
+        size_t n = std::min(piece, size_t(sh.nnz) - at);
+        indices.resize(n);
+        values.resize(n);
+        sh.indices->download(indices.data(), n * sizeof(int32_t), at * sizeof(int32_t));
+        m.values()[s]->download(values.data(), n * sizeof(float), at * sizeof(float));
+        w.write_range(name + "/indices", indices.data(), size_t(offset) + at, n);
+        w.write_range(name + "/data", values.data(), size_t(offset) + at, n);
+      }
     }
     row += sh.n_rows;
     offset += sh.nnz;

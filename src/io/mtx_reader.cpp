@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "../core/errors.h"
+#include "../core/memory_budget.h"
 #include "host_csr_assembly.h"
 #include "tsv_reader.h"
 
@@ -140,7 +141,11 @@ void MtxReader::do_step() {
 
 MatrixPtr MtxReader::do_finish() {
   HostCsr csr = slice_rows(csr_from_coordinates(n_cells_, n_genes_, cells_, genes_, values_), range_);
-  return from_host(csr, balanced_placement(csr.indptr, devices_, n_shards_));
+  // Under a memory budget: small shards, those past it in pinned host memory.
+  size_t n_shards = shards_for_budget(n_shards_, double(csr.n_rows + 1) * 8 +
+                                                     double(csr.indices.size()) * 8,
+                                      devices_.front(), devices_.size());
+  return from_host(csr, balanced_placement(csr.indptr, devices_, n_shards));
 }
 
 // The first of `names` present in `dir`, or "".

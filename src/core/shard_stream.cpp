@@ -1,0 +1,337 @@
+#include "shard_stream.h"
+
+#include <atomic>
+#include <exception>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "errors.h"
+#include "memory_budget.h"
+#include "progress.h"
+
+namespace cellshard {
+
+namespace {
+
+std::atomic<double> staged_bytes{0}, written_back_bytes{0};
+
+void count(std::atomic<double>& c, double bytes) {
+  double old = c.load();
+  while (!c.compare_exchange_weak(old, old + bytes)) {
+  }
+}
+
+bool array_resident(const BufferPtr& b, int device, size_t bytes) {
+  return bytes == 0 || (b && b->device() == device);
+}
+
+size_t indptr_bytes(const ShardIndex& sh) { return size_t(sh.n_rows + 1) * sizeof(int64_t); }
+size_t nnz_bytes(const ShardIndex& sh) { return size_t(sh.nnz) * sizeof(float); }
+
+// Values that come from the shard's source rather than from a buffer.
+bool from_source(const ShardIndex& sh, const BufferPtr& values) {
+  return !values && sh.nnz > 0 && sh.source;
+}
+
+// Source files are read by the staging threads of every device; the HDF5
+// library is built without thread safety, so one read at a time.
+std::mutex& source_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+void read_source(const ShardIndex& sh, int32_t* indices, float* values) {
+  CS_CHECK(sh.source, "internal: a shard without its data or a source");
+  std::lock_guard<std::mutex> lock(source_mutex());
+  sh.source->read(indices, values);
+}
+
+// What of one shard a pass must stage.
+struct Need {
+  bool indptr = false;
+  bool indices = false;
+  bool read = false;           // indices (and the source's values) come from the file
+  std::vector<bool> values;    // per layer: staged from pinned memory or from the file
+  bool any() const {
+    if (indptr || indices || read) return true;
+    for (bool v : values) if (v) return true;
+    return false;
+  }
+};
+
+Need need_of(const ShardIndex& sh, const std::vector<const ShardedMatrix*>& layers, size_t s) {
+  Need n;
+  n.indptr = !array_resident(sh.indptr, sh.device, indptr_bytes(sh));
+  n.read = !sh.indices && sh.nnz > 0;
+  CS_CHECK(!n.read || sh.source, "internal: a shard without indices or a source");
+  n.indices = n.read || !array_resident(sh.indices, sh.device, nnz_bytes(sh));
+  for (const ShardedMatrix* l : layers) {
+    const BufferPtr& v = l->values()[s];
+    bool src = from_source(sh, v);
+    n.values.push_back(src || !array_resident(v, sh.device, nnz_bytes(sh)));
+  }
+  return n;
+}
+
+// One of a device's two staging buffers.
+struct Slot {
+  BufferPtr indptr, indices, source_values;
+  std::vector<BufferPtr> values;
+  BufferPtr host_indices, host_values;  // pinned: a file's shard on its way to a GPU
+};
+
+class DeviceStream {
+ public:
+  DeviceStream(int device, const ShardedIndex& index,
+               const std::vector<const ShardedMatrix*>& layers)
+      : device_(device), index_(index), layers_(layers) {}
+
+  void run(const std::vector<size_t>& shard_of_item, const std::vector<size_t>& my_items,
+           const StagedFn& fn) {
+    std::vector<size_t> staged;
+    std::map<size_t, Need> needs;
+    for (size_t item : my_items) {
+      size_t s = shard_of_item[item];
+      if (!needs.count(s)) needs[s] = need_of(*index_.shards[s], layers_, s);
+      if (needs[s].any()) staged.push_back(item);
+    }
+    if (staged.empty()) {
+      // Everything resident: the plain loop, nothing copied, nothing awaited.
+      for (size_t item : my_items) {
+        progress_check_stop();
+        fn(item, direct_views(shard_of_item[item]));
+      }
+      return;
+    }
+    Slot slots[2];
+    allocate_slots(slots, shard_of_item, staged, needs);
+    // The slots come from the device's stream-ordered pool: make sure they
+    // exist before the transfer stream writes to them.
+    backend_for(device_).synchronize(device_);
+    std::future<void> next;
+    auto launch = [&](size_t k) {
+      size_t s = shard_of_item[staged[k]];
+      Slot* slot = &slots[k % 2];
+      const Need* need = &needs[s];
+      next = std::async(std::launch::async, [this, s, slot, need] { fetch(s, *need, *slot); });
+    };
+    launch(0);
+    size_t k = 0;
+    for (size_t item : my_items) {
+      progress_check_stop();
+      size_t s = shard_of_item[item];
+      const Need& need = needs[s];
+      if (!need.any()) {
+        fn(item, direct_views(s));
+        continue;
+      }
+      next.get();
+      Slot& current = slots[k % 2];
+      // The other slot held the previous staged shard, whose kernels have
+      // finished (every kernel call returns when done): fetch into it now.
+      if (k + 1 < staged.size()) launch(k + 1);
+      fn(item, staged_views(s, need, current));
+      ++k;
+    }
+  }
+
+ private:
+  ShardViews direct_views(size_t s) const {
+    const ShardIndex& sh = *index_.shards[s];
+    ShardViews v;
+    v.index = sh.view();
+    for (const ShardedMatrix* l : layers_) {
+      const BufferPtr& b = l->values()[s];
+      v.values.push_back(b ? b->as<float>() : nullptr);
+    }
+    return v;
+  }
+
+  ShardViews staged_views(size_t s, const Need& need, const Slot& slot) const {
+    const ShardIndex& sh = *index_.shards[s];
+    ShardViews v = direct_views(s);
+    v.staged = true;
+    if (need.indptr) v.index.indptr = slot.indptr->as<int64_t>();
+    if (need.indices) v.index.indices = slot.indices->as<int32_t>();
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      if (!need.values[l]) continue;
+      v.values[l] = from_source(sh, layers_[l]->values()[s]) ? slot.source_values->as<float>()
+                                                              : slot.values[l]->as<float>();
+    }
+    return v;
+  }
+
+  void allocate_slots(Slot* slots, const std::vector<size_t>& shard_of_item,
+                      const std::vector<size_t>& staged, std::map<size_t, Need>& needs) {
+    size_t ptr = 0, nnz = 0, read_nnz = 0;
+    std::vector<size_t> layer_nnz(layers_.size(), 0);
+    size_t source_nnz = 0;
+    for (size_t item : staged) {
+      size_t s = shard_of_item[item];
+      const ShardIndex& sh = *index_.shards[s];
+      const Need& n = needs[s];
+      if (n.indptr) ptr = std::max(ptr, indptr_bytes(sh));
+      if (n.indices) nnz = std::max(nnz, nnz_bytes(sh));
+      if (n.read) read_nnz = std::max(read_nnz, nnz_bytes(sh));
+      for (size_t l = 0; l < layers_.size(); ++l) {
+        if (!n.values[l]) continue;
+        if (from_source(sh, layers_[l]->values()[s])) source_nnz = std::max(source_nnz, nnz_bytes(sh));
+        else layer_nnz[l] = std::max(layer_nnz[l], nnz_bytes(sh));
+      }
+    }
+    // Reading a file gives values too: room for them even when no layer asks.
+    source_nnz = std::max(source_nnz, read_nnz);
+    const bool gpu = !is_host_memory(device_);
+    for (int k = 0; k < 2; ++k) {
+      Slot& slot = slots[k];
+      if (ptr) slot.indptr = make_buffer(device_, ptr);
+      if (nnz) slot.indices = make_buffer(device_, nnz);
+      if (source_nnz) slot.source_values = make_buffer(device_, source_nnz);
+      for (size_t l = 0; l < layers_.size(); ++l)
+        slot.values.push_back(layer_nnz[l] ? make_buffer(device_, layer_nnz[l]) : nullptr);
+      if (gpu && read_nnz) {
+        slot.host_indices = make_buffer(kPinned, read_nnz);
+        slot.host_values = make_buffer(kPinned, read_nnz);
+      }
+    }
+  }
+
+  // Brings what shard s needs into `slot`; runs on a helper thread.
+  void fetch(size_t s, const Need& need, Slot& slot) const {
+    const ShardIndex& sh = *index_.shards[s];
+    Backend& be = backend_for(device_);
+    const size_t nb = nnz_bytes(sh);
+    double moved = (need.indptr ? indptr_bytes(sh) : 0) + (need.indices ? nb : 0);
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (need.values[l] && !from_source(sh, layers_[l]->values()[s])) moved += double(nb);
+    if (need.read) moved += double(nb);  // the file's values come with its indices
+    count(staged_bytes, moved);
+    if (need.indptr) be.upload_beside(slot.indptr->data(), device_, sh.indptr->data(), indptr_bytes(sh));
+    if (need.read) {
+      const bool gpu = !is_host_memory(device_);
+      int32_t* hi = gpu ? slot.host_indices->as<int32_t>() : slot.indices->as<int32_t>();
+      float* hv = gpu ? slot.host_values->as<float>() : slot.source_values->as<float>();
+      read_source(sh, hi, hv);
+      if (gpu) {
+        be.upload_beside(slot.indices->data(), device_, hi, nb);
+        be.upload_beside(slot.source_values->data(), device_, hv, nb);
+      }
+    } else if (need.indices) {
+      be.upload_beside(slot.indices->data(), device_, sh.indices->data(), nb);
+    }
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const BufferPtr& v = layers_[l]->values()[s];
+      if (!need.values[l] || from_source(sh, v)) continue;
+      be.upload_beside(slot.values[l]->data(), device_, v->data(), nb);
+    }
+  }
+
+  int device_;
+  const ShardedIndex& index_;
+  const std::vector<const ShardedMatrix*>& layers_;
+};
+
+}  // namespace
+
+bool shard_resident(const ShardedIndex& index, const std::vector<const ShardedMatrix*>& layers,
+                    size_t shard) {
+  return !need_of(*index.shards[shard], layers, shard).any();
+}
+
+void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedMatrix*>& layers,
+                     const std::vector<size_t>& items, const StagedFn& fn) {
+  for (const ShardedMatrix* l : layers)
+    CS_CHECK(&l->index() == &index, "internal: a layer over another index");
+  std::map<int, std::vector<size_t>> by_device;
+  for (size_t item = 0; item < items.size(); ++item)
+    by_device[index.shards[items[item]]->device].push_back(item);
+  if (by_device.size() <= 1) {
+    if (!by_device.empty())
+      DeviceStream(by_device.begin()->first, index, layers).run(items, by_device.begin()->second, fn);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(by_device.size());
+  std::vector<std::thread> threads;
+  size_t k = 0;
+  for (auto& entry : by_device) {
+    int device = entry.first;
+    const std::vector<size_t>* mine = &entry.second;
+    std::exception_ptr* err = &errors[k++];
+    threads.emplace_back([&, device, mine, err] {
+      try {
+        DeviceStream(device, index, layers).run(items, *mine, fn);
+      } catch (...) {
+        *err = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedMatrix*>& layers,
+                     const StagedFn& fn) {
+  std::vector<size_t> items(index.shards.size());
+  for (size_t s = 0; s < items.size(); ++s) items[s] = s;
+  for_each_staged(index, layers, items, fn);
+}
+
+BufferPtr to_pinned(const BufferPtr& b) {
+  if (!b || b->device() == kPinned) return b;
+  BufferPtr out = make_buffer(kPinned, b->bytes());
+  copy_buffer(*out, 0, *b, 0, b->bytes());
+  count(written_back_bytes, double(b->bytes()));
+  return out;
+}
+
+StreamCounters stream_counters() { return {staged_bytes.load(), written_back_bytes.load()}; }
+
+void settle_shard(ShardIndex& sh, std::vector<BufferPtr*> values) {
+  size_t bytes = sh.indptr ? sh.indptr->bytes() : 0;
+  if (sh.indices) bytes += sh.indices->bytes();
+  for (BufferPtr* v : values)
+    if (*v) bytes += (*v)->bytes();
+  // The shard is already counted among the device's held bytes.
+  if (!over_budget_now(sh.device, bytes, true)) return;
+  sh.indptr = to_pinned(sh.indptr);
+  sh.indices = to_pinned(sh.indices);
+  for (BufferPtr* v : values) *v = to_pinned(*v);
+}
+
+void shard_to_host(const ShardIndex& sh, const BufferPtr& layer_values, int64_t* indptr,
+                   int32_t* indices, float* values) {
+  if (indptr) sh.indptr->download(indptr, indptr_bytes(sh));
+  if (sh.nnz == 0) return;
+  bool read = !sh.indices || from_source(sh, layer_values);
+  if (read && (indices || values)) {
+    std::vector<int32_t> i(size_t(sh.nnz));
+    std::vector<float> v(size_t(sh.nnz));
+    read_source(sh, i.data(), v.data());
+    if (indices && !sh.indices) std::copy(i.begin(), i.end(), indices);
+    if (values && from_source(sh, layer_values)) std::copy(v.begin(), v.end(), values);
+  }
+  if (indices && sh.indices) sh.indices->download(indices, nnz_bytes(sh));
+  if (values && layer_values) layer_values->download(values, nnz_bytes(sh));
+}
+
+Residency residency_of(const ShardedMatrix& m) {
+  Residency r;
+  const ShardedIndex& idx = m.index();
+  auto add = [&](const BufferPtr& b, int device, double bytes) {
+    if (!b) r.file += bytes;
+    else if (b->device() == device) r.device += bytes;
+    else r.pinned += bytes;
+  };
+  for (size_t s = 0; s < idx.shards.size(); ++s) {
+    const ShardIndex& sh = *idx.shards[s];
+    add(sh.indptr, sh.device, double(indptr_bytes(sh)));
+    add(sh.indices, sh.device, double(nnz_bytes(sh)));
+    add(m.values()[s], sh.device, double(nnz_bytes(sh)));
+  }
+  return r;
+}
+
+}  // namespace cellshard

@@ -1,0 +1,140 @@
+# Out of core (issue 7): under a tiny memory budget the shards stream through
+# the devices (pinned host memory, or the source file) and every step gives
+# the same results as with everything in memory; and the same as Seurat's
+# references on pbmc3k, as test-pipeline-pbmc3k.R checks them in memory.
+
+with_budget <- function(bytes, expr) {
+    old <- options(cellshard.device.memory = bytes)
+    on.exit(options(old))
+    expr
+}
+
+# Per-cell results are computed cell by cell: identical. Per-gene sums add
+# the shards' parts in another order: equal to rounding.
+expect_same_results <- function(got, ref) {
+    expect_identical(colnames(got), colnames(ref))
+    expect_identical(rownames(got), rownames(ref))
+    expect_identical(as.data.frame(colData(got)), as.data.frame(colData(ref)))
+    rd_got <- as.data.frame(rowData(got)); rd_ref <- as.data.frame(rowData(ref))
+    expect_identical(rd_got$highly_variable, rd_ref$highly_variable)
+    expect_identical(rd_got$n_cells_by_counts, rd_ref$n_cells_by_counts)
+    expect_equal(rd_got, rd_ref, tolerance = 1e-10)
+    pcs <- reducedDim(got, "PCA"); ref_pcs <- reducedDim(ref, "PCA")
+    expect_equal(attr(pcs, "rotation"), attr(ref_pcs, "rotation"), tolerance = 1e-8)
+    expect_equal(attr(pcs, "percentVar"), attr(ref_pcs, "percentVar"), tolerance = 1e-10)
+    expect_equal(pcs, ref_pcs, tolerance = 1e-8)
+}
+
+homes <- function(sce, assay = "counts") table(deviceLayout(assay(sce, assay))$home)
+
+test_that("memory budgets are read as bytes, and bad ones refused clearly", {
+    expect_identical(cellshard:::.parseBytes("8GB"), 8e9)
+    expect_identical(cellshard:::.parseBytes("8 GiB"), 8 * 2^30)
+    expect_identical(cellshard:::.parseBytes("512mb"), 512e6)
+    expect_identical(cellshard:::.parseBytes(1e9), 1e9)
+    expect_identical(cellshard:::.parseBytes(NULL), 0)
+    expect_error(cellshard:::.parseBytes("lots"), "device.memory must be NULL, a number of bytes")
+    expect_error(cellshard:::.parseBytes(-1), "device.memory must be")
+    path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
+    expect_error(read10xH5(path, devices = "cpu", device.memory = "8 bananas"),
+                 "device.memory must be")
+    with_budget("a lot", expect_error(deviceMemory("cpu"), "cellshard.device.memory"))
+    mem <- deviceMemory("cpu")
+    expect_true(all(c("budget", "held", "pinned") %in% names(mem)))
+    expect_gt(mem$budget, 0)
+})
+
+test_that("pbmc3k under a tiny budget streams and matches memory and Seurat (CPU, pinned tier)", {
+    skip_without_shared_data("pbmc3k", "reference_seurat_4.3.0")
+    run <- function(sce) {
+        sce <- qcMetrics(sce, subsets = list(mt = grepl("^MT-", rownames(sce))), percent.top = 50)
+        sce <- sce[rowData(sce)$n_cells_by_counts >= 3,
+                   sce$n_genes_by_counts > 200 & sce$n_genes_by_counts < 2500 & sce$pct_counts_mt < 5]
+        sce <- normalizeTotal(sce, target.sum = 1e4, log = TRUE)
+        sce <- highlyVariableGenes(sce, n.top = 2000, flavor = "seurat", subset = FALSE)
+        sce <- scaleGenes(sce, max.value = 10)
+        computePCA(sce, ncomponents = 30, subset.row = rowData(sce)$highly_variable)
+    }
+    ref <- run(read10xMtx(shared_data("pbmc3k"), devices = "cpu"))
+    got <- with_budget("4MB", {
+        expect_message(sce <- read10xMtx(shared_data("pbmc3k"), devices = "cpu"),
+                       "over the memory budget .* in pinned host memory")
+        expect_gt(nrow(deviceLayout(counts(sce))), 10)
+        expect_true("pinned" %in% names(homes(sce)))
+        run(sce)
+    })
+    expect_true("pinned" %in% names(homes(got, "scaled")))
+    expect_same_results(got, ref)
+    expect_equal(as.matrix(logcounts(got)[1:50, 1:200]), as.matrix(logcounts(ref)[1:50, 1:200]))
+
+    # The same references as the in-memory test
+    ref_dir <- function(...) shared_data("pbmc3k", "reference_seurat_4.3.0", ...)
+    qc <- utils::read.csv(ref_dir("qc_per_cell_2700.csv"), stringsAsFactors = FALSE)
+    kept <- utils::read.csv(ref_dir("cells_kept_tutorial_filter.csv"), stringsAsFactors = FALSE)
+    expect_identical(colnames(got), kept$barcode)
+    i <- match(colnames(got), qc[[1]])
+    expect_identical(got$total_counts, as.numeric(qc$nCount_RNA[i]))
+    expect_identical(got$n_genes_by_counts, as.integer(qc$nFeature_RNA[i]))
+    cs <- utils::read.csv(ref_dir("lognorm_colsums_2638.csv"))
+    expect_lt(max(abs(colSums(logcounts(got)) - cs$colsum_lognorm) / cs$colsum_lognorm), 1e-6)
+})
+
+test_that("an h5ad under a tiny budget is read again from the file at each step (CPU)", {
+    skip_without_shared_data("pbmc3k")
+    path <- file.path(tempdir(), "pbmc3k-ooc.h5ad")
+    if (!file.exists(path)) writeH5AD(read10xMtx(shared_data("pbmc3k"), devices = "cpu"), path)
+    ref_sce <- readH5AD(path, devices = "cpu")
+    expect_message(sce <- readH5AD(path, devices = "cpu", device.memory = "4MB"),
+                   "in the file; each step streams [0-9]+ shards")
+    expect_true("file" %in% names(homes(sce)))
+    # nothing of the file's shards is in memory, yet every block reads the same
+    expect_identical(as(counts(sce), "dgCMatrix"), as(counts(ref_sce), "dgCMatrix"))
+    expect_identical(as.matrix(counts(sce)[100:140, 2000:2100]),
+                     as.matrix(counts(ref_sce)[100:140, 2000:2100]))
+    again <- file.path(tempdir(), "pbmc3k-ooc-again.h5ad")
+    writeH5AD(sce, again, overwrite = TRUE)
+    expect_identical(as(counts(readH5AD(again, devices = "cpu")), "dgCMatrix"),
+                     as(counts(ref_sce), "dgCMatrix"))
+    run <- function(s) runSeedPipeline(s, n.top = 1000, ncomponents = 20, verbose = FALSE)
+    got <- with_budget("4MB", run(sce))
+    expect_same_results(got, run(ref_sce))
+    # rebalancing data that lives in its file brings it into memory, equal
+    moved <- rebalance(sce, shards = 2)
+    expect_identical(as(counts(moved), "dgCMatrix"), as(counts(ref_sce), "dgCMatrix"))
+})
+
+test_that("a 50,000-cell synthetic atlas under a budget gives the in-memory results (CPU)", {
+    run <- function(sce) runSeedPipeline(sce, n.top = 1000, ncomponents = 20, verbose = FALSE)
+    got <- with_budget("200MB", {
+        expect_message(sce <- simulateAtlas(50000, seed = 7, devices = "cpu", verbose = FALSE),
+                       "simulateAtlas: .* over the memory budget")
+        expect_true(all(c("device", "pinned") %in% names(homes(sce))))
+        run(sce)
+    })
+    ref <- run(simulateAtlas(50000, seed = 7, devices = "cpu", verbose = FALSE))
+    expect_same_results(got, ref)
+})
+
+test_that("on a GPU, shards in pinned host memory stream and give the in-memory results", {
+    skip_without_gpu()
+    run <- function(sce) runSeedPipeline(sce, n.top = 1000, ncomponents = 20, verbose = FALSE)
+    got <- with_budget("300MB", {
+        expect_message(sce <- simulateAtlas(200000, seed = 3, devices = 0L, verbose = FALSE),
+                       "in pinned host memory; each step streams")
+        expect_true(all(c("device", "pinned") %in% names(homes(sce))))
+        run(sce)
+    })
+    ref <- run(simulateAtlas(200000, seed = 3, devices = 0L, verbose = FALSE))
+    expect_same_results(got, ref)
+    # the CPU backend agrees with the streamed GPU run
+    skip_without_shared_data("pbmc3k")
+    path <- file.path(tempdir(), "pbmc3k-ooc.h5ad")
+    if (!file.exists(path)) writeH5AD(read10xMtx(shared_data("pbmc3k"), devices = "cpu"), path)
+    cpu <- runSeedPipeline(readH5AD(path, devices = "cpu"), n.top = 1000, ncomponents = 20,
+                           verbose = FALSE)
+    gpu <- with_budget("4MB", runSeedPipeline(suppressMessages(readH5AD(path, devices = 0L)),
+                                              n.top = 1000, ncomponents = 20, verbose = FALSE))
+    expect_identical(rowData(gpu)$highly_variable, rowData(cpu)$highly_variable)
+    expect_equal(abs(reducedDim(gpu, "PCA")[, 1:5]), abs(reducedDim(cpu, "PCA")[, 1:5]),
+                 tolerance = 1e-4)
+})
