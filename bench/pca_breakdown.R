@@ -15,7 +15,7 @@ timed_step("column moments", mom <- ns$.seedCall(m@seed, ns$cs_column_moments, F
 timed_step("Gram + eigenpairs", eig <- ns$.seedCall(m@seed, ns$cs_covariance_eigen, b, mom$sum, TRUE, k))
 rotation <- eig$vectors
 shift <- -drop(crossprod(mom$sum / n, rotation))
-timed_step("projection", pcs <- ns$.seedCall(m@seed, ns$cs_multiply, rotation, shift))
+timed_step("projection", pcs <- ns$cs_scores_matrix(ns$.seedCall(m@seed, ns$cs_multiply, rotation, shift)))
 dimnames(rotation) <- list(rownames(m), paste0("PC", seq_len(k)))
 timed_step("attributes<-", attributes(pcs) <- list(dim = dim(pcs), dimnames = list(NULL, colnames(rotation)),
                                                    rotation = rotation))
