@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "../core/block_tridiagonal.h"
 #include "../core/errors.h"
 #include "dense_kernels.h"
 #include "lapack_eigen.h"
@@ -113,54 +114,6 @@ class KrylovBasis {
   std::mt19937_64 rng_;
 };
 
-// T (m x m) from its blocks, dense (both triangles) or in LAPACK lower band
-// storage with b sub-diagonals.
-struct BlockTridiagonal {
-  int b;
-  std::vector<std::vector<double>> diag, coupling;  // b x b each, column-major
-
-  int64_t size() const { return int64_t(diag.size()) * b; }
-  double at(int64_t i, int64_t j) const {  // i >= j
-    const int64_t bi = i / b, bj = j / b;
-    if (bi == bj) return diag[size_t(bi)][size_t((j % b) * b + i % b)];
-    if (bi == bj + 1) return coupling[size_t(bj)][size_t((j % b) * b + i % b)];  // R_bj(i, j)
-    return 0.0;
-  }
-  std::vector<double> dense() const {
-    const int64_t m = size();
-    std::vector<double> t(size_t(m * m), 0.0);
-    for (int64_t j = 0; j < m; ++j)
-      for (int64_t i = j; i < std::min(m, j + 2 * b); ++i) t[size_t(j * m + i)] = t[size_t(i * m + j)] = at(i, j);
-    return t;
-  }
-  std::vector<double> band() const {
-    const int64_t m = size();
-    std::vector<double> ab(size_t((b + 1) * m), 0.0);
-    for (int64_t j = 0; j < m; ++j)
-      for (int64_t i = j; i < std::min(m, j + b + 1); ++i) ab[size_t(j * (b + 1) + (i - j))] = at(i, j);
-    return ab;
-  }
-};
-
-// Largest ||R_j y_last|| over the columns y of Y (m x k): the residual norm
-// ||A Q y - theta Q y|| of each Ritz pair, y_last its last block.
-double ritz_residual(const BlockTridiagonal& t, const std::vector<double>& y, int64_t m, int k) {
-  const int b = t.b;
-  const std::vector<double>& r = t.coupling.back();
-  double worst = 0;
-  for (int i = 0; i < k; ++i) {
-    const double* yl = y.data() + int64_t(i) * m + (m - b);
-    double s = 0;
-    for (int row = 0; row < b; ++row) {
-      double v = 0;
-      for (int c = row; c < b; ++c) v += r[size_t(c * b + row)] * yl[c];
-      s += v * v;
-    }
-    worst = std::max(worst, std::sqrt(s));
-  }
-  return worst;
-}
-
 // Checks the Ritz pairs on A itself: max ||A v - theta v|| / ||A|| (returned)
 // and how far V^T V is from the identity (`loss`: a lost orthogonality would
 // show as a repeated eigenpair).
@@ -241,7 +194,7 @@ LanczosReport block_lanczos_top_eigen(const double* a, int64_t n, int k, double*
     if (!(moved <= 1e-12 * norm_a) && !last) continue;
     ab = t.band();
     std::vector<double> y = lapack_band_eigenvectors(ab, m, b, theta, norm_a);
-    double worst = ritz_residual(t, y, m, k) / norm_a;
+    double worst = t.ritz_residual(y, k) / norm_a;
     if (!(worst <= o.tolerance) && !last) continue;
     // Converged (or out of room): the Ritz vectors, checked on A. Should
     // inverse iteration have failed, Rayleigh-Ritz with LAPACK on the dense T
@@ -251,7 +204,7 @@ LanczosReport block_lanczos_top_eigen(const double* a, int64_t n, int k, double*
         ++report.dense_checks;
         std::vector<double> dense = t.dense();
         lapack_top_eigen(dense.data(), m, k, theta.data(), y.data());
-        if (!(ritz_residual(t, y, m, k) / norm_a <= o.tolerance)) break;
+        if (!(t.ritz_residual(y, k) / norm_a <= o.tolerance)) break;
       }
       dense_nn(n, k, m, 1.0, basis.column(0), n, y.data(), m, 0.0, vectors, n);
       std::copy(theta.begin(), theta.end(), values);

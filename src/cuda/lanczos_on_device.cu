@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "../core/block_tridiagonal.h"
 #include "../core/buffer.h"
 #include "../core/errors.h"
 #include "cublas_handles.h"
@@ -55,46 +56,6 @@ std::vector<double> upper_product(const std::vector<double>& x, const std::vecto
   return z;
 }
 
-// T = Q^T A Q from its blocks: diagonal blocks D_j and the upper triangular
-// R_j that couple block j + 1 to block j.
-struct BlockTridiagonal {
-  int b;
-  std::vector<std::vector<double>> diag, coupling;  // b x b each, column-major
-
-  int64_t size() const { return int64_t(diag.size()) * b; }
-  double at(int64_t i, int64_t j) const {  // i >= j
-    const int64_t bi = i / b, bj = j / b;
-    if (bi == bj) return diag[size_t(bi)][size_t((j % b) * b + i % b)];
-    if (bi == bj + 1) return coupling[size_t(bj)][size_t((j % b) * b + i % b)];
-    return 0.0;
-  }
-  std::vector<double> dense() const {
-    const int64_t m = size();
-    std::vector<double> t(size_t(m * m), 0.0);
-    for (int64_t j = 0; j < m; ++j)
-      for (int64_t i = j; i < std::min(m, j + 2 * b); ++i)
-        t[size_t(j * m + i)] = t[size_t(i * m + j)] = at(i, j);
-    return t;
-  }
-  // Largest ||R_last y_last|| over the columns y of Y (m x k): the residual
-  // ||A Q y - theta Q y|| of each Ritz pair.
-  double ritz_residual(const std::vector<double>& y, int k) const {
-    const int64_t m = size();
-    const std::vector<double>& r = coupling.back();
-    double worst = 0;
-    for (int i = 0; i < k; ++i) {
-      const double* yl = y.data() + int64_t(i) * m + (m - b);
-      double s = 0;
-      for (int row = 0; row < b; ++row) {
-        double v = 0;
-        for (int c = row; c < b; ++c) v += r[size_t(c * b + row)] * yl[c];
-        s += v * v;
-      }
-      worst = std::max(worst, std::sqrt(s));
-    }
-    return worst;
-  }
-};
 
 class DeviceLanczos {
  public:
