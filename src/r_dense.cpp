@@ -42,8 +42,8 @@ SEXP materialize(SEXP x) {
       err = e.what();
     }
     if (err.rfind("[cellshard:stale]", 0) == 0)
-      err = "these PCA scores' device data is gone (releaseDevice() freed it before they were "
-            "read): run computePCA() again";
+      err = "these PCA scores' device data is gone (freed before they were read into R "
+            "memory): run computePCA() again";
     std::snprintf(message, sizeof message, "%s", err.c_str());
   }
   if (message[0]) {
