@@ -275,7 +275,8 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
 #' # After the pipeline: the PCA goes to obsm/X_pca, varm/PCs and uns/pca
 #' out <- runSeedPipeline(sce, min.genes = 5, min.cells = 3, n.top = 100, ncomponents = 10)
 #' writeH5AD(out, f, overwrite = TRUE)
-#' # in Python: ad.read_h5ad(f).obsm["X_pca"]
+#' # in Python: anndata.read_h5ad(f).obsm["X_pca"]; here, back as reducedDim "PCA":
+#' reducedDimNames(readH5AD(f, devices = "cpu"))
 #' @export
 writeH5AD <- function(sce, path, assay = "counts", layers = character(), overwrite = FALSE,
                       compression = 0L, reducedDims = reducedDimNames(sce)) {
