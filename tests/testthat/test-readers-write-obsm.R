@@ -76,6 +76,14 @@ test_that("a rotation over a subset of the genes gives zero rows for the others"
     reducedDim(sce, "UMAP") <- matrix(as.integer(1:18), 6, 3)  # integers are written as float64
     file <- tempfile(fileext = ".h5ad")
     writeH5AD(sce, file, compression = 4L)
+    if (nzchar(Sys.which("h5ls"))) {  # the layout as the HDF5 tools see it, without python
+        listing <- system2("h5ls", c("-r", shQuote(file)), stdout = TRUE)
+        expect_true(any(grepl("^/obsm/X_pca +Dataset \\{6, 2\\}$", listing)))
+        expect_true(any(grepl("^/varm/PCs +Dataset \\{8, 2\\}$", listing)))
+        attrs <- system2("h5dump", c("-A", "-d", "/obsm/X_umap", shQuote(file)), stdout = TRUE)
+        expect_true(any(grepl("H5T_IEEE_F64LE", attrs)))
+        expect_true(any(grepl("\"array\"", attrs)) && any(grepl("\"0.2.0\"", attrs)))
+    }
     dir <- tempfile("py")
     dir.create(dir)
     run_python(c(
