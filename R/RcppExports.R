@@ -109,6 +109,14 @@ cs_h5ad_read_frame <- function(path, group) {
     .Call(`_cellshard_cs_h5ad_read_frame`, path, group)
 }
 
+cs_h5ad_obsm_list <- function(path) {
+    .Call(`_cellshard_cs_h5ad_obsm_list`, path)
+}
+
+cs_h5ad_read_obsm <- function(path, name, n_obs, first, count) {
+    .Call(`_cellshard_cs_h5ad_read_obsm`, path, name, n_obs, first, count)
+}
+
 cs_10x_h5_open <- function(path, devices, n_shards, chunk_nnz = 16777216, chunk_cells = 100000, part = 0L, parts = 1L) {
     .Call(`_cellshard_cs_10x_h5_open`, path, devices, n_shards, chunk_nnz, chunk_cells, part, parts)
 }
@@ -133,8 +141,8 @@ cs_reader_close <- function(reader) {
     invisible(.Call(`_cellshard_cs_reader_close`, reader))
 }
 
-cs_write_h5ad <- function(path, handle, obs, var, layers, compression = 0L) {
-    invisible(.Call(`_cellshard_cs_write_h5ad`, path, handle, obs, var, layers, compression))
+cs_write_h5ad <- function(path, handle, obs, var, layers, compression = 0L, obsm = NULL, varm = NULL, uns = NULL) {
+    invisible(.Call(`_cellshard_cs_write_h5ad`, path, handle, obs, var, layers, compression, obsm, varm, uns))
 }
 
 cs_from_csc <- function(i, p, x, n_genes, n_cells, devices, n_shards, shard_cells) {

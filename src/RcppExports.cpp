@@ -316,6 +316,32 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_h5ad_obsm_list
+Rcpp::List cs_h5ad_obsm_list(std::string path);
+RcppExport SEXP _cellshard_cs_h5ad_obsm_list(SEXP pathSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_h5ad_obsm_list(path));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_h5ad_read_obsm
+Rcpp::NumericMatrix cs_h5ad_read_obsm(std::string path, std::string name, double n_obs, double first, double count);
+RcppExport SEXP _cellshard_cs_h5ad_read_obsm(SEXP pathSEXP, SEXP nameSEXP, SEXP n_obsSEXP, SEXP firstSEXP, SEXP countSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< double >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< double >::type first(firstSEXP);
+    Rcpp::traits::input_parameter< double >::type count(countSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_h5ad_read_obsm(path, name, n_obs, first, count));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_10x_h5_open
 Rcpp::List cs_10x_h5_open(std::string path, Rcpp::IntegerVector devices, int n_shards, double chunk_nnz, double chunk_cells, int part, int parts);
 RcppExport SEXP _cellshard_cs_10x_h5_open(SEXP pathSEXP, SEXP devicesSEXP, SEXP n_shardsSEXP, SEXP chunk_nnzSEXP, SEXP chunk_cellsSEXP, SEXP partSEXP, SEXP partsSEXP) {
@@ -396,8 +422,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_write_h5ad
-void cs_write_h5ad(std::string path, SEXP handle, Rcpp::List obs, Rcpp::List var, Rcpp::List layers, int compression);
-RcppExport SEXP _cellshard_cs_write_h5ad(SEXP pathSEXP, SEXP handleSEXP, SEXP obsSEXP, SEXP varSEXP, SEXP layersSEXP, SEXP compressionSEXP) {
+void cs_write_h5ad(std::string path, SEXP handle, Rcpp::List obs, Rcpp::List var, Rcpp::List layers, int compression, SEXP obsm, SEXP varm, SEXP uns);
+RcppExport SEXP _cellshard_cs_write_h5ad(SEXP pathSEXP, SEXP handleSEXP, SEXP obsSEXP, SEXP varSEXP, SEXP layersSEXP, SEXP compressionSEXP, SEXP obsmSEXP, SEXP varmSEXP, SEXP unsSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< std::string >::type path(pathSEXP);
@@ -406,7 +432,10 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type var(varSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type layers(layersSEXP);
     Rcpp::traits::input_parameter< int >::type compression(compressionSEXP);
-    cs_write_h5ad(path, handle, obs, var, layers, compression);
+    Rcpp::traits::input_parameter< SEXP >::type obsm(obsmSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type varm(varmSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type uns(unsSEXP);
+    cs_write_h5ad(path, handle, obs, var, layers, compression, obsm, varm, uns);
     return R_NilValue;
 END_RCPP
 }
@@ -751,13 +780,15 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_h5ad_open", (DL_FUNC) &_cellshard_cs_h5ad_open, 10},
     {"_cellshard_cs_h5ad_info", (DL_FUNC) &_cellshard_cs_h5ad_info, 1},
     {"_cellshard_cs_h5ad_read_frame", (DL_FUNC) &_cellshard_cs_h5ad_read_frame, 2},
+    {"_cellshard_cs_h5ad_obsm_list", (DL_FUNC) &_cellshard_cs_h5ad_obsm_list, 1},
+    {"_cellshard_cs_h5ad_read_obsm", (DL_FUNC) &_cellshard_cs_h5ad_read_obsm, 5},
     {"_cellshard_cs_10x_h5_open", (DL_FUNC) &_cellshard_cs_10x_h5_open, 7},
     {"_cellshard_cs_mtx_open", (DL_FUNC) &_cellshard_cs_mtx_open, 6},
     {"_cellshard_cs_read_mtx", (DL_FUNC) &_cellshard_cs_read_mtx, 3},
     {"_cellshard_cs_reader_step", (DL_FUNC) &_cellshard_cs_reader_step, 2},
     {"_cellshard_cs_reader_finish", (DL_FUNC) &_cellshard_cs_reader_finish, 1},
     {"_cellshard_cs_reader_close", (DL_FUNC) &_cellshard_cs_reader_close, 1},
-    {"_cellshard_cs_write_h5ad", (DL_FUNC) &_cellshard_cs_write_h5ad, 6},
+    {"_cellshard_cs_write_h5ad", (DL_FUNC) &_cellshard_cs_write_h5ad, 9},
     {"_cellshard_cs_from_csc", (DL_FUNC) &_cellshard_cs_from_csc, 8},
     {"_cellshard_cs_from_dense", (DL_FUNC) &_cellshard_cs_from_dense, 4},
     {"_cellshard_cs_with_values", (DL_FUNC) &_cellshard_cs_with_values, 2},

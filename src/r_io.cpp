@@ -9,6 +9,7 @@
 
 #include "io/chunked_reader.h"
 #include "io/crash_guard.h"
+#include "io/h5ad_arrays_reader.h"
 #include "io/h5ad_frame_reader.h"
 #include "io/h5ad_reader.h"
 #include "io/h5ad_writer.h"
@@ -281,6 +282,32 @@ Rcpp::List cs_h5ad_read_frame(std::string path, std::string group) {
   CS_R_END
 }
 
+// The members of an h5ad file's obsm: list(dense = readable 2-D numeric
+// arrays, skipped = the rest).
+// [[Rcpp::export]]
+Rcpp::List cs_h5ad_obsm_list(std::string path) {
+  CS_R_BEGIN
+  guard_h5ad(path);
+  H5adObsmListing l = list_h5ad_obsm(path);
+  return Rcpp::List::create(Rcpp::_["dense"] = utf8_strings(l.dense),
+                            Rcpp::_["skipped"] = utf8_strings(l.skipped));
+  CS_R_END
+}
+
+// Cells first + 1 .. first + count of obsm/<name> as a double matrix.
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cs_h5ad_read_obsm(std::string path, std::string name, double n_obs,
+                                      double first, double count) {
+  CS_R_BEGIN
+  guard_h5ad(path);
+  H5adArray a = read_h5ad_obsm(path, name, size_t(n_obs), size_t(first), size_t(count));
+  Rcpp::NumericMatrix m(int(a.rows), int(a.cols));
+  for (size_t i = 0; i < a.rows; ++i)
+    for (size_t j = 0; j < a.cols; ++j) m[j * a.rows + i] = a.values[i * a.cols + j];
+  return m;
+  CS_R_END
+}
+
 // A Cell Ranger HDF5 file: list(reader, n_obs, n_vars, chunks, first_obs,
 // n_obs_file, barcodes (all of the file's), features); part `part` of `parts`.
 // [[Rcpp::export]]
@@ -354,12 +381,47 @@ void cs_reader_close(SEXP reader) {
   if (TYPEOF(reader) == EXTPTRSXP) finalize_reader(reader);
 }
 
+// A named list of numeric arrays as h5ad arrays: a matrix (double, column-major
+// in R) becomes rows x cols in row-major order; a vector a 1-D array.
+static std::vector<H5adArray> arrays_from_r(const char* where, SEXP list) {
+  std::vector<H5adArray> out;
+  if (Rf_isNull(list)) return out;
+  if (TYPEOF(list) != VECSXP) throw Error(std::string(where) + " must be a list");
+  SEXP names = Rf_getAttrib(list, R_NamesSymbol);
+  for (R_xlen_t k = 0; k < Rf_xlength(list); ++k) {
+    SEXP x = VECTOR_ELT(list, k);
+    H5adArray a;
+    a.name = Rf_isNull(names) ? "" : Rf_translateCharUTF8(STRING_ELT(names, k));
+    if (TYPEOF(x) != REALSXP)
+      throw Error(std::string(where) + " '" + a.name + "' must be a double vector or matrix");
+    SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+    const double* v = REAL(x);  // reads an ALTREP matrix (device scores) into host memory
+    if (Rf_isNull(dim)) {
+      a.rows = size_t(Rf_xlength(x));
+      a.values.assign(v, v + a.rows);
+    } else {
+      if (Rf_length(dim) != 2)
+        throw Error(std::string(where) + " '" + a.name + "' must have 2 dimensions");
+      a.rows = size_t(INTEGER(dim)[0]);
+      a.cols = size_t(INTEGER(dim)[1]);
+      a.values.resize(a.rows * a.cols);
+      for (size_t j = 0; j < a.cols; ++j)
+        for (size_t i = 0; i < a.rows; ++i) a.values[i * a.cols + j] = v[j * a.rows + i];
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 // Writes an h5ad file: X from `handle`, obs and var from list(index, columns),
-// layers from a named list of handles (same cells and genes); compression is a
+// layers from a named list of handles (same cells and genes); obsm and varm
+// from named lists of double matrices (cells / genes x k), uns from a named
+// list of double vectors named by path ("pca/variance"); compression is a
 // gzip level (0 = none).
 // [[Rcpp::export]]
 void cs_write_h5ad(std::string path, SEXP handle, Rcpp::List obs, Rcpp::List var,
-                   Rcpp::List layers, int compression = 0) {
+                   Rcpp::List layers, int compression = 0, SEXP obsm = R_NilValue,
+                   SEXP varm = R_NilValue, SEXP uns = R_NilValue) {
   CS_R_BEGIN
   MatrixPtr x = get_matrix(handle);
   std::vector<H5adLayer> ls;
@@ -370,6 +432,8 @@ void cs_write_h5ad(std::string path, SEXP handle, Rcpp::List obs, Rcpp::List var
   }
   DataFrame o = frame_from_r("obs", obs, size_t(x->n_rows()));
   DataFrame v = frame_from_r("var", var, size_t(x->n_cols()));
-  write_h5ad(path, *x, o, v, ls, compression);
+  H5adArrays arrays{arrays_from_r("obsm", obsm), arrays_from_r("varm", varm),
+                    arrays_from_r("uns", uns)};
+  write_h5ad(path, *x, o, v, ls, arrays, compression);
   CS_R_END
 }

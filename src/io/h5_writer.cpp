@@ -96,13 +96,23 @@ void Writer::bool_attribute(const std::string& object, const std::string& attr, 
 
 Handle Writer::create_dataset(const std::string& name, hid_t file_type, size_t n,
                               size_t elem_bytes) {
-  hsize_t dim = n;
-  Handle space(H5Screate_simple(1, &dim, nullptr));
+  return create_dataset(name, file_type, std::vector<hsize_t>{hsize_t(n)}, elem_bytes);
+}
+
+Handle Writer::create_dataset(const std::string& name, hid_t file_type,
+                              const std::vector<hsize_t>& dims, size_t elem_bytes) {
+  Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr));
   Handle plist(H5Pcreate(H5P_DATASET_CREATE));
-  if (compression_ > 0 && n > 0) {
+  size_t total = 1, row_bytes = elem_bytes;
+  for (hsize_t d : dims) total *= size_t(d);
+  for (size_t k = 1; k < dims.size(); ++k) row_bytes *= size_t(dims[k]);
+  if (compression_ > 0 && total > 0) {
     // About 1 MiB per chunk: large enough for gzip, small enough for slicing.
-    hsize_t chunk = std::min<hsize_t>(n, std::max<size_t>(1, (size_t(1) << 20) / elem_bytes));
-    H5Pset_chunk(plist.get(), 1, &chunk);
+    // Chunks hold whole rows (of the trailing dimensions), so a slice of rows
+    // (cells of obsm) reads only its chunks.
+    std::vector<hsize_t> chunk(dims);
+    chunk[0] = std::min<hsize_t>(dims[0], std::max<size_t>(1, (size_t(1) << 20) / row_bytes));
+    H5Pset_chunk(plist.get(), int(chunk.size()), chunk.data());
     H5Pset_deflate(plist.get(), unsigned(compression_));
   }
   Handle d(H5Dcreate2(file_->id(), name.c_str(), file_type, space.get(), H5P_DEFAULT, plist.get(),
@@ -142,6 +152,12 @@ template <class T>
 void Writer::numbers(const std::string& name, const T* data, size_t n) {
   Handle d = create_dataset(name, file_type_of<T>(), n, sizeof(T));
   if (n > 0 && H5Dwrite(d.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail_write(name);
+}
+
+void Writer::matrix(const std::string& name, const double* data, size_t rows, size_t cols) {
+  Handle d = create_dataset(name, H5T_IEEE_F64LE, {hsize_t(rows), hsize_t(cols)}, sizeof(double));
+  if (rows * cols > 0 && H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     fail_write(name);
 }
 

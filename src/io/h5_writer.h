@@ -36,6 +36,9 @@ class Writer {
   // A 1-D dataset of n entries of T (int8/16/32/64, float, double), written whole.
   template <class T>
   void numbers(const std::string& name, const T* data, size_t n);
+  // A 2-D float64 dataset of rows x cols, from row-major values (numpy's C
+  // order, as anndata writes obsm / varm arrays).
+  void matrix(const std::string& name, const double* data, size_t rows, size_t cols);
   // A 1-D dataset of booleans (h5py's enum), from 0/1 bytes.
   void booleans(const std::string& name, const std::vector<uint8_t>& values);
   // A 1-D dataset of variable-length UTF-8 text.
@@ -50,6 +53,9 @@ class Writer {
  private:
   [[noreturn]] void fail_write(const std::string& object) const;
   Handle create_dataset(const std::string& name, hid_t file_type, size_t n, size_t elem_bytes);
+  // Any rank; chunks of whole trailing rows, about 1 MiB each, when compressed.
+  Handle create_dataset(const std::string& name, hid_t file_type,
+                        const std::vector<hsize_t>& dims, size_t elem_bytes);
   void attribute(const std::string& object, const std::string& attr, hid_t type, hid_t space,
                  const void* data);
 

@@ -64,20 +64,22 @@ void write_csr(h5::Writer& w, const std::string& name, const ShardedMatrix& m) {
 }
 
 void write_all(h5::Writer& w, const ShardedMatrix& x, const DataFrame& obs, const DataFrame& var,
-               const std::vector<H5adLayer>& layers) {
+               const std::vector<H5adLayer>& layers, const H5adArrays& arrays) {
   w.encoding("/", "anndata", "0.1.0");
   write_h5ad_frame(w, "obs", obs, size_t(x.n_rows()));
   write_h5ad_frame(w, "var", var, size_t(x.n_cols()));
   write_csr(w, "X", x);
   w.group("layers", "dict", "0.1.0");
   for (const H5adLayer& l : layers) write_csr(w, "layers/" + l.name, *l.matrix);
-  for (const char* g : {"obsm", "varm", "obsp", "varp", "uns"}) w.group(g, "dict", "0.1.0");
+  write_h5ad_arrays(w, arrays);
+  for (const char* g : {"obsp", "varp"}) w.group(g, "dict", "0.1.0");
 }
 
 }  // namespace
 
 void write_h5ad(const std::string& path, const ShardedMatrix& x, const DataFrame& obs,
-                const DataFrame& var, const std::vector<H5adLayer>& layers, int compression) {
+                const DataFrame& var, const std::vector<H5adLayer>& layers,
+                const H5adArrays& arrays, int compression) {
   std::set<std::string> names;
   for (const H5adLayer& l : layers) {
     if (l.name.empty() || l.name.find('/') != std::string::npos || !names.insert(l.name).second)
@@ -87,11 +89,12 @@ void write_h5ad(const std::string& path, const ShardedMatrix& x, const DataFrame
       throw Error(std::string(kWho) + ": " + path + ": layer '" + l.name +
                   "' does not have the cells and genes of X");
   }
+  check_h5ad_arrays(kWho, path, arrays, size_t(x.n_rows()), size_t(x.n_cols()));
   std::string tmp = path + ".tmp" + std::to_string(long(getpid()));
   try {
     auto file = h5::File::create(kWho, tmp, path);
     h5::Writer w(file, compression);
-    write_all(w, x, obs, var, layers);
+    write_all(w, x, obs, var, layers, arrays);
     file->close();
   } catch (...) {
     std::remove(tmp.c_str());

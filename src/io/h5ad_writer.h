@@ -1,6 +1,7 @@
 // Writes an h5ad file that anndata >= 0.8 reads: X (and optional layers) as
 // csr_matrix groups streamed shard by shard from the devices, obs and var as
-// dataframes, and the empty obsm / varm / obsp / varp / uns that anndata expects.
+// dataframes, dense float64 arrays in obsm / varm / uns (a PCA: obsm/X_pca,
+// varm/PCs, uns/pca), and the empty obsp / varp that anndata expects.
 #pragma once
 #include <string>
 #include <utility>
@@ -8,6 +9,7 @@
 
 #include "../core/sharded_matrix.h"
 #include "data_frame.h"
+#include "h5ad_arrays_writer.h"
 
 namespace cellshard {
 
@@ -21,6 +23,7 @@ struct H5adLayer {
 // String columns with NA are written as categoricals (anndata has no NA text
 // in string arrays); integer and logical columns with NA as nullable arrays.
 void write_h5ad(const std::string& path, const ShardedMatrix& x, const DataFrame& obs,
-                const DataFrame& var, const std::vector<H5adLayer>& layers, int compression);
+                const DataFrame& var, const std::vector<H5adLayer>& layers,
+                const H5adArrays& arrays, int compression);
 
 }  // namespace cellshard
