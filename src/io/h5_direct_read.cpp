@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "../core/parallel_for.h"
@@ -143,6 +145,8 @@ static void read_contiguous(const Dataset& ds, const DirectPlan& p, char* out, h
   parallel_ranges(bytes, pieces, [&](size_t a, size_t b) { read_bytes(ds, p, out + a, b - a, at + a); });
 }
 
+const DirectPlan& direct_plan(const Dataset& ds);
+
 struct ChunkAt {
   haddr_t address;
   hsize_t size;
@@ -202,23 +206,72 @@ static bool read_chunked(const Dataset& ds, const DirectPlan& p, char* out, hsiz
   return true;
 }
 
-const DirectPlan& direct_plan(const Dataset& ds);
-
-template <class T>
-bool read_direct(const Dataset& ds, T* out, hsize_t offset, hsize_t count) {
-  if (stored_code<T>() == Stored::Other || count == 0) return false;
-  const DirectPlan& p = direct_plan(ds);
-  if (p.storage == DirectPlan::Storage::None || p.stored != stored_code<T>() ||
-      p.elem != sizeof(T))
-    return false;
-  if (offset + count < offset || offset + count > ds.dims()[0])
-    ds.fail("internal: read past the end of dataset '" + ds.name() + "'");
-  char* bytes = reinterpret_cast<char*>(out);
+// Reads the stored bytes of entries [offset, offset + count) into `bytes`.
+static bool read_stored(const Dataset& ds, const DirectPlan& p, char* bytes, hsize_t offset,
+                        hsize_t count) {
   if (p.storage == DirectPlan::Storage::Contiguous) {
     read_contiguous(ds, p, bytes, offset, count);
     return true;
   }
   return read_chunked(ds, p, bytes, offset, count);
+}
+
+// The conversions done here rather than by HDF5, with HDF5's results: C casts
+// between numbers (float64 too large for float32 gives infinity) and integers
+// clipped to the range of the narrower type (which the readers then reject).
+template <class T, class S>
+static void convert(const S* in, T* out, size_t n) {
+  parallel_ranges(n, std::max<size_t>(1, n >> 20), [&](size_t a, size_t b) {
+    for (size_t k = a; k < b; ++k) {
+      if constexpr (std::is_integral<T>::value && std::is_integral<S>::value) {
+        const int64_t v = int64_t(in[k]);
+        const int64_t lo = int64_t(std::numeric_limits<T>::min()),
+                      hi = int64_t(std::numeric_limits<T>::max());
+        out[k] = T(v < lo ? lo : v > hi ? hi : v);
+      } else {
+        out[k] = T(in[k]);
+      }
+    }
+  });
+}
+
+template <class T, class S>
+static bool read_converted(const Dataset& ds, const DirectPlan& p, T* out, hsize_t offset,
+                           hsize_t count) {
+  std::vector<S> stored(static_cast<size_t>(count));
+  if (!read_stored(ds, p, reinterpret_cast<char*>(stored.data()), offset, count)) return false;
+  convert(stored.data(), out, stored.size());
+  return true;
+}
+
+// The stored types read for each type asked for: the same type, and the
+// conversions the readers meet (count matrices of int32 or float64 values,
+// int64 indices) read as float32 values, int32 indices and int64 pointers.
+template <class T>
+static bool read_any(const Dataset& ds, const DirectPlan& p, T* out, hsize_t offset,
+                     hsize_t count) {
+  if (p.stored == stored_code<T>())
+    return read_stored(ds, p, reinterpret_cast<char*>(out), offset, count);
+  if (std::is_same<T, float>::value) {
+    if (p.stored == Stored::Int32) return read_converted<T, int32_t>(ds, p, out, offset, count);
+    if (p.stored == Stored::Int64) return read_converted<T, int64_t>(ds, p, out, offset, count);
+    if (p.stored == Stored::Float64) return read_converted<T, double>(ds, p, out, offset, count);
+  }
+  if (std::is_same<T, int32_t>::value && p.stored == Stored::Int64)
+    return read_converted<T, int64_t>(ds, p, out, offset, count);
+  if (std::is_same<T, int64_t>::value && p.stored == Stored::Int32)
+    return read_converted<T, int32_t>(ds, p, out, offset, count);
+  return false;
+}
+
+template <class T>
+bool read_direct(const Dataset& ds, T* out, hsize_t offset, hsize_t count) {
+  if (stored_code<T>() == Stored::Other || count == 0) return false;
+  const DirectPlan& p = direct_plan(ds);
+  if (p.storage == DirectPlan::Storage::None) return false;
+  if (offset + count < offset || offset + count > ds.dims()[0])
+    ds.fail("internal: read past the end of dataset '" + ds.name() + "'");
+  return read_any(ds, p, out, offset, count);
 }
 
 const DirectPlan& direct_plan(const Dataset& ds) {

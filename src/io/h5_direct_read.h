@@ -2,9 +2,9 @@
 // array. HDF5 (Debian's build is not thread-safe) is asked only where the
 // bytes are; the reads themselves (pread) and the inflating of gzip chunks
 // run on host threads (core/parallel_for.h). Used when the stored type is
-// exactly the type asked for (no conversion) and the storage is contiguous,
-// or chunked with no filter or deflate only; anything else, or
-// CELLSHARD_H5_DIRECT=0, goes through H5Dread as before.
+// the type asked for, or one converted here as HDF5 would (read_any in the
+// .cpp), and the storage is contiguous, or chunked with no filter or deflate
+// only; anything else, or CELLSHARD_H5_DIRECT=0, goes through H5Dread.
 #pragma once
 #include <hdf5.h>
 

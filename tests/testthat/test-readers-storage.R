@@ -1,7 +1,7 @@
 # The same matrix stored contiguous, chunked without a filter, chunked with
-# gzip, and as float64 (the layouts the direct reads take and the one they
-# leave to HDF5), read whole and in small steps that cut through chunks,
-# against the dgCMatrix that was written.
+# gzip, with float64 values and with int64 indices (converted on the way),
+# read whole and in small steps that cut through chunks, with one thread and
+# two, against the dgCMatrix that was written.
 
 storage_reference <- function() {
     set.seed(8)
@@ -18,7 +18,8 @@ storage_reference <- function() {
 }
 
 # Replaces X/data and X/indices of an h5ad file with the given storage.
-restore_arrays <- function(file, chunk, gzip, data_type) {
+restore_arrays <- function(file, chunk, gzip, data_type,
+                           index_type = hdf5r::h5types$H5T_STD_I32LE) {
     h5 <- hdf5r::H5File$new(file, mode = "r+")
     on.exit(h5$close_all())
     x <- h5[["X"]]
@@ -28,7 +29,7 @@ restore_arrays <- function(file, chunk, gzip, data_type) {
     x$link_delete("indices")
     x$create_dataset("data", robj = data, dtype = data_type, chunk_dims = chunk,
                      gzip_level = if (gzip > 0) gzip)
-    x$create_dataset("indices", robj = indices, dtype = hdf5r::h5types$H5T_STD_I32LE,
+    x$create_dataset("indices", robj = indices, dtype = index_type,
                      chunk_dims = chunk, gzip_level = if (gzip > 0) gzip)
 }
 
@@ -52,18 +53,23 @@ test_that("contiguous, chunked and gzip h5ad files read the same as the matrix w
         chunked = list(chunk = 9973L, gzip = 0L, type = f32),
         gzip = list(chunk = 9973L, gzip = 4L, type = f32),
         gzip_writer = list(compression = 4L),
-        float64 = list(chunk = 5000L, gzip = 2L, type = hdf5r::h5types$H5T_IEEE_F64LE))
+        float64 = list(chunk = 5000L, gzip = 2L, type = hdf5r::h5types$H5T_IEEE_F64LE),
+        int64_indices = list(chunk = NULL, gzip = 0L, type = f32,
+                             index = hdf5r::h5types$H5T_STD_I64LE))
     files <- character()
     for (v in names(variants)) {
         spec <- variants[[v]]
         file <- file.path(dir, paste0(v, ".h5ad"))
         writeH5AD(sce, file, compression = if (is.null(spec$compression)) 0L else spec$compression)
-        if (!is.null(spec$chunk)) restore_arrays(file, spec$chunk, spec$gzip, spec$type)
+        if (!is.null(spec$type))
+            restore_arrays(file, spec$chunk, spec$gzip, spec$type,
+                           if (is.null(spec$index)) hdf5r::h5types$H5T_STD_I32LE else spec$index)
         files[v] <- file
     }
     expect_identical(storage_of(files[["contiguous"]])[["layout"]], "H5D_CONTIGUOUS")
     expect_identical(storage_of(files[["chunked"]]), c(layout = "H5D_CHUNKED", filters = "0"))
     expect_identical(storage_of(files[["gzip"]]), c(layout = "H5D_CHUNKED", filters = "1"))
+    expect_identical(storage_of(files[["int64_indices"]])[["layout"]], "H5D_CONTIGUOUS")
     old <- Sys.getenv("CELLSHARD_THREADS", unset = NA)
     on.exit(if (is.na(old)) Sys.unsetenv("CELLSHARD_THREADS") else Sys.setenv(CELLSHARD_THREADS = old))
     for (threads in c("1", "2")) {
