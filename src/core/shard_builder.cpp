@@ -105,6 +105,7 @@ void ShardBuilder::run(Worker* w) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       --pending_;
+      if (spare_.size() < 2) spare_.push_back(std::move(job.chunk));
     }
     changed_.notify_all();
   }
@@ -143,12 +144,21 @@ void ShardBuilder::put(HostChunk chunk) {
   changed_.notify_all();
 }
 
+HostChunk ShardBuilder::spare_chunk() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (spare_.empty()) return HostChunk();
+  HostChunk c = std::move(spare_.back());
+  spare_.pop_back();
+  return c;
+}
+
 MatrixPtr ShardBuilder::finish(const SourceFactory& sources) {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return pending_ == 0; });
   }
   rethrow_if_failed();
+  std::vector<HostChunk>().swap(spare_);
   for (size_t s = 0; s < shards_.size(); ++s)
     if (rows_done_[s] != shards_[s]->n_rows || nnz_done_[s] != shards_[s]->nnz)
       throw Error("the file ended before all cells were read");

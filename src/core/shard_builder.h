@@ -50,6 +50,10 @@ class ShardBuilder {
 
   // Chunks come in cell order and never straddle two shards.
   void put(HostChunk chunk);
+  // A chunk already uploaded, handed back for the reader to fill again: its
+  // arrays keep their memory, so the next chunk neither asks the system for
+  // fresh pages nor has them zeroed (empty when none is free yet).
+  HostChunk spare_chunk();
   // Waits for the uploads and checks that every shard is full.
   MatrixPtr finish(const SourceFactory& sources = nullptr);
 
@@ -75,6 +79,7 @@ class ShardBuilder {
   std::vector<bool> in_file_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<size_t> worker_of_shard_;
+  std::vector<HostChunk> spare_;
   size_t max_pending_, pending_ = 0;
   bool stopping_ = false;
   std::exception_ptr error_;

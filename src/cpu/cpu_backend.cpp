@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../core/errors.h"
+#include "../core/parallel_for.h"
 #include "csr_ranges.h"
 #include "gather_rows.h"
 
@@ -52,7 +53,17 @@ class CpuBackend : public Backend {
     std::memcpy(dst, src, bytes);
   }
   void copy_from_host(void* dst, int, const void* src, size_t bytes) override {
-    std::memcpy(dst, src, bytes);
+    // Readers "upload" chunks of 100+ MB into freshly allocated shards: the
+    // page faults of first touch cost more than the copy, and spread over
+    // host threads like it.
+    const size_t piece = size_t(16) << 20;
+    if (bytes < 2 * piece) {
+      std::memcpy(dst, src, bytes);
+      return;
+    }
+    parallel_ranges(bytes, bytes / piece, [&](size_t a, size_t b) {
+      std::memcpy(static_cast<char*>(dst) + a, static_cast<const char*>(src) + a, b - a);
+    });
   }
   void copy_between(void* dst, int, const void* src, int, size_t bytes) override {
     std::memcpy(dst, src, bytes);

@@ -4,11 +4,26 @@
 #include <numeric>
 #include <utility>
 
+#include "../core/parallel_for.h"
+
 namespace cellshard {
 
+// Entries per piece when a check is spread over host threads.
+static const size_t kPiece = size_t(1) << 20;
+
 int64_t first_index_out_of_range(const std::vector<int32_t>& indices, int64_t n_cols) {
-  for (size_t k = 0; k < indices.size(); ++k)
-    if (indices[k] < 0 || int64_t(indices[k]) >= n_cols) return int64_t(k);
+  const size_t pieces = std::max<size_t>(1, indices.size() / kPiece);
+  std::vector<int64_t> first_bad(pieces, -1);
+  parallel_for(pieces, [&](size_t p) {
+    const size_t a = indices.size() * p / pieces, b = indices.size() * (p + 1) / pieces;
+    for (size_t k = a; k < b; ++k)
+      if (indices[k] < 0 || int64_t(indices[k]) >= n_cols) {
+        first_bad[p] = int64_t(k);
+        return;
+      }
+  });
+  for (int64_t k : first_bad)
+    if (k >= 0) return k;
   return -1;
 }
 
@@ -18,9 +33,27 @@ static bool strictly_increasing(const int32_t* idx, int64_t n) {
   return true;
 }
 
+// Whether every row already has strictly increasing indices (checked on host threads).
+static bool all_rows_canonical(const std::vector<int64_t>& indptr,
+                               const std::vector<int32_t>& indices) {
+  const size_t n_rows = indptr.size() - 1;
+  const size_t pieces = std::max<size_t>(1, std::min(n_rows, indices.size() / kPiece));
+  std::vector<char> ok(pieces, 1);
+  parallel_for(pieces, [&](size_t p) {
+    for (size_t r = n_rows * p / pieces, end = n_rows * (p + 1) / pieces; r < end; ++r)
+      if (!strictly_increasing(indices.data() + indptr[r], indptr[r + 1] - indptr[r])) {
+        ok[p] = 0;
+        return;
+      }
+  });
+  return std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
+}
+
 int64_t canonicalize_rows(std::vector<int64_t>& indptr, std::vector<int32_t>& indices,
                           std::vector<float>& values) {
   int64_t n_rows = int64_t(indptr.size()) - 1;
+  // The usual case (files written by scipy, anndata or cellshard): nothing to do.
+  if (n_rows <= 0 || all_rows_canonical(indptr, indices)) return 0;
   int64_t write = 0;
   std::vector<std::pair<int32_t, float>> row;
   for (int64_t r = 0; r < n_rows; ++r) {

@@ -38,10 +38,9 @@ H5CsrStreamReader::H5CsrStreamReader(CompressedArrays arrays, const std::vector<
   total_ = int64_t(chunk_starts_.size()) - 1;
 }
 
-HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed) const {
+HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed, HostChunk c) const {
   int64_t a = chunk_starts_[k], b = chunk_starts_[k + 1];
   int64_t lo = arrays_.indptr[size_t(range_.first + a)], hi = arrays_.indptr[size_t(range_.first + b)];
-  HostChunk c;
   c.first_row = a;
   c.indptr.resize(size_t(b - a + 1));
   for (int64_t r = a; r <= b; ++r) c.indptr[size_t(r - a)] = arrays_.indptr[size_t(range_.first + r)] - lo;
@@ -77,7 +76,7 @@ void H5CsrStreamReader::restart_with_distinct_counts(size_t k) {
 void H5CsrStreamReader::do_step() {
   size_t k = size_t(done_);
   int64_t removed = 0;
-  HostChunk c = read_chunk(k, &removed);
+  HostChunk c = read_chunk(k, &removed, builder_->spare_chunk());
   if (removed > 0 && !counts_exact_) restart_with_distinct_counts(k);
   builder_->put(std::move(c));
 }

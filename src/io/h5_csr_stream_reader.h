@@ -29,8 +29,9 @@ class H5CsrStreamReader : public ChunkedReader {
  private:
   void do_step() override;
   MatrixPtr do_finish() override;
-  // Reads chunk k as canonical CSR (sorted, duplicates summed).
-  HostChunk read_chunk(size_t k, int64_t* removed) const;
+  // Reads chunk k as canonical CSR (sorted, duplicates summed), into the
+  // arrays of `c` (a spare chunk from the builder, or a new one).
+  HostChunk read_chunk(size_t k, int64_t* removed, HostChunk c = HostChunk()) const;
   // Duplicates were found: the shards were sized for the file's entry count,
   // so count the distinct entries of every cell, size new shards, and read
   // again the chunks before `k`. Rare (scipy leaves duplicates only when asked).

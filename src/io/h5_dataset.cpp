@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../core/errors.h"
+#include "h5_direct_read.h"
 #include "h5_file.h"
 #include "h5_strings.h"
 #include "h5_vlen_strings.h"
@@ -101,6 +102,7 @@ void Dataset::read_converted(T* out, const hsize_t* start, const hsize_t* count,
 template <class T>
 void Dataset::read(T* out, hsize_t offset, hsize_t count) const {
   length();  // checks the rank
+  if (read_direct(*this, out, offset, count)) return;
   hsize_t start[1] = {offset}, cnt[1] = {count};
   read_converted(out, start, cnt, 1, size_t(count));
 }

@@ -17,6 +17,7 @@ namespace h5 {
 class File;
 class Group;
 class Dataset;
+struct DirectPlan;  // h5_direct_read.h
 
 // What a name in a file refers to.
 enum class Kind { Missing, Group, Dataset, Other };
@@ -124,6 +125,9 @@ class Dataset : public Object {
 
   std::vector<hsize_t> dims_;
   TypeInfo type_;
+  // Where the bytes lie, for reads that bypass H5Dread (worked out on first use).
+  friend const DirectPlan& direct_plan(const Dataset& ds);
+  mutable std::shared_ptr<const DirectPlan> direct_;
 };
 
 class File : public std::enable_shared_from_this<File> {
