@@ -3,13 +3,14 @@
 # packages it imports, HDF5 and zlib headers, Open MPI (for runs under
 # mpirun / srun; the test suite runs the pipeline on 2 and 3 ranks), and what
 # its tests and vignette use (scater, scran and Seurat for the
-# interoperability tests).
+# interoperability tests; hdf5r to rewrite h5ad storage layouts in the
+# reader tests).
 # Nothing is downloaded from outside Debian. Skips apt when all are present.
 set -e
 PKGS="r-base-core r-base-dev r-cran-rcpp r-cran-rcpparmadillo r-cran-matrix r-cran-cli r-cran-testthat
   r-bioc-singlecellexperiment r-bioc-summarizedexperiment r-bioc-delayedarray r-bioc-s4vectors
   r-bioc-biocgenerics r-bioc-scuttle r-cran-knitr r-cran-rmarkdown r-cran-ggplot2
-  r-bioc-scater r-bioc-scran r-cran-seurat
+  r-bioc-scater r-bioc-scran r-cran-seurat r-cran-hdf5r
   libhdf5-dev hdf5-tools zlib1g-dev python3-anndata python3-h5py openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do
