@@ -71,8 +71,8 @@ __attribute__((always_inline)) inline void tn_rows(int64_t i0, int64_t i1, int64
   }
 }
 
-// C(i0 .. i0+8*MV... ) : rows [i0, i0 + 4 * MV) and columns [j0, j0 + NJ) of
-// alpha * A B added to C (already scaled by beta), vectorised along rows.
+// Rows [i0, i0 + 4 * MV) and columns [j0, j0 + NJ) of alpha * A B added to C
+// (already scaled by beta), vectorised along rows.
 template <int MV, int NJ>
 __attribute__((always_inline)) inline void nn_tile(int64_t k, double alpha, const double* a,
                                                    int64_t lda, const double* b, int64_t ldb,

@@ -82,19 +82,26 @@ single_process <- local({
     }
 })
 
+# pipeline-job.R on np ranks (pbmc3k, the 10x h5 and a 50,000-cell atlas):
+# the result rank 0 saved, checked to come from a job of np ranks.
+run_pipeline_job <- function(np, devices) {
+    out_file <- tempfile(fileext = ".rds")
+    run <- run_mpi(np, "pipeline-job.R", c(out_file, pbmc_h5ad(), tenx_h5(), 50000, devices))
+    expect_identical(run$status, 0L, info = run$output)
+    skip_if_not(file.exists(out_file), "the MPI job wrote no result")
+    got <- readRDS(out_file)
+    expect_identical(got$size, np)
+    got
+}
+
 for (np in 2:3) {
     test_that(sprintf("the pipeline under mpirun -np %d equals one process (pbmc3k, 10x h5, 50,000-cell atlas)", np), {
         skip_without_mpi()
         skip_without_shared_data("pbmc3k")
-        out_file <- tempfile(fileext = ".rds")
         # The 50,000-cell atlas runs with 1,000 highly variable genes (not the
         # reference workload's 5,000): the CPU eigendecomposition of 5,000
         # genes takes about 40 s with the reference BLAS, too long for CI.
-        run <- run_mpi(np, "pipeline-job.R", c(out_file, pbmc_h5ad(), tenx_h5(), 50000, "cpu"))
-        expect_identical(run$status, 0L, info = run$output)
-        skip_if_not(file.exists(out_file), "the MPI job wrote no result")
-        got <- readRDS(out_file)
-        expect_identical(got$size, np)
+        got <- run_pipeline_job(np, "cpu")
 
         # Each rank read a contiguous share of the cells, in rank order.
         ref <- single_process("pbmc")
@@ -129,12 +136,7 @@ test_that("the MPI job on the GPUs (NCCL between the ranks) equals one process: 
     skip_without_shared_data("pbmc3k")
     ref <- single_process("pbmc", "gpu")
     for (np in unique(c(1L, gpu_count()))) {
-        out_file <- tempfile(fileext = ".rds")
-        run <- run_mpi(np, "pipeline-job.R", c(out_file, pbmc_h5ad(), tenx_h5(), 50000, "auto"))
-        expect_identical(run$status, 0L, info = run$output)
-        skip_if_not(file.exists(out_file), "the MPI job wrote no result")
-        got <- readRDS(out_file)
-        expect_identical(got$size, np)
+        got <- run_pipeline_job(np, "auto")
         # 1 rank takes every GPU; one rank per GPU takes one each
         expect_identical(sort(unlist(got$devices)), seq_len(gpu_count()) - 1L)
         expect_identical(got$nccl, isTRUE(cellshard:::cs_build_info()$nccl))
