@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <string>
 
 #include "r_handle.h"
@@ -34,10 +33,7 @@ SEXP materialize(SEXP x) {
   {  // C++ objects end here, before any R error jumps over them
     std::string err;
     try {
-      DenseShardsPtr d = get_dense(handle_of(x));
-      std::vector<int64_t> cols(size_t(d->n_cols));
-      std::iota(cols.begin(), cols.end(), int64_t(0));
-      d->read({}, true, cols, REAL(v));
+      get_dense(handle_of(x))->read_all(REAL(v));
     } catch (const std::exception& e) {
       err = e.what();
     }

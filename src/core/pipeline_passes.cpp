@@ -191,7 +191,6 @@ DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>
   for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& views) {
     const ShardIndex& sh = *idx.shards[s];
     DenseShard& d = out->shards[s];
-    d.device = sh.device;
     d.n_rows = sh.n_rows;
     if (sh.n_rows > 0 && k > 0) {
       d.values = make_buffer(sh.device, size_t(sh.n_rows) * size_t(k) * sizeof(double));
