@@ -8,11 +8,14 @@
 #   - weak scaling: `per.gpu` cells per GPU (the atlas of per.gpu * g cells);
 # and writes every timing to $OUT/scaling.csv when OUT is set.
 #
-#   Rscript bench/scaling.R [per.gpu] [strong.cells,...]     (defaults: 1430156, 2860312)
+#   Rscript bench/scaling.R [per.gpu] [strong.cells,...] [max.per.gpu]
+# (defaults 1430156, 2860312 and 2 * per.gpu: a run whose share per GPU is
+# above max.per.gpu is skipped; 2.86M cells fit one H200, not one H100)
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
 per_gpu <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
 strong <- if (length(args) >= 2) as.numeric(strsplit(args[2], ",")[[1]]) else 2 * per_gpu
+max_share <- if (length(args) >= 3) as.numeric(args[3]) else 2 * per_gpu
 options(cellshard.verbose = FALSE)
 cellshardInfo()
 
@@ -60,7 +63,7 @@ compare <- function(ref, x) {
 results <- list(); rows <- list(); checks <- list()
 for (n in sizes) {
     for (g in gpu_counts) {
-        if (n / g > 2 * per_gpu) next  # more than twice one GPU's share: would not fit
+        if (n / g > max_share) next  # would not fit one GPU's memory
         cat(sprintf("\n== %s cells on %d GPU(s)\n", format(n, big.mark = ","), g))
         r <- run_one(n, g)
         key <- paste(n, g)

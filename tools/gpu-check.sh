@@ -6,7 +6,7 @@
 #   source .devr/activate.sh && bash tools/gpu-check.sh [all|quick|memcheck]
 # quick: drivers and R tests; memcheck: only the compute-sanitizer runs
 # (building first when a fresh machine has no build yet); all: both.
-# CELLSHARD_DRIVERS_ONLY=1 with memcheck: only the CUDA drivers, no R.
+# CELLSHARD_DRIVERS_ONLY=1: only the CUDA drivers, no R.
 # The drivers run with API-error reports off: they provoke some on purpose
 # (out-of-memory, a missing device) and every call is checked anyway. The R
 # run keeps them (with them off, compute-sanitizer crashed starting Rscript,
@@ -42,6 +42,8 @@ for driver in test_backend test_pipeline_kernels; do
   /tmp/$driver > "$LOGS/$driver.log" 2>&1 || status=1
   echo "$driver: $(tail -1 "$LOGS/$driver.log")"
 done
+
+[ -n "${CELLSHARD_DRIVERS_ONLY:-}" ] && [ $MODE = quick ] && exit $status
 
 LIB=/tmp/rlib; mkdir -p $LIB
 if [ -z "${CELLSHARD_INSTALLED:-}" ]; then  # set by a caller that just installed into $LIB
