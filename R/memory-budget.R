@@ -81,6 +81,10 @@ NULL
 # Runs `expr` with the given budget (a reader's or simulateAtlas's argument).
 .withBudget <- function(device.memory, expr) {
     .parseBytes(device.memory)  # checked before anything is read
+    # Shards of objects R no longer references count against the budget until
+    # R collects them: collect first, so that only live data decides what
+    # stays on the devices (a CPU test placed nothing there after others ran).
+    if (!is.null(device.memory)) invisible(gc(verbose = FALSE))
     old <- options(cellshard.device.memory = device.memory)
     on.exit(options(old))
     expr

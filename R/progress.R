@@ -29,8 +29,11 @@
                 format = format, format_done = "{cli::pb_name}done in {cli::pb_elapsed}",
                 clear = FALSE, .envir = envir)
         }
+        if (is.null(bar)) return(invisible(NULL))  # this phase's bar reached its total
         cli::cli_progress_update(id = bar, set = if (total > 1) done else NULL,
                                  force = FALSE, .envir = envir)
+        # cli closes a bar that reaches its total; another update of it is an error
+        if (total > 1 && done >= total) bar <<- NULL
         invisible(NULL)
     }
 }

@@ -55,3 +55,19 @@ test_that("the reporter names the verb and the phase, and closes a phase when th
     expect_match(shown, "computePCA: Gram matrix .*50%", all = FALSE)
     expect_match(shown, "computePCA: Gram matrix done in", all = FALSE)
 })
+
+test_that("a phase reported at its total again, then a new phase, raises no error", {
+    # cli closes a bar at its total: simulateAtlas reported 100% twice and
+    # stopped with "Cannot find progress bar" (2026-11-26)
+    old <- options(cli.progress_show_after = 0, cli.dynamic = FALSE)
+    on.exit(options(old))
+    report_all <- function() {
+        report <- cellshard:::.progressReporter("simulateAtlas", show = TRUE)
+        report("drawing the counts", 2, 4)
+        report("drawing the counts", 4, 4)
+        report("drawing the counts", 4, 4)
+        report("naming the cells", 0, 0)
+        "reported"
+    }
+    expect_identical(suppressMessages(report_all()), "reported")
+})
