@@ -17,6 +17,18 @@ cs_stream_counters <- function() {
     .Call(`_cellshard_cs_stream_counters`)
 }
 
+cs_cell_qc <- function(handle, gene_bits, n_subsets) {
+    .Call(`_cellshard_cs_cell_qc`, handle, gene_bits, n_subsets)
+}
+
+cs_size_factors <- function(totals, target) {
+    .Call(`_cellshard_cs_size_factors`, totals, target)
+}
+
+cs_in_range <- function(x, lo, hi) {
+    .Call(`_cellshard_cs_in_range`, x, lo, hi)
+}
+
 cs_cluster_state <- function() {
     .Call(`_cellshard_cs_cluster_state`)
 }

@@ -51,7 +51,7 @@ normalizeTotal <- function(sce, target.sum = 1e4, exclude.highly.expressed = FAL
             stop("normalizeTotal(): every cell has zero counts", call. = FALSE)
         target.sum <- .clusterMedian(totals[totals > 0], "the median of the cell totals")
     }
-    factor <- target.sum / ifelse(totals > 0, totals, 1)
+    factor <- cs_size_factors(as.numeric(totals), target.sum)  # in C++ memory, outside R's heap
     handle <- .seedCall(m@seed, cs_map_layer, factor, if (isTRUE(log)) "log1p" else "none", 1,
                         NULL, NULL, -Inf, Inf)
     assay(sce, name, withDimnames = FALSE) <- .layerLike(m, handle)

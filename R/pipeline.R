@@ -53,8 +53,9 @@ runSeedPipeline <- function(sce, min.genes = 200, max.genes = 10000, min.cells =
     }
 
     sce <- step("qc metrics", qcMetrics(sce, subsets = subsets))
+    # the cell mask is built in C++ memory, outside R's heap (millions of cells)
     sce <- step("filter", sce[SummarizedExperiment::rowData(sce)$n_cells_by_counts >= min.cells,
-                              sce$n_genes_by_counts >= min.genes & sce$n_genes_by_counts <= max.genes])
+                              cs_in_range(sce$n_genes_by_counts, min.genes, max.genes)])
     sce <- step("normalize + log1p", normalizeTotal(sce, target.sum = target.sum, log = TRUE))
     sce <- step("highly variable genes", highlyVariableGenes(sce, n.top = n.top, flavor = flavor,
                                                              subset = TRUE))

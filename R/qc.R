@@ -26,6 +26,10 @@
 #' @details Negative values are refused with an error. A subset that selects
 #'   no gene gives zero counts and a warning.
 #'   Cells with no counts get \code{NaN} percentages, as in scanpy.
+#'   The per-cell columns are ordinary R vectors whose values are kept in
+#'   cellshard's own memory rather than R's heap (ALTREP), so that millions of
+#'   cells do not set off R's garbage collector; subsets and copies of them
+#'   stay there too, and \code{saveRDS} writes their values.
 #' @examples
 #' sce <- read10xH5(system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard"),
 #'                  devices = "cpu")
@@ -34,35 +38,29 @@
 #' @export
 qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type = "counts") {
     m <- .deviceAssay(sce, assay.type, "qcMetrics")
-    cells <- .seedCall(m@seed, cs_cell_stats)
-    .refuseNegative(m, "qcMetrics", assay.type, cells$n_positive)
-    genes <- .seedCall(m@seed, cs_gene_stats)
-    total <- cells$sum
-    cd <- colData(sce)
-    cd$n_genes_by_counts <- as.integer(cells$n_positive)
-    cd$total_counts <- total
-    cd$log1p_n_genes_by_counts <- log1p(cells$n_positive)
-    cd$log1p_total_counts <- log1p(total)
-
+    bits <- numeric(nrow(sce))
     if (length(subsets)) {
         if (is.null(names(subsets)) || any(!nzchar(names(subsets))))
             stop("qcMetrics(): subsets must be a named list", call. = FALSE)
         if (length(subsets) > 32L) stop("qcMetrics(): at most 32 gene subsets", call. = FALSE)
-        bits <- numeric(nrow(sce))
         for (k in seq_along(subsets)) {
             sel <- .geneSelection(subsets[[k]], sce, paste0("qcMetrics(): subset ", names(subsets)[k]))
             if (!any(sel)) warning(sprintf("qcMetrics(): subset \"%s\" selects no gene", names(subsets)[k]),
                                    call. = FALSE)
             bits <- bits + sel * 2^(k - 1)
         }
-        sums <- .seedCall(m@seed, cs_subset_sums, bits, length(subsets))
-        for (k in seq_along(subsets)) {
-            s <- names(subsets)[k]
-            cd[[paste0("total_counts_", s)]] <- sums[, k]
-            cd[[paste0("pct_counts_", s)]] <- 100 * sums[, k] / total
-            cd[[paste0("log1p_total_counts_", s)]] <- log1p(sums[, k])
-        }
     }
+    # every per-cell column comes from C++ memory, outside R's heap
+    cells <- .seedCall(m@seed, cs_cell_qc, bits, length(subsets))
+    .refuseNegative(m, "qcMetrics", assay.type, cells$n_positive)
+    genes <- .seedCall(m@seed, cs_gene_stats)
+    cd <- colData(sce)
+    names(cells$columns) <- c("n_genes_by_counts", "total_counts", "log1p_n_genes_by_counts",
+                              "log1p_total_counts",
+                              unlist(lapply(names(subsets), function(s)
+                                  paste0(c("total_counts_", "pct_counts_", "log1p_total_counts_"), s))))
+    for (name in names(cells$columns)) cd[[name]] <- cells$columns[[name]]
+    total <- cells$columns$total_counts
     if (length(percent.top)) {
         ns <- sort(as.integer(percent.top))
         if (anyNA(ns) || any(ns < 1)) stop("qcMetrics(): percent.top must be positive", call. = FALSE)

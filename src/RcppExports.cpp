@@ -52,6 +52,44 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_cell_qc
+Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets);
+RcppExport SEXP _cellshard_cs_cell_qc(SEXP handleSEXP, SEXP gene_bitsSEXP, SEXP n_subsetsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type gene_bits(gene_bitsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_subsets(n_subsetsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cell_qc(handle, gene_bits, n_subsets));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_size_factors
+SEXP cs_size_factors(SEXP totals, double target);
+RcppExport SEXP _cellshard_cs_size_factors(SEXP totalsSEXP, SEXP targetSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type totals(totalsSEXP);
+    Rcpp::traits::input_parameter< double >::type target(targetSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_size_factors(totals, target));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_in_range
+SEXP cs_in_range(SEXP x, double lo, double hi);
+RcppExport SEXP _cellshard_cs_in_range(SEXP xSEXP, SEXP loSEXP, SEXP hiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< double >::type lo(loSEXP);
+    Rcpp::traits::input_parameter< double >::type hi(hiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_in_range(x, lo, hi));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_cluster_state
 Rcpp::List cs_cluster_state();
 RcppExport SEXP _cellshard_cs_cluster_state() {
@@ -757,6 +795,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_budget_info", (DL_FUNC) &_cellshard_cs_budget_info, 1},
     {"_cellshard_cs_upload_bandwidth", (DL_FUNC) &_cellshard_cs_upload_bandwidth, 1},
     {"_cellshard_cs_stream_counters", (DL_FUNC) &_cellshard_cs_stream_counters, 0},
+    {"_cellshard_cs_cell_qc", (DL_FUNC) &_cellshard_cs_cell_qc, 3},
+    {"_cellshard_cs_size_factors", (DL_FUNC) &_cellshard_cs_size_factors, 2},
+    {"_cellshard_cs_in_range", (DL_FUNC) &_cellshard_cs_in_range, 3},
     {"_cellshard_cs_cluster_state", (DL_FUNC) &_cellshard_cs_cluster_state, 0},
     {"_cellshard_cs_mpi_built", (DL_FUNC) &_cellshard_cs_mpi_built, 0},
     {"_cellshard_cs_mpi_library_version", (DL_FUNC) &_cellshard_cs_mpi_library_version, 0},
@@ -817,8 +858,10 @@ static const R_CallMethodDef CallEntries[] = {
 };
 
 void cellshard_register_scores(DllInfo* dll);
+void cellshard_register_host_vectors(DllInfo* dll);
 RcppExport void R_init_cellshard(DllInfo *dll) {
     R_registerRoutines(dll, NULL, CallEntries, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
     cellshard_register_scores(dll);
+    cellshard_register_host_vectors(dll);
 }

@@ -11,6 +11,7 @@
 #include "core/operations.h"
 #include "core/shard_stream.h"
 #include "r_handle.h"
+#include "r_host_vector.h"
 
 using namespace cellshard;
 
@@ -212,8 +213,10 @@ Rcpp::List cs_cell_stats(SEXP handle) {
   std::vector<double> sums(size_t(m->n_rows()));
   std::vector<int64_t> pos(size_t(m->n_rows()));
   row_stats(*m, sums.data(), pos.data());
-  return Rcpp::List::create(Rcpp::_["sum"] = Rcpp::wrap(sums),
-                            Rcpp::_["n_positive"] = Rcpp::NumericVector(pos.begin(), pos.end()));
+  // per cell: vectors outside R's heap (r_host_vector.h)
+  std::vector<double> n_positive(pos.begin(), pos.end());
+  return Rcpp::List::create(Rcpp::_["sum"] = host_doubles(std::move(sums)),
+                            Rcpp::_["n_positive"] = host_doubles(std::move(n_positive)));
   CS_R_END
 }
 
