@@ -10,9 +10,12 @@
 // next collects, whenever that is.
 #include "r_host_vector.h"
 
+#include "core/parallel_for.h"
+
 #include <R_ext/Altrep.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -83,28 +86,36 @@ SEXP duplicate_method(SEXP x, Rboolean) {
 }
 
 // x[i] for positive in-range indices (integer or double, 1-based) stays in
-// C++ memory; anything else (NA, zero, negative, past the end) is left to R.
+// C++ memory, gathered on host threads; anything else (NA, zero, negative,
+// past the end) is left to R.
+template <class T>
+bool gather(const std::vector<T>& from, SEXP indx, std::vector<T>& to) {
+  const size_t n = size_t(XLENGTH(indx));
+  const double len = double(from.size());
+  const int* as_int = TYPEOF(indx) == INTSXP ? INTEGER(indx) : nullptr;
+  const double* as_real = as_int ? nullptr : REAL(indx);
+  to.resize(n);
+  std::atomic<bool> in_range{true};
+  const size_t pieces = std::max<size_t>(1, std::min<size_t>(host_threads() * 4, n / 65536));
+  parallel_ranges(n, pieces, [&](size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) {
+      const double i = as_int ? (as_int[k] == NA_INTEGER ? 0.0 : double(as_int[k])) : as_real[k];
+      if (!(i >= 1 && i <= len)) {  // NaN fails too
+        in_range = false;
+        return;
+      }
+      to[k] = from[size_t(i) - 1];
+    }
+  });
+  return in_range;
+}
+
 SEXP extract_subset_method(SEXP x, SEXP indx, SEXP) {
   if (TYPEOF(indx) != INTSXP && TYPEOF(indx) != REALSXP) return nullptr;
-  const R_xlen_t n = XLENGTH(indx), len = length_method(x);
-  std::vector<R_xlen_t> at(static_cast<size_t>(n));
-  for (R_xlen_t k = 0; k < n; ++k) {
-    double i = TYPEOF(indx) == INTSXP
-                   ? (INTEGER(indx)[k] == NA_INTEGER ? -1.0 : double(INTEGER(indx)[k]))
-                   : REAL(indx)[k];
-    if (!(i >= 1 && i <= double(len))) return nullptr;  // NaN fails too
-    at[size_t(k)] = R_xlen_t(i) - 1;
-  }
   auto out = std::make_unique<Values>();
   const Values* v = values_of(x);
-  if (is_real(x)) {
-    out->reals.resize(size_t(n));
-    for (R_xlen_t k = 0; k < n; ++k) out->reals[size_t(k)] = v->reals[size_t(at[size_t(k)])];
-  } else {
-    out->ints.resize(size_t(n));
-    for (R_xlen_t k = 0; k < n; ++k) out->ints[size_t(k)] = v->ints[size_t(at[size_t(k)])];
-  }
-  return wrap(class_like(x), std::move(out));
+  const bool ok = is_real(x) ? gather(v->reals, indx, out->reals) : gather(v->ints, indx, out->ints);
+  return ok ? wrap(class_like(x), std::move(out)) : nullptr;
 }
 
 Rboolean inspect_method(SEXP x, int, int, int, void (*)(SEXP, int, int, int)) {
