@@ -57,7 +57,7 @@ setMethod("matrixClass", "CellshardArray", function(x) "CellshardMatrix")
         if (length(i) > n) stop(sprintf("logical %s subscript longer than the %d %ss", what, n, what),
                                 call. = FALSE)
         if (anyNA(i)) stop(sprintf("NA in the %s subscript", what), call. = FALSE)
-        return(which(rep_len(i, n)))
+        return(which(if (length(i) == n) i else rep_len(i, n)))
     }
     if (is.character(i) || is.factor(i)) {
         i <- as.character(i)

@@ -112,7 +112,9 @@ setMethod("extract_sparse_array", "CellshardSeed", function(x, index) {
     SparseArraySeed(d, nzindex = coords, nzdata = nz$x, check = FALSE)
 })
 
-.indexOrNull <- function(i) if (is.null(i)) NULL else as.numeric(i)
+# Indices for C++: integers as they are (no 8-byte copy of millions of cell
+# indices), anything else as doubles.
+.indexOrNull <- function(i) if (is.null(i) || is.integer(i)) i else as.numeric(i)
 
 setMethod("show", "CellshardSeed", function(object) {
     cat(sprintf("<%d x %d> CellshardSeed%s\n", object@dim[1], object@dim[2],

@@ -28,6 +28,9 @@ for (rep in 1:2) {
     f <- clock("colData subset alone (R columns)", cd[keep_r, ]); rm(f)
     f <- clock("colnames subset", colnames(q)[keep_r]); rm(f)
     f <- clock("counts subset alone", counts(q)[rows, keep_r]); rm(f, q2, cd)
+    seed <- counts(q)@seed
+    f <- clock("cs_subset alone (C++ and devices)",
+               cellshard:::cs_subset(seed@handle, which(keep_r), which(rows))); rm(f)
 }
 Rprof("/tmp/filter.prof", interval = 0.002)
 f <- q[rows, keep]

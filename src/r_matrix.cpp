@@ -25,14 +25,23 @@ std::vector<int64_t> as_index(SEXP idx, int64_t n, const char* what) {
     for (int64_t i = 0; i < n; ++i) out[size_t(i)] = i;
     return out;
   }
-  Rcpp::NumericVector v(idx);
-  out.reserve(size_t(v.size()));
-  for (double x : v) {
+  auto take = [&](double x) {
     if (std::isnan(x) || x < 1 || x > double(n) || x != std::floor(x))
       throw Error(std::string(what) + " index " + (std::isnan(x) ? "NA" : std::to_string(x)) +
                   " is out of range: valid indices are 1.." + std::to_string(n));
     out.push_back(int64_t(x) - 1);
+  };
+  // integers as they are (a double copy of millions of cell indices is 8 bytes each)
+  if (TYPEOF(idx) == INTSXP) {
+    const int* v = INTEGER(idx);
+    out.reserve(size_t(XLENGTH(idx)));
+    for (R_xlen_t k = 0; k < XLENGTH(idx); ++k)
+      take(v[k] == NA_INTEGER ? std::nan("") : double(v[k]));
+    return out;
   }
+  Rcpp::NumericVector v(idx);
+  out.reserve(size_t(v.size()));
+  for (double x : v) take(x);
   return out;
 }
 
