@@ -16,9 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <memory>
-#include <new>
 #include <vector>
 
 namespace cellshard {
@@ -80,8 +78,15 @@ R_xlen_t real_region(SEXP x, R_xlen_t s, R_xlen_t n, double* b) { return region(
 R_xlen_t int_region(SEXP x, R_xlen_t s, R_xlen_t n, int* b) { return region(values_of(x)->ints, s, n, b); }
 
 // A copy is another vector in C++ memory (R's default would allocate on its heap).
+// No C++ exception may leave a method (R calls them from C): on one (out of
+// memory, no thread), null leaves the work to R.
 SEXP duplicate_method(SEXP x, Rboolean) {
-  auto v = std::make_unique<Values>(*values_of(x));
+  std::unique_ptr<Values> v;
+  try {
+    v = std::make_unique<Values>(*values_of(x));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
   return wrap(class_like(x), std::move(v));
 }
 
@@ -112,10 +117,16 @@ bool gather(const std::vector<T>& from, SEXP indx, std::vector<T>& to) {
 
 SEXP extract_subset_method(SEXP x, SEXP indx, SEXP) {
   if (TYPEOF(indx) != INTSXP && TYPEOF(indx) != REALSXP) return nullptr;
-  auto out = std::make_unique<Values>();
-  const Values* v = values_of(x);
-  const bool ok = is_real(x) ? gather(v->reals, indx, out->reals) : gather(v->ints, indx, out->ints);
-  return ok ? wrap(class_like(x), std::move(out)) : nullptr;
+  std::unique_ptr<Values> out;
+  try {
+    out = std::make_unique<Values>();
+    const Values* v = values_of(x);
+    if (!(is_real(x) ? gather(v->reals, indx, out->reals) : gather(v->ints, indx, out->ints)))
+      return nullptr;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+  return wrap(class_like(x), std::move(out));
 }
 
 Rboolean inspect_method(SEXP x, int, int, int, void (*)(SEXP, int, int, int)) {
