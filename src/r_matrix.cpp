@@ -170,6 +170,8 @@ Rcpp::List cs_to_csc(SEXP handle) {
 SEXP cs_subset(SEXP handle, SEXP cells, SEXP genes) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
+  if (Rf_isNull(cells))  // every cell: no work per cell on the host
+    return wrap_matrix(subset_genes(*m, make_gene_map(m->n_cols(), as_index(genes, m->n_cols(), "gene"))));
   std::vector<int64_t> rows = as_index(cells, m->n_rows(), "cell");
   GeneMap map = make_gene_map(m->n_cols(), as_index(genes, m->n_cols(), "gene"));
   return wrap_matrix(subset(*m, rows, map));

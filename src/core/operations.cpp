@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "pipeline_passes.h"
 #include "memory_budget.h"
+#include "parallel_for.h"
 #include "progress.h"
 #include "shard_stream.h"
 
@@ -147,28 +148,23 @@ struct Segment {
   std::vector<int64_t> local_rows;
 };
 
-}  // namespace
+std::vector<int64_t> genes_key(const GeneMap& genes) {
+  std::vector<int64_t> k;
+  k.reserve(genes.map_ptr.size() + genes.out_cols.size() + 2);
+  k.push_back(2);  // operation tag: every cell, some genes
+  k.push_back(int64_t(genes.map_ptr.size()));
+  k.insert(k.end(), genes.map_ptr.begin(), genes.map_ptr.end());
+  k.insert(k.end(), genes.out_cols.begin(), genes.out_cols.end());
+  return k;
+}
 
-MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes) {
+// The gather shared by subset() and subset_genes(): each segment's rows of its
+// source shard, the genes of `genes`, into a new matrix (or into the index
+// the same subset of another layer built, found under `key`; the new index is
+// remembered under it when `remember`).
+MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& segments,
+                          const GeneMap& genes, std::vector<int64_t> key, bool remember) {
   const ShardedIndex& idx = m.index();
-  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
-  std::vector<int64_t> off = idx.row_offsets();
-  int64_t n_rows = off.back();
-
-  // Cut the requested cells into runs that come from one source shard.
-  std::vector<Segment> segments;
-  size_t cur = 0;
-  for (int64_t r : rows) {
-    if (r < 0 || r >= n_rows)
-      throw Error("cell index " + std::to_string(r + 1) + " is out of range (the matrix has " +
-                  std::to_string(n_rows) + " cells)");
-    if (!(r >= off[cur] && r < off[cur + 1]))
-      cur = size_t(std::upper_bound(off.begin(), off.end(), r) - off.begin()) - 1;
-    if (segments.empty() || segments.back().source_shard != cur) segments.push_back({cur, {}});
-    segments.back().local_rows.push_back(r - off[cur]);
-  }
-
-  std::vector<int64_t> key = subset_key(rows, genes);
   std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
   if (prebuilt && prebuilt->shards.size() != segments.size()) prebuilt = nullptr;
   // An index kept off the devices cannot be gathered into: build a new one.
@@ -223,13 +219,55 @@ MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const
   for (auto& o : out) values.push_back(o.values.empty() ? nullptr : o.values[0]);
   auto result = std::make_shared<ShardedMatrix>(index, std::move(values));
 
-  // Cells taken out of order can leave many small shards: even them out.
-  if (segments.size() > 2 * std::max<size_t>(1, idx.shards.size())) {
+  if (!prebuilt && remember) derived_cache().remember(m, std::move(key), index);
+  return result;
+}
+
+}  // namespace
+
+MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes) {
+  const ShardedIndex& idx = m.index();
+  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
+  std::vector<int64_t> off = idx.row_offsets();
+  int64_t n_rows = off.back();
+
+  // Cut the requested cells into runs that come from one source shard.
+  std::vector<Segment> segments;
+  size_t cur = 0;
+  for (int64_t r : rows) {
+    if (r < 0 || r >= n_rows)
+      throw Error("cell index " + std::to_string(r + 1) + " is out of range (the matrix has " +
+                  std::to_string(n_rows) + " cells)");
+    if (!(r >= off[cur] && r < off[cur + 1]))
+      cur = size_t(std::upper_bound(off.begin(), off.end(), r) - off.begin()) - 1;
+    if (segments.empty() || segments.back().source_shard != cur) segments.push_back({cur, {}});
+    segments.back().local_rows.push_back(r - off[cur]);
+  }
+  // Cells taken out of order can leave many small shards: even them out (the
+  // result then has an index of its own, not remembered for other layers).
+  const bool scattered = segments.size() > 2 * std::max<size_t>(1, idx.shards.size());
+  MatrixPtr result = gather_segments(m, segments, genes, subset_key(rows, genes), !scattered);
+  if (scattered) {
     std::vector<int> source_devices = shard_devices(idx);
     return rebalance(*result, even_placement(result->n_rows(), source_devices, idx.shards.size()));
   }
-  if (!prebuilt) derived_cache().remember(m, std::move(key), index);
   return result;
+}
+
+MatrixPtr subset_genes(const ShardedMatrix& m, const GeneMap& genes) {
+  const ShardedIndex& idx = m.index();
+  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
+  // Every shard whole, in order (empty shards dropped, as subset() does); no
+  // walk over every cell index and no key holding them.
+  std::vector<Segment> segments;
+  for (size_t k = 0; k < idx.shards.size(); ++k)
+    if (idx.shards[k]->n_rows > 0) segments.push_back({k, {}});
+  parallel_for(segments.size(), [&](size_t k) {
+    std::vector<int64_t>& rows = segments[k].local_rows;
+    rows.resize(size_t(idx.shards[segments[k].source_shard]->n_rows));
+    for (size_t r = 0; r < rows.size(); ++r) rows[r] = int64_t(r);
+  });
+  return gather_segments(m, segments, genes, genes_key(genes), true);
 }
 
 MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {

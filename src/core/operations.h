@@ -26,6 +26,10 @@ void col_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive);
 // genes get results sharing one new index (the last index built is remembered).
 MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes);
 
+// subset() of every cell: each shard keeps its cells, only genes change, with
+// no work per cell on the host (the HVG subset of millions of cells).
+MatrixPtr subset_genes(const ShardedMatrix& m, const GeneMap& genes);
+
 // Moves cells so that shards follow `placement` (same total of cells). When
 // the shards already do, the result shares the index and the values.
 MatrixPtr rebalance(const ShardedMatrix& m, const Placement& placement);
