@@ -21,8 +21,7 @@ namespace {
 // fn(i) for every i in [0, n), in ranges on host threads.
 template <class Fn>
 void each_cell(size_t n, Fn fn) {
-  const size_t pieces = std::max<size_t>(1, std::min<size_t>(host_threads() * 4, n / 65536));
-  parallel_ranges(n, pieces, [&](size_t begin, size_t end) {
+  parallel_items(n, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) fn(i);
   });
 }

@@ -101,8 +101,7 @@ bool gather(const std::vector<T>& from, SEXP indx, std::vector<T>& to) {
   const double* as_real = as_int ? nullptr : REAL(indx);
   to.resize(n);
   std::atomic<bool> in_range{true};
-  const size_t pieces = std::max<size_t>(1, std::min<size_t>(host_threads() * 4, n / 65536));
-  parallel_ranges(n, pieces, [&](size_t begin, size_t end) {
+  parallel_items(n, [&](size_t begin, size_t end) {
     for (size_t k = begin; k < end; ++k) {
       const double i = as_int ? (as_int[k] == NA_INTEGER ? 0.0 : double(as_int[k])) : as_real[k];
       if (!(i >= 1 && i <= len)) {  // NaN fails too

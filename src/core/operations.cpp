@@ -165,6 +165,7 @@ std::vector<int64_t> genes_key(const GeneMap& genes) {
 MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& segments,
                           const GeneMap& genes, std::vector<int64_t> key, bool remember) {
   const ShardedIndex& idx = m.index();
+  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
   std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
   if (prebuilt && prebuilt->shards.size() != segments.size()) prebuilt = nullptr;
   // An index kept off the devices cannot be gathered into: build a new one.
@@ -227,7 +228,6 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
 
 MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes) {
   const ShardedIndex& idx = m.index();
-  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
   std::vector<int64_t> off = idx.row_offsets();
   int64_t n_rows = off.back();
 
@@ -256,7 +256,6 @@ MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const
 
 MatrixPtr subset_genes(const ShardedMatrix& m, const GeneMap& genes) {
   const ShardedIndex& idx = m.index();
-  CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
   // Every shard whole, in order (empty shards dropped, as subset() does); no
   // walk over every cell index and no key holding them.
   std::vector<Segment> segments;

@@ -65,4 +65,8 @@ void parallel_ranges(size_t n, size_t pieces, const std::function<void(size_t, s
   parallel_for(pieces, [&](size_t p) { fn(n * p / pieces, n * (p + 1) / pieces); });
 }
 
+void parallel_items(size_t n, const std::function<void(size_t, size_t)>& fn) {
+  parallel_ranges(n, std::min<size_t>(size_t(host_threads()) * 4, n / 65536), fn);
+}
+
 }  // namespace cellshard

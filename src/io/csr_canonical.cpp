@@ -12,19 +12,9 @@ namespace cellshard {
 static const size_t kPiece = size_t(1) << 20;
 
 int64_t first_index_out_of_range(const std::vector<int32_t>& indices, int64_t n_cols) {
-  const size_t pieces = std::max<size_t>(1, indices.size() / kPiece);
-  std::vector<int64_t> first_bad(pieces, -1);
-  parallel_for(pieces, [&](size_t p) {
-    const size_t a = indices.size() * p / pieces, b = indices.size() * (p + 1) / pieces;
-    for (size_t k = a; k < b; ++k)
-      if (indices[k] < 0 || int64_t(indices[k]) >= n_cols) {
-        first_bad[p] = int64_t(k);
-        return;
-      }
+  return first_index_where(indices.size(), [&](size_t k) {
+    return indices[k] < 0 || int64_t(indices[k]) >= n_cols;
   });
-  for (int64_t k : first_bad)
-    if (k >= 0) return k;
-  return -1;
 }
 
 static bool strictly_increasing(const int32_t* idx, int64_t n) {

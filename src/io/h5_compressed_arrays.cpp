@@ -12,22 +12,6 @@ namespace cellshard {
 
 static std::string num(int64_t v) { return std::to_string(v); }
 
-// Position of the first NaN or infinite value, or -1 (checked on host threads).
-static int64_t first_not_finite(const std::vector<float>& values) {
-  const size_t pieces = std::max<size_t>(1, values.size() >> 20);
-  std::vector<int64_t> first_bad(pieces, -1);
-  parallel_for(pieces, [&](size_t p) {
-    for (size_t k = values.size() * p / pieces, end = values.size() * (p + 1) / pieces; k < end; ++k)
-      if (!std::isfinite(values[k])) {
-        first_bad[p] = int64_t(k);
-        return;
-      }
-  });
-  for (int64_t k : first_bad)
-    if (k >= 0) return k;
-  return -1;
-}
-
 CompressedArrays open_compressed_arrays(std::shared_ptr<const h5::File> file,
                                         const std::string& group, int64_t n_major,
                                         int64_t n_minor, const std::string& major_word) {
@@ -91,7 +75,8 @@ void read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
   }
   // Values (or a stored type like float64 that overflows float32) must be finite,
   // as everywhere in cellshard.
-  int64_t not_finite = first_not_finite(*values);
+  int64_t not_finite =
+      first_index_where(values->size(), [&](size_t k) { return !std::isfinite((*values)[k]); });
   if (not_finite >= 0)
     a.file->fail("'" + a.group + "/data' holds a NaN or infinite value (or one too large for "
                  "float32) in " + a.major_word + " " + num(major_of(not_finite)) + " (1-based)");
