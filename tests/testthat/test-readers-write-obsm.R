@@ -13,6 +13,17 @@ pipeline_output <- function() {
 # The values of a matrix, without names or other attributes.
 plain <- function(x) matrix(as.double(x), nrow(x))
 
+# Runs `lines` of Python on `file` as anndata reads it (`a`, warnings off),
+# with `d` a new folder for what the script saves; returns that folder.
+python_on_h5ad <- function(file, lines, imports = "import anndata as ad, numpy as np") {
+    dir <- tempfile("py")
+    dir.create(dir)
+    run_python(c("import warnings", "warnings.simplefilter('ignore')", imports,
+                 sprintf("a = ad.read_h5ad(%s)", shQuote(file)), sprintf("d = %s", shQuote(dir)),
+                 lines))
+    dir
+}
+
 # A numeric CSV written by numpy (savetxt, 17 significant digits: exact doubles).
 read_numpy_csv <- function(path) {
     x <- as.matrix(utils::read.csv(path, header = FALSE, colClasses = "numeric"))
@@ -28,13 +39,7 @@ test_that("anndata reads the PCA of runSeedPipeline as obsm, varm and uns", {
     expect_identical(rownames(rotation), rownames(out))  # the pipeline subsets to the HVGs
     file <- tempfile(fileext = ".h5ad")
     writeH5AD(out, file, assay = "logcounts", layers = "counts")
-    dir <- tempfile("py")
-    dir.create(dir)
-    run_python(c(
-        "import sys, warnings", "warnings.simplefilter('ignore')",
-        "import anndata as ad, numpy as np, h5py",
-        sprintf("a = ad.read_h5ad(%s)", shQuote(file)),
-        sprintf("d = %s", shQuote(dir)),
+    dir <- python_on_h5ad(file, imports = "import anndata as ad, numpy as np, h5py", c(
         "x = a.obsm['X_pca']",
         "assert isinstance(x, np.ndarray) and x.dtype == np.float64, type(x)",
         "assert x.shape == (a.n_obs, 10), x.shape",
@@ -84,13 +89,7 @@ test_that("a rotation over a subset of the genes gives zero rows for the others"
         expect_true(any(grepl("H5T_IEEE_F64LE", attrs)))
         expect_true(any(grepl("\"array\"", attrs)) && any(grepl("\"0.2.0\"", attrs)))
     }
-    dir <- tempfile("py")
-    dir.create(dir)
-    run_python(c(
-        "import warnings", "warnings.simplefilter('ignore')",
-        "import anndata as ad, numpy as np",
-        sprintf("a = ad.read_h5ad(%s)", shQuote(file)),
-        sprintf("d = %s", shQuote(dir)),
+    dir <- python_on_h5ad(file, c(
         "assert sorted(a.obsm.keys()) == ['X_pca', 'X_umap'], a.obsm.keys()",
         "assert a.obsm['X_umap'].dtype == np.float64",
         "assert 'pca' not in a.uns",  # no metadata(sce)$PCA: no variances
@@ -121,10 +120,7 @@ test_that("a rotation over a subset of the genes gives zero rows for the others"
     expect_warning(writeH5AD(bad, file, overwrite = TRUE),
                    "varm/PCs not written: the rotation of reducedDim \"PCA\" has genes that are not (once) in sce (\"x\")",
                    fixed = TRUE)
-    run_python(c(
-        "import warnings", "warnings.simplefilter('ignore')", "import anndata as ad",
-        sprintf("a = ad.read_h5ad(%s)", shQuote(file)),
-        "assert 'PCs' not in a.varm and 'X_pca' in a.obsm", "print('ok')"))
+    python_on_h5ad(file, c("assert 'PCs' not in a.varm and 'X_pca' in a.obsm", "print('ok')"))
 })
 
 test_that("readH5AD reads the dense obsm arrays of a file anndata wrote", {
