@@ -19,8 +19,8 @@ for f in src/core/*.cpp src/cpu/*.cpp; do
   d=$(basename $(dirname $f))
   g++ -std=c++17 -O2 $DEFS $R_CPP -I/usr/local/cuda/include -c $f -o $OBJ/${d}_$(basename $f .cpp).o &
 done
-nvcc $NVFLAGS -c src/cuda/moments_kernels.cu -DCELLSHARD_MOMENTS_BATCH=8 \
-  -Dcol_moments_on_device=col_moments_b8 -Dlast_moment_phases=last_moment_phases_b8 -o /tmp/mkv/b8.o &
+nvcc $NVFLAGS -c src/cuda/moments_kernels.cu -DCELLSHARD_MOMENTS_BATCH=4 \
+  -Dcol_moments_on_device=col_moments_b4 -Dlast_moment_phases=last_moment_phases_b4 -o /tmp/mkv/b4.o &
 nvcc $NVFLAGS -c src/cuda/moments_kernels.cu -DCELLSHARD_MOMENTS_THREADS=512 \
   -DCELLSHARD_MOMENTS_RANGE_SHIFT=12 -Dcol_moments_on_device=col_moments_t512 \
   -Dlast_moment_phases=last_moment_phases_t512 -o /tmp/mkv/t512.o &
@@ -28,7 +28,7 @@ nvcc $NVFLAGS -Xptxas -v -c src/cuda/moments_kernels.cu -o /tmp/mkv/resources.o 
 wait
 LINK="$OBJ/*.o -lcusolver -lcublas -lnccl -lcudart $R_LAPACK -lpthread"
 nvcc $NVFLAGS -o /tmp/test_pipeline_kernels tests/cuda/test_pipeline_kernels.cu $LINK 2>&1 | tail -5 &
-nvcc $NVFLAGS -o /tmp/moments_kernel bench/moments_kernel.cu /tmp/mkv/b8.o /tmp/mkv/t512.o $LINK 2>&1 | tail -5 &
+nvcc $NVFLAGS -o /tmp/moments_kernel bench/moments_kernel.cu /tmp/mkv/b4.o /tmp/mkv/t512.o $LINK 2>&1 | tail -5 &
 wait
 echo "built in ${SECONDS} s"
 grep -E "Used|spill" "$LOGS/ptxas.log" | sed 's/^ptxas info *: //' | head -12

@@ -4,17 +4,18 @@
 // popularity, integer counts) and like the 5,000-gene HVG subset (~175 a
 // row), and times old (bench/moments_kernel_old.cuh, main before the
 // rewrite) and new (src/cuda/moments_kernels.cu, plus variants built from
-// the same source with other constants, see below) with and without expm1:
-// the median of several runs after a warm-up, the CSR bytes read over that
-// time, and the device-to-device copy bandwidth of the same run. It also
+// the same source with other constants, see below) with and without expm1,
+// and with expm1 and a clip: the median of several runs after a warm-up, the
+// CSR bytes read over that time, and the device-to-device copy bandwidth of
+// the same run. It also
 // checks new against old (exact sums for integer counts; relative difference
 // with expm1) and that new gives the same bits twice.
 //
 // Build (repository root, objects as tools/gpu-check.sh makes them):
-//   nvcc $NVFLAGS -c src/cuda/moments_kernels.cu -DCELLSHARD_MOMENTS_BATCH=8 \
-//     -Dcol_moments_on_device=col_moments_b8 -Dlast_moment_phases=last_moment_phases_b8 \
-//     -o /tmp/mk_b8.o              (likewise _t512: THREADS=512, RANGE_SHIFT=12)
-//   nvcc $NVFLAGS -o /tmp/moments_kernel bench/moments_kernel.cu /tmp/mk_b8.o /tmp/mk_t512.o \
+//   nvcc $NVFLAGS -c src/cuda/moments_kernels.cu -DCELLSHARD_MOMENTS_BATCH=4 \
+//     -Dcol_moments_on_device=col_moments_b4 -Dlast_moment_phases=last_moment_phases_b4 \
+//     -o /tmp/mk_b4.o              (likewise _t512: THREADS=512, RANGE_SHIFT=12)
+//   nvcc $NVFLAGS -o /tmp/moments_kernel bench/moments_kernel.cu /tmp/mk_b4.o /tmp/mk_t512.o \
 //     $OBJ/*.o -lcusolver -lcublas -lnccl -lcudart $R_LAPACK -lpthread
 //   /tmp/moments_kernel [rows] [genes] [per_row] [small_genes] [small_per_row] [reps]
 // CELLSHARD_MOMENTS_BENCH_VARIANTS=0 leaves the variants out of the table.
@@ -41,8 +42,8 @@
 
 namespace cellshard {
 // Variants of the new kernel (see Build above).
-void col_moments_b8(const CsrView&, const float*, const MomentOptions&, ColumnMoments);
-MomentPhases last_moment_phases_b8();
+void col_moments_b4(const CsrView&, const float*, const MomentOptions&, ColumnMoments);
+MomentPhases last_moment_phases_b4();
 void col_moments_t512(const CsrView&, const float*, const MomentOptions&, ColumnMoments);
 MomentPhases last_moment_phases_t512();
 }  // namespace cellshard
@@ -222,9 +223,13 @@ void bench_shard(const char* label, const Shard& s, const std::vector<Kernel>& k
   std::printf("%-10s %-6s %10s %10s %9s %8s %10s %9s  %s\n", "kernel", "expm1", "median s", "min s",
               "GB/s", "of copy", "vs old", "same bits", "check against old; phases (scales sums finish, s)");
   BufferPtr acc = make_buffer(0, 3 * n * sizeof(double));
-  for (bool use_expm1 : {false, true}) {
+  std::vector<double> clip(n);
+  for (size_t g = 0; g < n; ++g) clip[g] = 20.0 + double(g % 64);  // cuts expm1 of counts over ~3
+  for (int mode = 0; mode < 3; ++mode) {
+    const bool use_expm1 = mode > 0;
     MomentOptions o;
     o.expm1 = use_expm1;
+    if (mode == 2) o.clip = clip.data();
     std::vector<double> reference;
     double old_time = 0;
     for (const Kernel& k : kernels) {
@@ -273,7 +278,7 @@ void bench_shard(const char* label, const Shard& s, const std::vector<Kernel>& k
       }
       const double gbs = bytes / med / 1e9;
       std::printf("%-10s %-6s %10.4f %10.4f %9.0f %7.0f%% %9.2fx %9s  %s\n", k.name,
-                  use_expm1 ? "yes" : "no", med, best, gbs, 100.0 * gbs / copy_gbs,
+                  mode == 0 ? "no" : mode == 1 ? "yes" : "+clip", med, best, gbs, 100.0 * gbs / copy_gbs,
                   old_time / med, same ? "yes" : "NO", check.c_str());
       std::fflush(stdout);
     }
@@ -303,7 +308,7 @@ int main(int argc, char** argv) {
                                  {"new", col_moments_on_device, last_moment_phases}};
   const char* v = std::getenv("CELLSHARD_MOMENTS_BENCH_VARIANTS");
   if (!v || std::strcmp(v, "0") != 0) {
-    kernels.push_back({"new-b8", col_moments_b8, last_moment_phases_b8});
+    kernels.push_back({"new-b4", col_moments_b4, last_moment_phases_b4});
     kernels.push_back({"new-t512", col_moments_t512, last_moment_phases_t512});
   }
   try {

@@ -7,8 +7,11 @@
 // Pass 1 (scales): a warp a row reads every entry once. Each gene gets the
 // largest binary exponent of |f| over its entries (a maximum: the same
 // whatever the order; a block keeps 16 bits a gene in shared memory, then one
-// global atomicMax a gene), so that s_g = 2^E_g > |f| for all its values. The
-// same pass writes where each row's entries of each gene range (below) start.
+// global atomicMax a gene), so that s_g = 2^E_g > |f| for all its values.
+// With a clip, the positive values' exponent is kept apart and capped by the
+// clip's (a clip far under a gene's largest value would otherwise waste the
+// fixed point's bits). The same pass writes where each row's entries of each
+// gene range (below) start.
 //
 // Pass 2 (sums): each entry is rounded once to the 64-bit integers
 // round(f / s_g 2^52) and round((f / s_g)^2 2^52) (|f / s_g| < 1) and added
@@ -58,13 +61,13 @@ namespace {
 #define CELLSHARD_MOMENTS_THREADS 1024
 #endif
 #ifndef CELLSHARD_MOMENTS_BATCH
-#define CELLSHARD_MOMENTS_BATCH 4
+#define CELLSHARD_MOMENTS_BATCH 8
 #endif
 #ifndef CELLSHARD_MOMENTS_RANGE_SHIFT
 #define CELLSHARD_MOMENTS_RANGE_SHIFT 13
 #endif
 constexpr int kThreads = CELLSHARD_MOMENTS_THREADS;  // a block of 32 warps per SM in both passes
-constexpr int kBatch = CELLSHARD_MOMENTS_BATCH;      // entries a lane loads at once: 128 a warp
+constexpr int kBatch = CELLSHARD_MOMENTS_BATCH;      // entries a lane loads at once: 256 a warp
 constexpr int kTileRows = 1024;        // rows a block adds into one set of 64-bit sums
 constexpr int kFractionBits = 52;      // kTileRows 2^52 = 2^62 < 2^63: no overflow
 constexpr int kMaxRangeShift = CELLSHARD_MOMENTS_RANGE_SHIFT;  // 2^13 genes a range in pass 2
@@ -108,15 +111,17 @@ __device__ __forceinline__ void raise_code(unsigned* words, int slot, unsigned c
 }
 
 // Pass 1, a warp a row over rows [r_begin, r_end).
-//  codes (may be null: starts only): codes[g] = max exponent_code over the
-//    gene's finite values, genes [y * code_genes, ...) for block row y;
-//    flags[g] |= which non-finite values it has (after the clip).
+//  codes (may be null: starts only): codes[g * per_gene + s] = max
+//    exponent_code over the gene's finite values, genes [y * code_genes, ...)
+//    for block row y; with per_gene = 2 (a clip given) s = 1 holds the
+//    positive values' and s = 0 the others', since the clip bounds only the
+//    positive ones; flags[g] |= which non-finite values it has (after the clip).
 //  starts (may be null): for rows r < starts_end, starts[(r - r_begin) *
 //    (n_ranges + 1) + j] = how many of the row's entries have genes below
 //    j << range_shift (j = 0 .. n_ranges). Written by block row 0 only.
 __global__ void __launch_bounds__(kThreads, 1)
 gene_codes_kernel(int64_t r_begin, int64_t r_end, int64_t starts_end, int32_t n_cols,
-                  int32_t code_genes, int range_shift, int n_ranges,
+                  int32_t code_genes, int per_gene, int range_shift, int n_ranges,
                   const int64_t* __restrict__ indptr, const int32_t* __restrict__ indices,
                   const float* __restrict__ values, bool use_expm1,
                   const double* __restrict__ clip, unsigned* codes, unsigned* flags,
@@ -125,7 +130,8 @@ gene_codes_kernel(int64_t r_begin, int64_t r_end, int64_t starts_end, int32_t n_
   const bool do_codes = codes != nullptr;
   const int32_t cg0 = int32_t(blockIdx.y) * code_genes;
   const int32_t cg1 = int32_t(min(int64_t(cg0) + code_genes, int64_t(n_cols)));
-  const int n_words = (cg1 - cg0 + 1) / 2;
+  const int n_slots = (cg1 - cg0) * per_gene;
+  const int n_words = (n_slots + 1) / 2;
   if (do_codes)
     for (int i = threadIdx.x; i < n_words; i += blockDim.x) code_words[i] = 0u;
   __syncthreads();
@@ -158,8 +164,9 @@ gene_codes_kernel(int64_t r_begin, int64_t r_end, int64_t starts_end, int32_t n_
           carried = __shfl_sync(kFullWarp, pk, 31);
         }
         if (!do_codes || g[u] < cg0 || g[u] >= cg1) continue;
-        if (use_expm1 && fabsf(x[u]) <= 80.0f) {
-          raise_code(code_words, g[u] - cg0, expm1_code_bound(x[u]));
+        const int slot = (g[u] - cg0) * per_gene;
+        if (use_expm1 && fabsf(x[u]) <= 80.0f) {  // expm1(x) has the sign of x
+          raise_code(code_words, slot + (per_gene == 2 && x[u] > 0.0f), expm1_code_bound(x[u]));
           continue;
         }
         double f = entry_value(x[u], use_expm1);
@@ -170,8 +177,9 @@ gene_codes_kernel(int64_t r_begin, int64_t r_end, int64_t starts_end, int32_t n_
             continue;
           }
         }
-        raise_code(code_words, g[u] - cg0, exponent_code(f));
+        raise_code(code_words, slot + (per_gene == 2 && f > 0.0), exponent_code(f));
       }
+      __syncwarp();  // lanes that met in raise_code's loop must not stay apart
     }
     if (st) {  // ranges after the last entry's start at the row's end
       const int last = hi > lo ? min(indices[hi - 1] >> range_shift, n_ranges) : -1;
@@ -180,24 +188,38 @@ gene_codes_kernel(int64_t r_begin, int64_t r_end, int64_t starts_end, int32_t n_
   }
   if (!do_codes) return;
   __syncthreads();
-  for (int i = threadIdx.x; i < cg1 - cg0; i += blockDim.x) {
+  for (int i = threadIdx.x; i < n_slots; i += blockDim.x) {
     const unsigned c = (code_words[i >> 1] >> ((i & 1) << 4)) & 0xffffu;
-    if (c != 0u) atomicMax(codes + cg0 + i, c);
+    if (c != 0u) atomicMax(codes + int64_t(cg0) * per_gene + i, c);
   }
 }
 
+__device__ __forceinline__ int code_exponent(unsigned code) {
+  return code != 0u ? int(code) - 1023 : -1022;
+}
+
 // E_g from the codes: |f| < 2^E_g for every finite value of gene g, the clip
-// included (min(f, c) is at most |f| in size, or |c| when c < 0).
+// included: min(f, c) is f for f <= c; for c >= 0 the positive values are at
+// most c, for c < 0 all the others become c.
 __global__ void gene_exponents_kernel(int64_t n_cols, const unsigned* __restrict__ codes,
                                       const double* __restrict__ clip, unsigned* flags,
                                       short* exponent) {
   for (int64_t g = global_thread_id(); g < n_cols; g += grid_thread_count()) {
-    const unsigned code = codes[g];
-    int e = code != 0u ? int(code) - 1023 : -1022;
-    if (clip && clip[g] < 0.0) {
+    int e;
+    if (!clip) {
+      e = code_exponent(codes[g]);
+    } else {  // codes [2g]: values <= 0, [2g + 1]: positive values
+      const unsigned lower = codes[2 * g], upper = codes[2 * g + 1];
       const double c = clip[g];
-      if (isfinite(c)) e = max(e, int(exponent_code(c)) - 1023);
-      else if (code != 0u) flags[g] |= kHasNegInf;  // every finite value becomes -Inf
+      e = code_exponent(lower);
+      if (c >= 0.0) {
+        e = max(e, min(code_exponent(upper), code_exponent(exponent_code(c))));
+      } else if (c < 0.0) {
+        if (isfinite(c)) e = max(e, code_exponent(exponent_code(c)));
+        else if (lower != 0u || upper != 0u) flags[g] |= kHasNegInf;  // all finite values become -Inf
+      } else {  // NaN: no clip
+        e = max(e, code_exponent(upper));
+      }
     }
     exponent[g] = short(max(e, -1022));
   }
@@ -288,6 +310,7 @@ moment_sums_kernel(int64_t r_begin, int64_t r_end, int32_t n_cols, int range_shi
             add_fixed64(sum_lo + slot, sum_hi + slot, __double2ll_rn(z));
             add_fixed64(sq_lo + slot, sq_hi + slot, __double2ll_rn(y * z));
           }
+          __syncwarp();
         }
       }
       __syncthreads();
@@ -388,10 +411,12 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
   const int n_ranges = int((n + (int64_t(1) << range_shift) - 1) >> range_shift);
   const int range_cap = int(std::min<int64_t>(int64_t(1) << range_shift, (n + 1) / 2 * 2));
   const size_t sum_shared = round_up(size_t(range_cap) * kSumBytesPerGene, 8);
-  // Pass 1's code ranges (16 bits a gene): one for up to about 110,000 genes.
-  const int64_t code_genes = std::min<int64_t>(n, int64_t(usable / 4) * 2);
+  // Pass 1's code ranges (16 bits a code, two codes a gene with a clip): one
+  // range for up to about 110,000 genes (55,000 with a clip).
+  const int per_gene = options.clip ? 2 : 1;
+  const int64_t code_genes = std::min<int64_t>(n, int64_t(usable / 4) * 2 / per_gene);
   const int64_t code_ranges = (n + code_genes - 1) / code_genes;
-  const size_t code_shared = size_t((code_genes + 1) / 2) * 4;
+  const size_t code_shared = size_t((code_genes * per_gene + 1) / 2) * 4;
   CS_CHECK(code_ranges <= 65535, "internal: col_moments over too many genes for one grid");
 
   // Rows whose range starts are held at once (all of them, mostly).
@@ -408,13 +433,14 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
   // One buffer: the 128-bit sums, counts, codes, flags, tile counters (all
   // zeroed), then the exponents.
   const size_t n_sz = size_t(n);
-  const size_t zeroed_bytes = n_sz * (2 + 2 + 1) * 8 + n_sz * 4 * 2 + size_t(n_chunks) * 4;
+  const size_t zeroed_bytes =
+      n_sz * (2 + 2 + 1) * 8 + n_sz * 4 * size_t(per_gene + 1) + size_t(n_chunks) * 4;
   BufferPtr state = make_buffer(a.device, round_up(zeroed_bytes, 8) + n_sz * sizeof(short));
   CS_CUDA_CHECK(cudaMemsetAsync(state->data(), 0, zeroed_bytes, ctx.stream));
   unsigned long long* words = state->as<unsigned long long>();
   GeneSums sums{words, words + 2 * n_sz, words + 4 * n_sz};
   unsigned* codes = reinterpret_cast<unsigned*>(words + 5 * n_sz);
-  unsigned* flags = codes + n_sz;
+  unsigned* flags = codes + n_sz * per_gene;
   unsigned* tile_counters = flags + n_sz;
   short* exponent = reinterpret_cast<short*>(state->as<char>() + round_up(zeroed_bytes, 8));
   BufferPtr clip = upload_array(a.device, options.clip, n_sz);
@@ -439,7 +465,7 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
   // Pass 1 over all rows, with the first chunk's range starts.
   gene_codes_kernel<<<dim3(row_blocks(a.n_rows), unsigned(code_ranges)), kThreads, code_shared,
                       ctx.stream>>>(0, a.n_rows, chunk_rows, int32_t(n), int32_t(code_genes),
-                                    range_shift, n_ranges, a.indptr, a.indices, values,
+                                    per_gene, range_shift, n_ranges, a.indptr, a.indices, values,
                                     options.expm1, clip_d, codes, flags, starts_d);
   CS_CUDA_CHECK_LAUNCH("gene_codes_kernel");
   gene_exponents_kernel<<<grid_blocks(ctx, n, kBlockThreads), kBlockThreads, 0, ctx.stream>>>(
@@ -451,7 +477,7 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
     const int64_t r0 = c * chunk_rows, r1 = std::min(a.n_rows, r0 + chunk_rows);
     if (c > 0 && starts_d) {  // this chunk's range starts
       gene_codes_kernel<<<dim3(row_blocks(r1 - r0), 1), kThreads, 0, ctx.stream>>>(
-          r0, r1, r1, int32_t(n), int32_t(code_genes), range_shift, n_ranges, a.indptr,
+          r0, r1, r1, int32_t(n), int32_t(code_genes), per_gene, range_shift, n_ranges, a.indptr,
           a.indices, values, options.expm1, clip_d, nullptr, nullptr, starts_d);
       CS_CUDA_CHECK_LAUNCH("gene_codes_kernel (starts)");
     }
