@@ -354,6 +354,53 @@ void test_col_moments(std::mt19937_64& rng, const HostShard& h, const DeviceShar
   }
 }
 
+// Runs `body` with the environment variable `name` set to `value`.
+void with_env(const char* name, const char* value, const std::function<void()>& body) {
+  setenv(name, value, 1);
+  try {
+    body();
+  } catch (...) {
+    unsetenv(name);
+    throw;
+  }
+  unsetenv(name);
+}
+
+// Rows in several chunks (their gene-range starts held a chunk at a time,
+// CELLSHARD_MOMENTS_CHUNK_ROWS) give the same bits as in one.
+void test_col_moments_chunks(const HostShard& h, const DeviceShard& d, const std::string& label) {
+  const std::string what = label + ": col_moments in chunks of 300 rows, same bits";
+  guarded(what, [&] {
+    const size_t n = size_t(h.n_cols);
+    std::vector<double> zero(3 * n, 0.0);
+    MomentOptions o;
+    o.expm1 = true;
+    std::vector<double> whole = gpu_moments(d, o, zero), chunked;
+    with_env("CELLSHARD_MOMENTS_CHUNK_ROWS", "300", [&] { chunked = gpu_moments(d, o, zero); });
+    check(n == 0 || std::memcmp(whole.data(), chunked.data(), 3 * n * 8) == 0, what);
+  });
+}
+
+// NaN and infinities give what float64 sums give (NaN, or the infinity),
+// huge finite values too, beside ordinary genes; clip included.
+void test_col_moments_non_finite(std::mt19937_64& rng, int device) {
+  HostShard h = random_shard(rng, 60, 12, 0.5, Values::Mixed);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float special[] = {std::numeric_limits<float>::quiet_NaN(), inf, -inf, inf, 3e38f, -3e38f};
+  bool seen_neg = false;
+  for (size_t k = 0; k < h.indices.size(); ++k) {
+    const int32_t g = h.indices[k];
+    if (g >= 6) continue;
+    h.values[k] = special[g];
+    if (g == 3 && !seen_neg) {  // gene 3: one -Inf, the others +Inf
+      h.values[k] = -inf;
+      seen_neg = true;
+    }
+  }
+  DeviceShard d = upload(h, device);
+  test_col_moments(rng, h, d, "60x12 with NaN and infinities", false);
+}
+
 // --- row_subset_sums, row_top_sums, flag_dominant_genes ---------------------
 
 void test_row_subset_sums(std::mt19937_64& rng, const HostShard& h, const DeviceShard& d,
@@ -589,18 +636,6 @@ void test_outer_products_and_eigen(std::mt19937_64& rng, int device) {
 }
 
 // --- the sparse Gram method and the Lanczos eigensolver ----------------------
-
-// Runs `body` with the environment variable `name` set to `value`.
-void with_env(const char* name, const char* value, const std::function<void()>& body) {
-  setenv(name, value, 1);
-  try {
-    body();
-  } catch (...) {
-    unsetenv(name);
-    throw;
-  }
-  unsetenv(name);
-}
 
 // The Gram by one method (CELLSHARD_GRAM_METHOD), against the host's float64
 // sums: each entry within 1e-11 of sqrt(G_ii G_jj) + |start_ij| (the sparse
@@ -940,6 +975,7 @@ int main(int argc, char** argv) {
     DeviceShard d = upload(h, device);
     test_map_values(rng, h, d, label);
     test_col_moments(rng, h, d, label, sh.kind == Values::Counts);
+    test_col_moments_chunks(h, d, label);
     test_row_subset_sums(rng, h, d, label);
     test_row_top_sums(h, d, label);
     test_flag_dominant(h, d, label);
@@ -996,6 +1032,7 @@ int main(int argc, char** argv) {
   test_sparse_gram(rng, 0, quick);
   if (!quick) test_lanczos(rng, 0);
   test_all_reduce(rng, n_gpus);
+  test_col_moments_non_finite(rng, 0);
 
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
