@@ -164,8 +164,8 @@ int main(int argc, char** argv) {
   {  // the two rates that bound chefsi: an n x n x p GEMM, a p x p syevd
     const int n = sizes[0];
     BufferPtr a = make_buffer(0, size_t(n) * n * sizeof(double));
-    BufferPtr x = make_buffer(0, size_t(n) * p * sizeof(double));
-    BufferPtr y = make_buffer(0, size_t(n) * p * sizeof(double));
+    BufferPtr x = make_buffer(0, size_t(n) * 256 * sizeof(double));
+    BufferPtr y = make_buffer(0, size_t(n) * 256 * sizeof(double));
     std::vector<double> host(size_t(n) * n);
     std::mt19937_64 rng(3);
     std::uniform_real_distribution<double> unit(-1, 1);
@@ -173,15 +173,18 @@ int main(int argc, char** argv) {
     a->upload(host.data(), a->bytes());
     x->upload(host.data(), x->bytes());
     const double one = 1.0, zero = 0.0;
-    const auto gemm = [&] {
-      for (int r = 0; r < 10; ++r)
-        ok(cublasDgemm(h.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, p, n, &one, a->as<double>(), n,
-                       x->as<double>(), n, &zero, y->as<double>(), n) == 0, "gemm");
-    };
-    gemm();
-    const double s = seconds_of(gemm) / 10;
-    std::printf("GEMM %d x %d x %d: %.3f ms, %.1f TFLOP/s\n", n, n, p, 1e3 * s,
-                2.0 * n * n * p / s / 1e12);
+    for (int cols : {64, 96, 128, 160, 192, 256}) {
+      if (cols > n) continue;
+      const auto gemm = [&] {
+        for (int r = 0; r < 10; ++r)
+          ok(cublasDgemm(h.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, cols, n, &one, a->as<double>(), n,
+                         x->as<double>(), n, &zero, y->as<double>(), n) == 0, "gemm");
+      };
+      gemm();
+      const double s = seconds_of(gemm) / 10;
+      std::printf("GEMM %d x %d x %d: %.3f ms, %.1f TFLOP/s\n", n, n, cols, 1e3 * s,
+                  2.0 * n * n * cols / s / 1e12);
+    }
     std::vector<double> sym(size_t(p) * p);
     for (int j = 0; j < p; ++j)
       for (int i = 0; i < p; ++i) sym[size_t(i) + size_t(j) * p] = host[size_t(std::min(i, j)) * p + size_t(std::max(i, j))];
@@ -191,16 +194,31 @@ int main(int argc, char** argv) {
     ok(cusolverDnDsyevd_bufferSize(h.solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
                                    hm->as<double>(), p, w->as<double>(), &lwork) == 0, "syevd size");
     BufferPtr work = make_buffer(0, size_t(lwork) * sizeof(double));
-    std::vector<double> t;
-    for (int r = 0; r < 6; ++r) {
-      hm->upload(sym.data(), hm->bytes());
-      t.push_back(seconds_of([&] {
-        ok(cusolverDnDsyevd(h.solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
-                            hm->as<double>(), p, w->as<double>(), work->as<double>(), lwork,
-                            info->as<int>()) == 0, "syevd");
-      }));
+    syevjInfo_t jinfo;
+    ok(cusolverDnCreateSyevjInfo(&jinfo) == 0, "syevj info");
+    int jwork = 0;
+    ok(cusolverDnDsyevj_bufferSize(h.solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
+                                   hm->as<double>(), p, w->as<double>(), &jwork, jinfo) == 0,
+       "syevj size");
+    BufferPtr jw = make_buffer(0, size_t(jwork) * sizeof(double));
+    for (int jacobi = 0; jacobi < 2; ++jacobi) {
+      std::vector<double> t;
+      for (int r = 0; r < 6; ++r) {
+        hm->upload(sym.data(), hm->bytes());
+        t.push_back(seconds_of([&] {
+          if (jacobi)
+            ok(cusolverDnDsyevj(h.solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
+                                hm->as<double>(), p, w->as<double>(), jw->as<double>(), jwork,
+                                info->as<int>(), jinfo) == 0, "syevj");
+          else
+            ok(cusolverDnDsyevd(h.solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
+                                hm->as<double>(), p, w->as<double>(), work->as<double>(), lwork,
+                                info->as<int>()) == 0, "syevd");
+        }));
+      }
+      std::printf("%s %d x %d (Rayleigh-Ritz): %.3f ms\n", jacobi ? "syevj" : "syevd", p, p,
+                  1e3 * median(t));
     }
-    std::printf("syevd %d x %d (Rayleigh-Ritz): %.3f ms\n", p, p, 1e3 * median(t));
   }
   (void)ctx;
 
@@ -263,6 +281,33 @@ int main(int argc, char** argv) {
         std::printf("%-12s %5d %4d %-8s %9.4f %12.3e %12.10f %12.10f %6s %9s %9s %5s\n", name, n,
                     k, row.method, row.answer->seconds, value_error, cos_exact, cos_syevdx, sweeps,
                     products, residual, bits);
+      }
+      if (si == 0 && shape == 0) {  // chefsi's variants and where its time goes
+        for (int jacobi = 0; jacobi < 2; ++jacobi) {
+          ChefsiOptions o;
+          o.jacobi = jacobi == 1;
+          Answer v;
+          std::vector<double> t;
+          for (int r = 0; r < fast_reps; ++r) {
+            v = solve(n, k, *g, *work, 1, [&](double* a, double* values, double* vectors) {
+              report = chefsi_top_eigen_on_device(ctx, a, n, k, values, vectors, o);
+            });
+            t.push_back(v.seconds);
+          }
+          o.profile = true;
+          ChefsiReport timed;
+          solve(n, k, *g, *work, 1, [&](double* a, double* values, double* vectors) {
+            timed = chefsi_top_eigen_on_device(ctx, a, n, k, values, vectors, o);
+          });
+          double value_error, cos_exact;
+          compare(v, lambda, k, exact, value_error, cos_exact);
+          std::printf("  chefsi with %s: %.4f s (%s, %d sweeps, max value %.3e, min|cos| %.10f); "
+                      "profiled: start %.4f filter %.4f orthonormalise %.4f Rayleigh-Ritz %.4f "
+                      "finish %.4f\n",
+                      jacobi ? "syevj" : "syevd", median(t), report.converged ? "converged" : "FAILED",
+                      report.sweeps, value_error, cos_exact, timed.seconds[0], timed.seconds[1],
+                      timed.seconds[2], timed.seconds[3], timed.seconds[4]);
+        }
       }
       std::fflush(stdout);
     }

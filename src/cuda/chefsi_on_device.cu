@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <random>
 #include <vector>
 
 #include "../core/buffer.h"
@@ -34,7 +33,8 @@ namespace {
 
 class Subspace {
  public:
-  Subspace(const DeviceContext& ctx, SolverSlot& solver, const double* a, int64_t n, int p, int k)
+  Subspace(const DeviceContext& ctx, SolverSlot& solver, const double* a, int64_t n, int p, int k,
+           bool jacobi)
       : ctx_(ctx), blas_(ctx), solver_(solver), a_(a), n_(n), p_(p), k_(k),
         v_(make_buffer(ctx.device, size_t(n) * size_t(k) * sizeof(double))),
         h_(make_buffer(ctx.device, size_t(p) * size_t(p) * sizeof(double))),
@@ -52,9 +52,21 @@ class Subspace {
                                                CUBLAS_FILL_MODE_LOWER, p, h(), p,
                                                theta_->as<double>(), &syevd),
                    "cusolverDnDsyevd_bufferSize");
+    if (jacobi) {
+      check_cusolver(cusolverDnCreateSyevjInfo(&jacobi_), "cusolverDnCreateSyevjInfo");
+      check_cusolver(cusolverDnDsyevj_bufferSize(solver.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                                 CUBLAS_FILL_MODE_LOWER, p, h(), p,
+                                                 theta_->as<double>(), &syevd, jacobi_),
+                     "cusolverDnDsyevj_bufferSize");
+    }
     lwork_ = std::max(1, std::max(potrf, syevd));
     work_ = make_buffer(ctx.device, size_t(lwork_) * sizeof(double));
   }
+  ~Subspace() {
+    if (jacobi_) cusolverDnDestroySyevjInfo(jacobi_);
+  }
+  Subspace(const Subspace&) = delete;
+  Subspace& operator=(const Subspace&) = delete;
 
   double* block(int i) { return blocks_[size_t(i)]->as<double>(); }
   double* v() { return v_->as<double>(); }
@@ -142,10 +154,16 @@ class Subspace {
     multiply(block(x), pa, 1.0, 0.0, block(y));
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, pa, pa, n_, 1.0, block(x), n_, block(y), n_, 0.0, h(), pa);
     symmetrize(ctx_, h(), pa);
-    check_cusolver(cusolverDnDsyevd(solver_.handle, CUSOLVER_EIG_MODE_VECTOR,
-                                    CUBLAS_FILL_MODE_LOWER, pa, h(), pa, theta_->as<double>(),
-                                    work_->as<double>(), lwork_, info_->as<int>()),
-                   "cusolverDnDsyevd");
+    if (jacobi_)
+      check_cusolver(cusolverDnDsyevj(solver_.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                      CUBLAS_FILL_MODE_LOWER, pa, h(), pa, theta_->as<double>(),
+                                      work_->as<double>(), lwork_, info_->as<int>(), jacobi_),
+                     "cusolverDnDsyevj");
+    else
+      check_cusolver(cusolverDnDsyevd(solver_.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                      CUBLAS_FILL_MODE_LOWER, pa, h(), pa, theta_->as<double>(),
+                                      work_->as<double>(), lwork_, info_->as<int>()),
+                     "cusolverDnDsyevd");
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, pa, 1.0, block(x), n_, h(), pa, 0.0, block(out), n_);
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, pa, 1.0, block(y), n_, h(), pa, 0.0, block(z), n_);
     residual_norms(ctx_, block(out), block(z), theta_->as<double>(), n_, pa,
@@ -219,7 +237,30 @@ class Subspace {
   int p_, k_;
   BufferPtr blocks_[4], v_, h_, t_, theta_, small_, shift_, info_, work_;
   int lwork_ = 1;
+  syevjInfo_t jacobi_ = nullptr;
 };
+
+// Adds the seconds since the last mark to a phase's total (options.profile).
+class PhaseClock {
+ public:
+  PhaseClock(const DeviceContext& ctx, bool on, double* seconds)
+      : ctx_(ctx), on_(on), seconds_(seconds), mark_(std::chrono::steady_clock::now()) {}
+  void add(int phase) {
+    if (!on_) return;
+    synchronize(ctx_);
+    const auto now = std::chrono::steady_clock::now();
+    seconds_[phase] += std::chrono::duration<double>(now - mark_).count();
+    mark_ = now;
+  }
+
+ private:
+  const DeviceContext& ctx_;
+  bool on_;
+  double* seconds_;
+  std::chrono::steady_clock::time_point mark_;
+};
+
+enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
 
 }  // namespace
 
@@ -231,27 +272,22 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
   int p = o.block > 0 ? o.block : std::max((16 * k + 9) / 10, k + 32);
   p = int(std::min<int64_t>(std::max(p, k), n));
 
+  PhaseClock clock(ctx, o.profile, report.seconds);
   SolverSlot& solver = solver_slot(ctx.device);
   std::lock_guard<std::mutex> lock(solver.mutex);
   ready(solver, ctx.stream);
-  Subspace s(ctx, solver, a, n, p, k);
+  Subspace s(ctx, solver, a, n, p, k, o.jacobi);
 
   // Blocks: x holds the Ritz vectors; the other three are scratch.
   int x = 0;
   const auto others = [&](int i) { return (x + 1 + i) % 4; };
-  {  // the random start block
-    std::vector<double> start(size_t(n) * size_t(p));
-    std::mt19937_64 rng(o.seed ^ 0x2545f4914f6cdd1dULL);
-    for (double& value : start) value = double(int64_t(rng() >> 11)) * 0x1.0p-53 * 2.0 - 1.0;
-    CS_CUDA_CHECK(cudaMemcpyAsync(s.block(x), start.data(), start.size() * sizeof(double),
-                                  cudaMemcpyHostToDevice, ctx.stream));
-    synchronize(ctx);
-  }
+  fill_uniform(ctx, s.block(x), int64_t(n) * p, o.seed);  // the random start block
   int pa = p, locked = 0;
   std::vector<double> theta, residual, theta_locked;
   if (!s.orthonormalize(s.block(x), pa)) return report;
   if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
   x = others(2);
+  clock.add(kStart);
   double top = 0;
   const double budget = o.max_products * double(n);
   while (true) {
@@ -297,10 +333,13 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
       cur = out;
     }
     x = cur;
+    clock.add(kFilter);
     s.project_out_locked(s.block(x), pa, locked);
     if (!s.orthonormalize(s.block(x), pa)) return report;
+    clock.add(kOrthonormalize);
     if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
     x = others(2);
+    clock.add(kRayleighRitz);
   }
 
   // No Ritz value left in the block above the k-th locked one: a pair that
@@ -325,6 +364,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
               vectors + int64_t(i) * n);
   }
   report.converged = true;
+  clock.add(kFinish);
   return report;
 }
 

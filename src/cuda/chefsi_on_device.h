@@ -27,6 +27,8 @@ struct ChefsiOptions {
   int max_sweeps = 40;       // filter + Rayleigh-Ritz steps before giving up
   double max_products = 12;  // products of A with a vector before giving up, in units of n
   uint64_t seed = 20240611;  // the random start block (fixed: same answer every run)
+  bool jacobi = false;       // the p x p Rayleigh-Ritz problem by syevj instead of syevd
+  bool profile = false;      // synchronise to time the phases (ChefsiReport::seconds)
 };
 
 struct ChefsiReport {
@@ -35,6 +37,10 @@ struct ChefsiReport {
   int64_t products = 0;      // products of A with a vector
   double max_residual = 0;   // max ||A v - theta v|| / theta_1, measured on A at the end
   double orthogonality = 0;  // max |V^T V - I|
+  // With options.profile: seconds in the start (allocation, random block,
+  // first Rayleigh-Ritz), the filters, the orthonormalisations, the
+  // Rayleigh-Ritz steps, and the final check and copy to the host.
+  double seconds[5] = {0, 0, 0, 0, 0};
 };
 
 // The k largest eigenvalues of the symmetric n x n column-major `a` (device,

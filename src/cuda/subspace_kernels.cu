@@ -64,6 +64,18 @@ __global__ void unit_diagonal_kernel(double* __restrict__ s, int p, double shift
   }
 }
 
+// splitmix64's finaliser: consecutive inputs give independent-looking outputs.
+__device__ uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+__global__ void fill_uniform_kernel(double* __restrict__ x, int64_t count, uint64_t seed) {
+  for (int64_t i = global_thread_id(); i < count; i += grid_thread_count())
+    x[i] = double(mix(seed + uint64_t(i) * 0x9e3779b97f4a7c15ULL) >> 11) * 0x1.0p-52 - 1.0;
+}
+
 __global__ void symmetrize_kernel(double* __restrict__ h, int p) {
   const int64_t pp = int64_t(p) * p;
   for (int64_t e = global_thread_id(); e < pp; e += grid_thread_count()) {
@@ -74,6 +86,13 @@ __global__ void symmetrize_kernel(double* __restrict__ h, int p) {
       h[j + i * p] = v;
     }
   }
+}
+
+// The seed through the same finaliser on the host (the kernel adds i's multiple).
+uint64_t mix_seed(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -101,6 +120,13 @@ void unit_diagonal(const DeviceContext& ctx, double* s, int p, double shift, dou
   unit_diagonal_kernel<<<grid_blocks(ctx, int64_t(p) * p, kBlockThreads), kBlockThreads, 0,
                          ctx.stream>>>(s, p, shift, d);
   CS_CUDA_CHECK_LAUNCH("unit_diagonal_kernel");
+}
+
+void fill_uniform(const DeviceContext& ctx, double* x, int64_t count, uint64_t seed) {
+  if (count <= 0) return;
+  fill_uniform_kernel<<<grid_blocks(ctx, count, kBlockThreads), kBlockThreads, 0, ctx.stream>>>(
+      x, count, mix_seed(seed));
+  CS_CUDA_CHECK_LAUNCH("fill_uniform_kernel");
 }
 
 void symmetrize(const DeviceContext& ctx, double* h, int p) {

@@ -24,6 +24,10 @@ void scale_matrix(const DeviceContext& ctx, double* x, int64_t rows, int cols, i
 // 1 + shift (shift where s_jj is not positive: with no shift, Cholesky fails).
 void unit_diagonal(const DeviceContext& ctx, double* s, int p, double shift, double* d);
 
+// x[i] uniform in [-1, 1) for i < count, a hash of (seed, i): the same
+// numbers for the same seed on every run and device.
+void fill_uniform(const DeviceContext& ctx, double* x, int64_t count, uint64_t seed);
+
 // h = (h + h^T) / 2 for the p x p h.
 void symmetrize(const DeviceContext& ctx, double* h, int p);
 
