@@ -283,9 +283,21 @@ int main(int argc, char** argv) {
                     products, residual, bits);
       }
       if (si == 0 && shape == 0) {  // chefsi's variants and where its time goes
-        for (int jacobi = 0; jacobi < 2; ++jacobi) {
-          ChefsiOptions o;
-          o.jacobi = jacobi == 1;
+        struct Variant {
+          std::string label;
+          ChefsiOptions options;
+        };
+        std::vector<Variant> variants(5);
+        variants[0].label = "default (p = " + std::to_string(p) + ", syevd)";
+        variants[1].label = "syevj";
+        variants[1].options.jacobi = true;
+        variants[2].options.block = 128;
+        variants[3].options.block = 192;
+        variants[4].options.block = 224;
+        for (int i = 2; i < 5; ++i)
+          variants[size_t(i)].label = "p = " + std::to_string(variants[size_t(i)].options.block);
+        for (Variant& variant : variants) {
+          ChefsiOptions o = variant.options;
           Answer v;
           std::vector<double> t;
           for (int r = 0; r < fast_reps; ++r) {
@@ -301,12 +313,13 @@ int main(int argc, char** argv) {
           });
           double value_error, cos_exact;
           compare(v, lambda, k, exact, value_error, cos_exact);
-          std::printf("  chefsi with %s: %.4f s (%s, %d sweeps, max value %.3e, min|cos| %.10f); "
-                      "profiled: start %.4f filter %.4f orthonormalise %.4f Rayleigh-Ritz %.4f "
-                      "finish %.4f\n",
-                      jacobi ? "syevj" : "syevd", median(t), report.converged ? "converged" : "FAILED",
-                      report.sweeps, value_error, cos_exact, timed.seconds[0], timed.seconds[1],
-                      timed.seconds[2], timed.seconds[3], timed.seconds[4]);
+          std::printf("  chefsi %s: %.4f s (%s, %d sweeps, %.2f n products, max value %.3e, "
+                      "min|cos| %.10f); profiled: start %.4f filter %.4f orthonormalise %.4f "
+                      "Rayleigh-Ritz %.4f finish %.4f\n",
+                      variant.label.c_str(), median(t), report.converged ? "converged" : "FAILED",
+                      report.sweeps, double(report.products) / n, value_error, cos_exact,
+                      timed.seconds[0], timed.seconds[1], timed.seconds[2], timed.seconds[3],
+                      timed.seconds[4]);
         }
       }
       std::fflush(stdout);

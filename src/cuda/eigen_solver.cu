@@ -28,12 +28,14 @@ namespace {
 
 enum class EigenMethod { Syevdx, Lanczos, Chefsi };
 
-// syevdx's full tridiagonal reduction costs O(n^3) at memory speed (about
-// 0.2 s at 5,000 genes on an H100). Block Lanczos gives up on single-cell
-// spectra at 5,000 genes (the pairs past the 18th lie in a flat noise bulk:
-// 0.236 s with the fallback). Chebyshev-filtered subspace iteration needs
-// O(20 n) products with the matrix there, as GEMMs at the float64 rate, and
-// a block of 1.6 k vectors; it goes first where k is small next to n.
+// syevdx's full tridiagonal reduction costs O(n^3) at memory speed. Block
+// Lanczos gives up on single-cell spectra at 5,000 genes (the pairs past the
+// 18th lie in a flat noise bulk). Chebyshev-filtered subspace iteration needs
+// about 3.3 n products with the matrix there, as GEMMs at the float64 rate:
+// measured on an H100 with k = 100 (bench/eigen_methods.cu, a single-cell
+// spectrum), 0.018 s against syevdx's 0.028 s at 2,000 genes, 0.024 / 0.062 at
+// 3,000, 0.045 / 0.205 at 5,000, 0.081 / 0.576 at 8,000; on the seed
+// pipeline's matrix at 5,000 genes 0.055 s against 0.209 s (bench/pca_methods.R).
 // CELLSHARD_EIGEN_METHOD=syevdx | lanczos | chefsi forces one (benchmarks,
 // tests; the iterative ones still fall back to syevdx when they do not converge).
 EigenMethod first_method(int64_t n, int k) {
