@@ -2,7 +2,7 @@
 # seed pipeline, one GPU's share of the reference workload: the seconds of the
 # Gram and of the eigensolver for each pair of methods (forced with
 # CELLSHARD_GRAM_METHOD = dense | sparse and CELLSHARD_EIGEN_METHOD = syevdx |
-# lanczos; "auto" is what the package picks), and how far each answer is from
+# lanczos | chefsi; "auto" is what the package picks), and how far each answer is from
 # the dense Gram + syevdx (the methods before): eigenvalues (relative), and
 # the eigenvectors' |cosine| where an eigenvalue is separated from its
 # neighbours by more than 1% (SPEC.md's fidelity bar).
@@ -59,5 +59,5 @@ show <- function(label, e) {
 }
 show(c("dense", "syevdx"), ref)
 for (combo in list(c("sparse", "syevdx"), c("dense", "lanczos"), c("sparse", "lanczos"),
-                   c("auto", "auto"), c("auto", "auto")))
+                   c("dense", "chefsi"), c("sparse", "chefsi"), c("auto", "auto"), c("auto", "auto")))
     show(combo, run(combo[1], combo[2]))

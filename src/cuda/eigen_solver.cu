@@ -1,21 +1,23 @@
-// top_eigen: the k largest eigenpairs of a symmetric matrix on the GPU: block
-// Lanczos (lanczos_on_device.h) for large n and k small next to it, checked
-// on the matrix; else, or when it does not converge, cuSOLVER's syevdx (only the
-// requested eigenvalues are computed, in float64, after a full tridiagonal
-// reduction).
+// top_eigen: the k largest eigenpairs of a symmetric matrix on the GPU:
+// Chebyshev-filtered subspace iteration (chefsi_on_device.h) for large n and
+// k small next to it, checked on the matrix; else, or when it does not
+// converge, cuSOLVER's syevdx (only the requested eigenvalues are computed, in
+// float64, after a full tridiagonal reduction). Block Lanczos
+// (lanczos_on_device.h) only when asked for.
 #include <cusolverDn.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "../core/eigen_order.h"
 #include "../core/errors.h"
+#include "chefsi_on_device.h"
 #include "cuda_check.h"
+#include "cusolver_handles.h"
 #include "device_context.h"
 #include "lanczos_on_device.h"
 #include "pipeline_device.h"
@@ -24,43 +26,25 @@ namespace cellshard {
 
 namespace {
 
-void check_cusolver(cusolverStatus_t status, const char* what) {
-  if (status != CUSOLVER_STATUS_SUCCESS)
-    throw Error(std::string("cuSOLVER error in ") + what + " (status " +
-                std::to_string(int(status)) + ")");
-}
+enum class EigenMethod { Syevdx, Lanczos, Chefsi };
 
-// One handle per device, used under its lock; never destroyed (the CUDA
-// runtime may be gone at process exit).
-struct SolverSlot {
-  std::mutex mutex;
-  cusolverDnHandle_t handle = nullptr;
-  cusolverDnParams_t params = nullptr;
-};
-
-SolverSlot& solver_slot(int device) {
-  static std::mutex mutex;
-  static auto* slots = new std::map<int, SolverSlot*>();
-  std::lock_guard<std::mutex> lock(mutex);
-  SolverSlot*& slot = (*slots)[device];
-  if (!slot) slot = new SolverSlot();
-  return *slot;
-}
-
-// Lanczos pays off on the GPU only where syevdx's full tridiagonal reduction
-// (O(n^3), about 0.2 s at 5,000 genes on an H100) costs more than the
-// Krylov basis single-cell spectra need. Measured at 5,000 genes on the
-// reference workload's share (1,430,156 cells), the pairs past the 18th lie
-// in a flat noise bulk and Lanczos gives up (0.236 s with the fallback,
-// against syevdx's 0.200 s); its cost per step grows as n^2, syevdx's as n^3,
-// so it goes first from 8,000 genes, for k small next to n.
-// CELLSHARD_EIGEN_METHOD=syevdx | lanczos forces one (benchmarks, tests).
-bool lanczos_first(int64_t n, int k) {
+// syevdx's full tridiagonal reduction costs O(n^3) at memory speed. Block
+// Lanczos gives up on single-cell spectra at 5,000 genes (the pairs past the
+// 18th lie in a flat noise bulk). Chebyshev-filtered subspace iteration needs
+// about 3.3 n products with the matrix there, as GEMMs at the float64 rate:
+// measured on an H100 with k = 100 (bench/eigen_methods.cu, a single-cell
+// spectrum), 0.018 s against syevdx's 0.028 s at 2,000 genes, 0.024 / 0.062 at
+// 3,000, 0.045 / 0.205 at 5,000, 0.081 / 0.576 at 8,000; on the seed
+// pipeline's matrix at 5,000 genes 0.055 s against 0.209 s (bench/pca_methods.R).
+// CELLSHARD_EIGEN_METHOD=syevdx | lanczos | chefsi forces one (benchmarks,
+// tests; the iterative ones still fall back to syevdx when they do not converge).
+EigenMethod first_method(int64_t n, int k) {
   if (const char* force = std::getenv("CELLSHARD_EIGEN_METHOD")) {
-    if (std::strcmp(force, "syevdx") == 0) return false;
-    if (std::strcmp(force, "lanczos") == 0) return true;
+    if (std::strcmp(force, "syevdx") == 0) return EigenMethod::Syevdx;
+    if (std::strcmp(force, "lanczos") == 0) return EigenMethod::Lanczos;
+    if (std::strcmp(force, "chefsi") == 0) return EigenMethod::Chefsi;
   }
-  return n >= 8000 && int64_t(k) * 20 <= n;
+  return n >= 2000 && int64_t(k) * 4 <= n ? EigenMethod::Chefsi : EigenMethod::Syevdx;
 }
 
 }  // namespace
@@ -68,12 +52,17 @@ bool lanczos_first(int64_t n, int k) {
 void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values,
                          double* vectors) {
   CS_CHECK(n >= 1 && k >= 1 && k <= n, "internal: eigenpairs out of range");
-  if (lanczos_first(n, k)) {
+  const EigenMethod method = first_method(n, k);
+  if (method == EigenMethod::Lanczos) {
     LanczosOptions options;
     options.block = 16;  // the CPU backend's: a smaller basis than 32 for single-cell spectra
     if (lanczos_top_eigen_on_device(use_device(device), a, n, k, values, vectors, options).converged)
       return;
   }
+  if (method == EigenMethod::Chefsi &&
+      chefsi_top_eigen_on_device(use_device(device), a, n, k, values, vectors, ChefsiOptions())
+          .converged)
+    return;
   syevdx_top_eigen(device, a, n, k, values, vectors);
 }
 
@@ -82,11 +71,7 @@ void syevdx_top_eigen(int device, double* a, int64_t n, int k, double* values, d
   const DeviceContext& ctx = use_device(device);
   SolverSlot& slot = solver_slot(device);
   std::lock_guard<std::mutex> lock(slot.mutex);
-  if (!slot.handle) {
-    check_cusolver(cusolverDnCreate(&slot.handle), "cusolverDnCreate");
-    check_cusolver(cusolverDnCreateParams(&slot.params), "cusolverDnCreateParams");
-  }
-  check_cusolver(cusolverDnSetStream(slot.handle, ctx.stream), "cusolverDnSetStream");
+  ready(slot, ctx.stream);
 
   BufferPtr w = make_buffer(device, size_t(n) * sizeof(double));
   double unused = 0.0;

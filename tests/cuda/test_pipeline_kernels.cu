@@ -7,7 +7,7 @@
 //   tools/gpu-check.sh builds it (it needs R's headers and LAPACK for the CPU
 //   eigensolver, and cuBLAS, cuSOLVER, NCCL).
 //   /tmp/test_pipeline [--quick]
-// --quick leaves out the big shards and the Lanczos cases (for compute-sanitizer). Prints "N passed, M failed" and exits non-zero on any failure; with no GPU
+// --quick leaves out the big shards, the Lanczos cases and all chefsi cases but one (for compute-sanitizer). Prints "N passed, M failed" and exits non-zero on any failure; with no GPU
 // visible it prints a skip message and exits 0.
 #include <algorithm>
 #include <cmath>
@@ -31,6 +31,7 @@
 #include "../../src/cuda/cuda_backend.h"
 #include "../../src/cuda/cuda_pipeline_kernels.h"
 #include "../../src/cuda/device_context.h"
+#include "../../src/cuda/chefsi_on_device.h"
 #include "../../src/cuda/lanczos_on_device.h"
 #include "../../src/cuda/pipeline_device.h"
 #include "../../src/cuda/sparse_gram_tiles.h"
@@ -869,6 +870,154 @@ void test_lanczos(std::mt19937_64& rng, int device) {
   }
 }
 
+// The shape of a single-cell PCA spectrum (the seed pipeline's Gram at
+// 5,000 genes): 20 separated eigenvalues from 60 down to 1.5, then a
+// Marchenko-Pastur-like bulk below 1.12 whose density grows as the square
+// root of the distance from its edge (the 50th and 100th eigenvalues near
+// 1.10 and 1.09 at n = 5000).
+double single_cell_eigenvalue(int64_t i, int64_t n) {
+  if (i < 20) return 60.0 * std::pow(1.5 / 60.0, double(i) / 19.0);
+  return 1.12 - 0.485 * std::pow((double(i - 20) + 0.5) / double(n - 20), 2.0 / 3.0);
+}
+
+// The pairs against the exact spectrum `lambda` (decreasing) of `a`:
+// eigenvalues within 1e-10 of the largest, residuals ||A v - lambda v||
+// within 1e-9 of it, orthonormal vectors, and the same vectors (|dot| within
+// 1e-9 of 1) as `reference` where the eigenvalue is 1e-3 (of the largest)
+// away from the others.
+void check_pairs(const std::string& what, const std::vector<double>& a,
+                 const std::vector<double>& lambda, size_t k, const std::vector<double>& values,
+                 const std::vector<double>& vectors, const std::vector<double>& reference) {
+  const size_t n = lambda.size();
+  const double top = std::fabs(lambda[0]);
+  bool values_ok = true, vectors_ok = true, residual_ok = true, orthonormal = true;
+  double worst_residual = 0, worst_dot = 0;
+  for (size_t j = 0; j < k; ++j) {
+    values_ok = values_ok && close(values[j], lambda[j], 1e-10, top);
+    const double* v = vectors.data() + j * n;
+    double r2 = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (size_t l = 0; l < n; ++l) s += a[i + l * n] * v[l];
+      r2 += (s - values[j] * v[i]) * (s - values[j] * v[i]);
+    }
+    worst_residual = std::max(worst_residual, std::sqrt(r2) / top);
+    residual_ok = residual_ok && std::sqrt(r2) <= 1e-9 * top;
+    for (size_t l = 0; l <= j; ++l) {
+      double dot = 0;
+      for (size_t i = 0; i < n; ++i) dot += v[i] * vectors[l * n + i];
+      orthonormal = orthonormal && std::fabs(dot - (l == j ? 1.0 : 0.0)) <= 1e-8;
+    }
+    const bool separated = (j == 0 || lambda[j - 1] - lambda[j] > 1e-3 * top) &&
+                           (j + 1 == k || lambda[j] - lambda[j + 1] > 1e-3 * top);
+    if (!separated) continue;
+    double dot = 0;
+    for (size_t i = 0; i < n; ++i) dot += v[i] * reference[j * n + i];
+    worst_dot = std::max(worst_dot, std::fabs(std::fabs(dot) - 1.0));
+    vectors_ok = vectors_ok && std::fabs(std::fabs(dot) - 1.0) <= 1e-9;
+  }
+  check(values_ok, what + ": eigenvalues == the spectrum");
+  check(residual_ok, what + ": residuals (worst " + std::to_string(worst_residual) + " of lambda_1)");
+  check(orthonormal, what + ": vectors orthonormal");
+  check(vectors_ok, what + ": separated vectors == syevdx's up to sign (worst 1 - |dot| " +
+                        std::to_string(worst_dot) + ")");
+}
+
+// Chebyshev-filtered subspace iteration on the GPU against the known spectrum
+// and syevdx: the single-cell shape at the PCA size (and the same bits twice),
+// cases that must converge, and ones where it must give up (a bulk too dense
+// for its iteration limit; a sweep limit of 1) while top_eigen still answers
+// right through syevdx.
+void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
+  struct Case {
+    std::string name;
+    int64_t n;
+    int k;
+    std::function<double(int64_t)> lambda;  // i-th eigenvalue (any order)
+    bool must_converge;
+    int max_sweeps;
+  };
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<double> bulk(3000), dense_bulk(3000);
+  for (double& x : bulk) x = 1.0 + 0.2 * unit(rng);
+  for (double& x : dense_bulk) x = 1.0 + 1e-4 * unit(rng);
+  const Case cases[] = {
+      {"single-cell shape", 5000, 100, [](int64_t i) { return single_cell_eigenvalue(i, 5000); },
+       true, 40},
+      {"decaying", 1500, 60, [](int64_t i) { return 1.0 + 100.0 * std::pow(0.97, double(i)); },
+       true, 40},
+      {"repeated and clustered", 2000, 100,
+       [&](int64_t i) {
+         if (i < 3) return 50.0;                        // a triple eigenvalue
+         if (i < 5) return 40.0 - 1e-9 * double(i);     // a tight pair
+         if (i >= 95 && i < 105) return 2.0;            // repeated across the k-th
+         return i < 95 ? 30.0 - 0.25 * double(i) : bulk[size_t(i)];
+       },
+       true, 40},
+      // 1e-4 wide: the filter would need thousands of products per vector
+      {"spikes on a very dense bulk (gives up)", 3000, 100,
+       [&](int64_t i) { return i < 30 ? 3.0 + 50.0 / double(i + 1) : dense_bulk[size_t(i)]; },
+       false, 40},
+      {"one sweep allowed (gives up)", 1500, 60,
+       [](int64_t i) { return 1.0 + 100.0 * std::pow(0.97, double(i)); }, false, 1},
+      {"rank 12", 1200, 40, [](int64_t i) { return i < 12 ? double(20 - i) : 0.0; }, false, 40},
+  };
+  for (const Case& c : cases) {
+    if (quick && c.name != "decaying") continue;  // one case under compute-sanitizer
+    std::string what = "chefsi " + c.name + ", n = " + std::to_string(c.n);
+    guarded(what, [&] {
+      std::vector<double> lambda(static_cast<size_t>(c.n));
+      for (int64_t i = 0; i < c.n; ++i) lambda[size_t(i)] = c.lambda(i);
+      std::vector<double> a = with_spectrum(rng, lambda, 6);
+      std::sort(lambda.rbegin(), lambda.rend());
+      const size_t n = size_t(c.n), k = size_t(c.k);
+      std::vector<double> cv(k), cvec(n * k), sv(k), svec(n * k), tv(k), tvec(n * k);
+      ChefsiOptions o;
+      o.max_sweeps = c.max_sweeps;
+      ChefsiReport report;
+      std::vector<double> kept = through_device(device, a, [&](double* d) {
+        report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, cv.data(),
+                                            cvec.data(), o);
+      });
+      check(kept == a, what + ": the matrix is left as it was");
+      with_env("CELLSHARD_EIGEN_METHOD", "syevdx", [&] {
+        through_device(device, a, [&](double* d) {
+          gpu().top_eigen(device, d, c.n, c.k, sv.data(), svec.data());
+        });
+      });
+      with_env("CELLSHARD_EIGEN_METHOD", "chefsi", [&] {  // syevdx when it gives up
+        through_device(device, a, [&](double* d) {
+          gpu().top_eigen(device, d, c.n, c.k, tv.data(), tvec.data());
+        });
+      });
+      const double top = std::fabs(lambda[0]);
+      bool answer_ok = true;
+      for (size_t j = 0; j < k; ++j) answer_ok = answer_ok && close(tv[j], lambda[j], 1e-10, top);
+      check(answer_ok, what + ": top_eigen eigenvalues == the spectrum");
+      const std::string how = " (" + std::to_string(report.sweeps) + " sweeps, " +
+                              std::to_string(double(report.products) / double(c.n)) +
+                              " n products, residual " + std::to_string(report.max_residual) + ")";
+      if (c.must_converge) {
+        check(report.converged, what + ": converged" + how);
+      } else if (c.name.find("gives up") != std::string::npos) {
+        check(!report.converged, what + ": gives up" + how);
+      }
+      if (!report.converged) return;
+      check_pairs(what, a, lambda, k, cv, cvec, svec);
+      if (c.n != 5000) return;
+      // The same bits every run, and the automatic choice takes this method.
+      std::vector<double> again(k), again_vec(n * k), auto_v(k), auto_vec(n * k);
+      through_device(device, a, [&](double* d) {
+        chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, again.data(),
+                                   again_vec.data(), o);
+        gpu().top_eigen(device, d, c.n, c.k, auto_v.data(), auto_vec.data());
+      });
+      check(again == cv && again_vec == cvec, what + ": the same bits twice");
+      check(auto_v == cv && auto_vec == cvec, what + ": top_eigen picks it by itself");
+    });
+  }
+}
+
 // Sum across every visible GPU (NCCL): each buffer ends with the total.
 void test_all_reduce(std::mt19937_64& rng, int n_gpus) {
   for (int use : {1, n_gpus}) {
@@ -1031,6 +1180,7 @@ int main(int argc, char** argv) {
   for (int g = 0; g < n_gpus; ++g) test_outer_products_and_eigen(rng, g);
   test_sparse_gram(rng, 0, quick);
   if (!quick) test_lanczos(rng, 0);
+  test_chefsi(rng, 0, quick);
   test_all_reduce(rng, n_gpus);
   test_col_moments_non_finite(rng, 0);
 

@@ -1,0 +1,371 @@
+// Chebyshev-filtered subspace iteration on the GPU (see chefsi_on_device.h).
+// The block X (n x pa, orthonormal Ritz vectors, ascending) and the locked
+// pairs (V, n x L, and their values) live on the device. A sweep:
+//   filter: X = p(A_d) X, the scaled Chebyshev recurrence (chebyshev_filter.h)
+//     on A_d = A - V (Theta_L - c) V^T, which moves the locked pairs to the
+//     middle of the damped interval (the filter leaves them alone, however
+//     large they were: later sweeps can use high degrees);
+//   X -= V V^T X twice, then Cholesky QR twice (columns scaled to unit
+//     length first: the filter leaves them of very different lengths);
+//   Rayleigh-Ritz: Y = A X, H = X^T Y (pa x pa, cuSOLVER syevd on the
+//     device), X = X W, the residuals ||A x_j - theta_j x_j||;
+//   the leading pairs whose residuals are small are locked (moved to V).
+// Everything is in float64 with the sweeps' choices made on the host from the
+// Ritz values: the same matrix gives the same bits every run.
+#include "chefsi_on_device.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "../core/buffer.h"
+#include "../core/errors.h"
+#include "cublas_handles.h"
+#include "cuda_check.h"
+#include "cusolver_handles.h"
+#include "subspace_kernels.h"
+
+namespace cellshard {
+
+namespace {
+
+class Subspace {
+ public:
+  Subspace(const DeviceContext& ctx, SolverSlot& solver, const double* a, int64_t n, int p, int k,
+           bool jacobi)
+      : ctx_(ctx), blas_(ctx), solver_(solver), a_(a), n_(n), p_(p), k_(k),
+        v_(make_buffer(ctx.device, size_t(n) * size_t(k) * sizeof(double))),
+        h_(make_buffer(ctx.device, size_t(p) * size_t(p) * sizeof(double))),
+        t_(make_buffer(ctx.device, size_t(k) * size_t(p) * sizeof(double))),
+        theta_(make_buffer(ctx.device, size_t(p) * sizeof(double))),
+        small_(make_buffer(ctx.device, size_t(p) * sizeof(double))),
+        shift_(make_buffer(ctx.device, size_t(k) * sizeof(double))),
+        info_(make_buffer(ctx.device, sizeof(int))) {
+    for (BufferPtr& b : blocks_) b = make_buffer(ctx.device, size_t(n) * size_t(p) * sizeof(double));
+    int potrf = 0, syevd = 0;
+    check_cusolver(cusolverDnDpotrf_bufferSize(solver.handle, CUBLAS_FILL_MODE_UPPER, p, h(), p,
+                                               &potrf),
+                   "cusolverDnDpotrf_bufferSize");
+    check_cusolver(cusolverDnDsyevd_bufferSize(solver.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                               CUBLAS_FILL_MODE_LOWER, p, h(), p,
+                                               theta_->as<double>(), &syevd),
+                   "cusolverDnDsyevd_bufferSize");
+    if (jacobi) {
+      check_cusolver(cusolverDnCreateSyevjInfo(&jacobi_), "cusolverDnCreateSyevjInfo");
+      check_cusolver(cusolverDnDsyevj_bufferSize(solver.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                                 CUBLAS_FILL_MODE_LOWER, p, h(), p,
+                                                 theta_->as<double>(), &syevd, jacobi_),
+                     "cusolverDnDsyevj_bufferSize");
+    }
+    lwork_ = std::max(1, std::max(potrf, syevd));
+    work_ = make_buffer(ctx.device, size_t(lwork_) * sizeof(double));
+  }
+  ~Subspace() {
+    if (jacobi_) cusolverDnDestroySyevjInfo(jacobi_);
+  }
+  Subspace(const Subspace&) = delete;
+  Subspace& operator=(const Subspace&) = delete;
+
+  double* block(int i) { return blocks_[size_t(i)]->as<double>(); }
+  double* v() { return v_->as<double>(); }
+  double* h() { return h_->as<double>(); }
+  int64_t products = 0;
+
+  // C = alpha op(X) op(Y) + beta C (column-major, cuBLAS's argument order).
+  void gemm(cublasOperation_t tx, cublasOperation_t ty, int64_t rows, int64_t cols,
+            int64_t inner, double alpha, const double* x, int64_t ldx, const double* y,
+            int64_t ldy, double beta, double* c, int64_t ldc) {
+    CS_CUBLAS_CHECK(cublasDgemm(blas_.get(), tx, ty, int(rows), int(cols), int(inner), &alpha, x,
+                                int(ldx), y, int(ldy), &beta, c, int(ldc)));
+  }
+
+  // out = A y (n x cols), counted.
+  void multiply(const double* y, int cols, double alpha, double beta, double* out) {
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, a_, n_, y, n_, beta, out, n_);
+    products += cols;
+  }
+
+  template <class T>
+  void download(const void* device, T* host, size_t count) {
+    CS_CUDA_CHECK(cudaMemcpyAsync(host, device, count * sizeof(T), cudaMemcpyDeviceToHost,
+                                  ctx_.stream));
+    synchronize(ctx_);
+  }
+  void upload(const std::vector<double>& host, Buffer& device) {
+    CS_CUDA_CHECK(cudaMemcpyAsync(device.data(), host.data(), host.size() * sizeof(double),
+                                  cudaMemcpyHostToDevice, ctx_.stream));
+    synchronize(ctx_);  // host may change next
+  }
+
+  // x (n x pa) -= V V^T x, twice (classical Gram-Schmidt with reorthogonalisation).
+  void project_out_locked(double* x, int pa, int locked) {
+    if (locked == 0) return;
+    double* t = t_->as<double>();
+    for (int pass = 0; pass < 2; ++pass) {
+      gemm(CUBLAS_OP_T, CUBLAS_OP_N, locked, pa, n_, 1.0, v(), n_, x, n_, 0.0, t, locked);
+      gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, locked, -1.0, v(), n_, t, locked, 1.0, x, n_);
+    }
+  }
+
+  // Makes the columns of x (n x pa) orthonormal: Cholesky QR twice, the
+  // first on columns scaled to unit length; when that Cholesky fails (the
+  // block is too far from full rank for it), again with a shift of the
+  // diagonal and a third pass (shifted Cholesky QR3). False when even that
+  // fails.
+  bool orthonormalize(double* x, int pa) {
+    bool shifted = false;
+    double* s = h();
+    for (int pass = 0; pass < (shifted ? 3 : 2); ++pass) {
+      gemm(CUBLAS_OP_T, CUBLAS_OP_N, pa, pa, n_, 1.0, x, n_, x, n_, 0.0, s, pa);
+      if (pass == 0) {
+        // The shift that makes Cholesky succeed for a numerically
+        // rank-deficient block with unit columns (Fukaya et al., 2020).
+        const double shift =
+            shifted ? 11.0 * (double(n_) * pa + double(pa) * (pa + 1)) * 0x1.0p-53 * pa : 0.0;
+        unit_diagonal(ctx_, s, pa, shift, small_->as<double>());
+        scale_matrix(ctx_, x, n_, pa, n_, nullptr, small_->as<double>());
+      }
+      check_cusolver(cusolverDnDpotrf(solver_.handle, CUBLAS_FILL_MODE_UPPER, pa, s, pa,
+                                      work_->as<double>(), lwork_, info_->as<int>()),
+                     "cusolverDnDpotrf");
+      int info = 0;
+      download(info_->data(), &info, 1);
+      if (info != 0) {
+        if (pass > 0 || shifted) return false;
+        shifted = true;
+        pass = -1;
+        continue;
+      }
+      const double one = 1.0;
+      CS_CUBLAS_CHECK(cublasDtrsm(blas_.get(), CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_UPPER,
+                                  CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, int(n_), pa, &one, s, pa, x,
+                                  int(n_)));
+    }
+    return true;
+  }
+
+  // Rayleigh-Ritz on the orthonormal block in `x`: the Ritz vectors go to
+  // block `out` (ascending values), their values and residual norms to the
+  // host. Blocks `y` and `z` are scratch. False when syevd fails.
+  bool rayleigh_ritz(int x, int y, int z, int out, int pa, std::vector<double>& theta,
+                     std::vector<double>& residual) {
+    multiply(block(x), pa, 1.0, 0.0, block(y));
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, pa, pa, n_, 1.0, block(x), n_, block(y), n_, 0.0, h(), pa);
+    symmetrize(ctx_, h(), pa);
+    if (jacobi_)
+      check_cusolver(cusolverDnDsyevj(solver_.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                      CUBLAS_FILL_MODE_LOWER, pa, h(), pa, theta_->as<double>(),
+                                      work_->as<double>(), lwork_, info_->as<int>(), jacobi_),
+                     "cusolverDnDsyevj");
+    else
+      check_cusolver(cusolverDnDsyevd(solver_.handle, CUSOLVER_EIG_MODE_VECTOR,
+                                      CUBLAS_FILL_MODE_LOWER, pa, h(), pa, theta_->as<double>(),
+                                      work_->as<double>(), lwork_, info_->as<int>()),
+                     "cusolverDnDsyevd");
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, pa, 1.0, block(x), n_, h(), pa, 0.0, block(out), n_);
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, pa, 1.0, block(y), n_, h(), pa, 0.0, block(z), n_);
+    residual_norms(ctx_, block(out), block(z), theta_->as<double>(), n_, pa,
+                   small_->as<double>());
+    theta.resize(size_t(pa));
+    residual.resize(size_t(pa));
+    int info = 0;
+    CS_CUDA_CHECK(cudaMemcpyAsync(theta.data(), theta_->data(), size_t(pa) * sizeof(double),
+                                  cudaMemcpyDeviceToHost, ctx_.stream));
+    CS_CUDA_CHECK(cudaMemcpyAsync(residual.data(), small_->data(), size_t(pa) * sizeof(double),
+                                  cudaMemcpyDeviceToHost, ctx_.stream));
+    download(info_->data(), &info, 1);
+    return info == 0;
+  }
+
+  // One step of the filter: out = alpha A_d y + beta y + gamma y_prev, with
+  // A_d = A - V diag(shift) V^T (shift uploaded by set_shift).
+  void filter_step(const ChebyshevStep& step, const double* y, const double* y_prev, double* out,
+                   int pa, int locked) {
+    CS_CUBLAS_CHECK(cublasDgeam(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(n_), pa, &step.beta,
+                                y, int(n_), &step.gamma, y_prev ? y_prev : y, int(n_), out,
+                                int(n_)));
+    multiply(y, pa, step.alpha, 1.0, out);
+    if (locked == 0) return;
+    double* t = t_->as<double>();
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, locked, pa, n_, 1.0, v(), n_, y, n_, 0.0, t, locked);
+    scale_matrix(ctx_, t, locked, pa, locked, shift_->as<double>(), nullptr);
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, locked, -step.alpha, v(), n_, t, locked, 1.0, out, n_);
+  }
+
+  // ||A||_F, an upper bound of |lambda_1|.
+  double frobenius() {
+    double norm = 0;
+    CS_CUBLAS_CHECK(cublasDnrm2_64(blas_.get(), n_ * n_, a_, 1, &norm));
+    return norm;
+  }
+
+  void set_shift(const std::vector<double>& shift) {
+    if (!shift.empty()) upload(shift, *shift_);
+  }
+
+  // Verifies the locked pairs on A: max ||A v - theta v|| and max |V^T V - I|.
+  void check_locked(const std::vector<double>& theta_locked, int scratch, double& residual,
+                    double& orthogonality) {
+    upload(theta_locked, *theta_);
+    multiply(v(), k_, 1.0, 0.0, block(scratch));
+    residual_norms(ctx_, v(), block(scratch), theta_->as<double>(), n_, k_, small_->as<double>());
+    std::vector<double> r(static_cast<size_t>(k_)), vtv(size_t(k_) * size_t(k_));
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, k_, k_, n_, 1.0, v(), n_, v(), n_, 0.0, h(), k_);
+    CS_CUDA_CHECK(cudaMemcpyAsync(r.data(), small_->data(), r.size() * sizeof(double),
+                                  cudaMemcpyDeviceToHost, ctx_.stream));
+    download(h_->data(), vtv.data(), vtv.size());
+    residual = 0;
+    orthogonality = 0;
+    for (int i = 0; i < k_; ++i) {
+      residual = std::max(residual, r[size_t(i)]);
+      if (!(r[size_t(i)] == r[size_t(i)])) residual = r[size_t(i)];  // NaN stays
+      for (int j = 0; j < k_; ++j)
+        orthogonality = std::max(orthogonality,
+                                 std::fabs(vtv[size_t(i) * k_ + j] - (i == j ? 1.0 : 0.0)));
+    }
+  }
+
+  const DeviceContext& ctx_;
+
+ private:
+  CublasLease blas_;
+  SolverSlot& solver_;
+  const double* a_;
+  int64_t n_;
+  int p_, k_;
+  BufferPtr blocks_[4], v_, h_, t_, theta_, small_, shift_, info_, work_;
+  int lwork_ = 1;
+  syevjInfo_t jacobi_ = nullptr;
+};
+
+// Adds the seconds since the last mark to a phase's total (options.profile).
+class PhaseClock {
+ public:
+  PhaseClock(const DeviceContext& ctx, bool on, double* seconds)
+      : ctx_(ctx), on_(on), seconds_(seconds), mark_(std::chrono::steady_clock::now()) {}
+  void add(int phase) {
+    if (!on_) return;
+    synchronize(ctx_);
+    const auto now = std::chrono::steady_clock::now();
+    seconds_[phase] += std::chrono::duration<double>(now - mark_).count();
+    mark_ = now;
+  }
+
+ private:
+  const DeviceContext& ctx_;
+  bool on_;
+  double* seconds_;
+  std::chrono::steady_clock::time_point mark_;
+};
+
+enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
+
+}  // namespace
+
+ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* a, int64_t n,
+                                        int k, double* values, double* vectors,
+                                        const ChefsiOptions& o) {
+  ChefsiReport report;
+  CS_CHECK(n >= 1 && k >= 1 && k <= n, "internal: eigenpairs out of range");
+  int p = o.block > 0 ? o.block : std::max((16 * k + 9) / 10, k + 32);
+  p = int(std::min<int64_t>(std::max(p, k), n));
+
+  PhaseClock clock(ctx, o.profile, report.seconds);
+  SolverSlot& solver = solver_slot(ctx.device);
+  std::lock_guard<std::mutex> lock(solver.mutex);
+  ready(solver, ctx.stream);
+  Subspace s(ctx, solver, a, n, p, k, o.jacobi);
+
+  // Blocks: x holds the Ritz vectors; the other three are scratch.
+  int x = 0;
+  const auto others = [&](int i) { return (x + 1 + i) % 4; };
+  fill_uniform(ctx, s.block(x), int64_t(n) * p, o.seed);  // the random start block
+  int pa = p, locked = 0;
+  std::vector<double> theta, residual, theta_locked;
+  if (!s.orthonormalize(s.block(x), pa)) return report;
+  if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
+  x = others(2);
+  clock.add(kStart);
+  double top = 0;
+  const double budget = o.max_products * double(n);
+  while (true) {
+    report.products = s.products;
+    for (double t : theta)
+      if (!std::isfinite(t)) return report;
+    top = std::max(top, std::fabs(theta.back()));
+    // Lock the leading pairs that have converged (the block's last columns).
+    int lock_now = 0;
+    while (lock_now < pa && locked + lock_now < k &&
+           residual[size_t(pa - 1 - lock_now)] <= o.tolerance * top)
+      ++lock_now;
+    if (lock_now > 0) {
+      CS_CUDA_CHECK(cudaMemcpyAsync(s.v() + int64_t(locked) * n, s.block(x) + int64_t(pa - lock_now) * n,
+                                    size_t(lock_now) * size_t(n) * sizeof(double),
+                                    cudaMemcpyDeviceToDevice, ctx.stream));
+      theta_locked.insert(theta_locked.end(), theta.end() - lock_now, theta.end());
+      pa -= lock_now;
+      locked += lock_now;
+      theta.resize(size_t(pa));
+      residual.resize(size_t(pa));
+    }
+    if (locked == k) break;
+
+    const ChebyshevFilter filter = chebyshev_filter(theta, residual, k - locked,
+                                                    0.1 * o.tolerance * top,
+                                                    report.sweeps == 0 ? s.frobenius() : 0.0,
+                                                    o.filter);
+    if (report.sweeps >= o.max_sweeps ||
+        double(s.products) + double(filter.degree + 1) * pa > budget)
+      return report;
+    ++report.sweeps;
+    std::vector<double> shift(theta_locked);
+    for (double& value : shift) value -= filter.center;
+    s.set_shift(shift);
+    int cur = x, prev = -1;  // the blocks holding Y_j and Y_{j-1}
+    for (const ChebyshevStep& step : chebyshev_steps(filter)) {
+      int out = 0;
+      while (out == cur || out == prev) ++out;
+      s.filter_step(step, s.block(cur), prev >= 0 ? s.block(prev) : nullptr, s.block(out), pa,
+                    locked);
+      prev = cur;
+      cur = out;
+    }
+    x = cur;
+    clock.add(kFilter);
+    s.project_out_locked(s.block(x), pa, locked);
+    if (!s.orthonormalize(s.block(x), pa)) return report;
+    clock.add(kOrthonormalize);
+    if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
+    x = others(2);
+    clock.add(kRayleighRitz);
+  }
+
+  // No Ritz value left in the block above the k-th locked one: a pair that
+  // the locking passed over would show here.
+  const double kth = *std::min_element(theta_locked.begin(), theta_locked.end());
+  if (pa > 0 && theta.back() > kth + o.tolerance * top) return report;
+  s.check_locked(theta_locked, others(0), report.max_residual, report.orthogonality);
+  report.products = s.products;
+  report.max_residual /= top;
+  if (!(report.max_residual <= 10 * o.tolerance) || !(report.orthogonality <= 1e-8))
+    return report;
+  std::vector<int> order(static_cast<size_t>(k));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int i, int j) { return theta_locked[size_t(i)] > theta_locked[size_t(j)]; });
+  std::vector<double> v(size_t(n) * size_t(k));
+  s.download(s.v(), v.data(), v.size());
+  for (int i = 0; i < k; ++i) {
+    const int from = order[size_t(i)];
+    values[i] = theta_locked[size_t(from)];
+    std::copy(v.begin() + int64_t(from) * n, v.begin() + int64_t(from + 1) * n,
+              vectors + int64_t(i) * n);
+  }
+  report.converged = true;
+  clock.add(kFinish);
+  return report;
+}
+
+}  // namespace cellshard
