@@ -30,7 +30,7 @@ ls /usr/local/cuda/bin/nsys 2>/dev/null || echo "no /usr/local/cuda/bin/nsys"
 if [ -n "$NCU" ] && [ "${MEMBOUND_NCU:-1}" = 1 ]; then
   stage "kernel times ($NCU)"
   timeout 150 "$NCU" --target-processes all --clock-control none --metrics gpu__time_duration.sum \
-    -k regex:'row_|gathered|by_column|map_values|Scan|Segmented|qc_' --csv --log-file "$OUT/ncu.csv" \
+    -k regex:'row_|gathered|selected|by_column|map_values|Scan|Segmented|qc_' --csv --log-file "$OUT/ncu.csv" \
     Rscript bench/membound.R "$N" 1 /tmp/membound-ncu.csv > /tmp/ncu-bench.log 2>&1
   python3 - "$OUT/ncu.csv" <<'PY'
 import csv, sys
@@ -52,6 +52,10 @@ DATA_DIR=${MEMBOUND_DATA:-.}
 if [ "${MEMBOUND_DRIVERS:-}" = 1 ]; then
   (CELLSHARD_DRIVERS_ONLY=1 timeout "${CHECK_SECONDS:-220}" bash tools/gpu-check.sh quick > "$OUT/drivers.log" 2>&1; echo "drivers exit $?" >> "$OUT/drivers.log") &
   DRIVERS=$!
+fi
+if [ -n "${MEMBOUND_TEST_FILTER:-}" ]; then
+  export CELLSHARD_TEST_FILTER=$MEMBOUND_TEST_FILTER
+  MEMBOUND_TESTS=1
 fi
 if [ "${MEMBOUND_TESTS:-}" = 1 ]; then
   stage "R tests"
