@@ -43,17 +43,13 @@ Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets)
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   const size_t n = size_t(m->n_rows());
-  std::vector<double> total(n);
-  std::vector<int64_t> pos(n);
-  row_stats(*m, total.data(), pos.data());
-  std::vector<double> sums;  // n x n_subsets, column-major
-  if (n_subsets > 0) {
-    std::vector<uint32_t> bits(gene_bits.begin(), gene_bits.end());
-    sums.resize(n * size_t(n_subsets));
-    subset_sums(*m, bits, n_subsets, sums.data());
-  }
-  std::vector<double> n_positive(n), log1p_pos(n), log1p_total(n);
-  std::vector<int> n_genes(n);
+  // One pass over the values for the totals, counts and subset sums.
+  HostDoubles total(n), sums(n * size_t(n_subsets));  // sums: n x n_subsets, column-major
+  std::vector<int64_t, NoInitAllocator<int64_t>> pos(n);
+  std::vector<uint32_t> bits(gene_bits.begin(), gene_bits.end());
+  cell_qc(*m, bits, n_subsets, total.data(), pos.data(), sums.data());
+  HostDoubles n_positive(n), log1p_pos(n), log1p_total(n);
+  HostInts n_genes(n);
   each_cell(n, [&](size_t i) {
     n_positive[i] = double(pos[i]);
     n_genes[i] = int(pos[i]);
@@ -66,8 +62,9 @@ Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets)
   columns[3] = host_doubles(std::move(log1p_total));
   for (int k = 0; k < n_subsets; ++k) {
     const double* s = sums.data() + size_t(k) * n;
-    std::vector<double> sub(s, s + n), pct(n), log1p_sub(n);
+    HostDoubles sub(n), pct(n), log1p_sub(n);
     each_cell(n, [&](size_t i) {
+      sub[i] = s[i];
       pct[i] = 100 * s[i] / total[i];  // NaN for an empty cell, as scuttle's 0/0
       log1p_sub[i] = std::log1p(s[i]);
     });
@@ -87,7 +84,7 @@ SEXP cs_size_factors(SEXP totals, double target) {
   CS_R_BEGIN
   const R_xlen_t n = XLENGTH(totals);
   const double* t = doubles_of(totals, n, "totals");
-  std::vector<double> f(static_cast<size_t>(n));
+  HostDoubles f(static_cast<size_t>(n));
   each_cell(size_t(n), [&](size_t i) { f[i] = std::isnan(t[i]) ? t[i] : target / (t[i] > 0 ? t[i] : 1); });
   return host_doubles(std::move(f));
   CS_R_END
@@ -98,7 +95,7 @@ SEXP cs_size_factors(SEXP totals, double target) {
 SEXP cs_in_range(SEXP x, double lo, double hi) {
   CS_R_BEGIN
   const R_xlen_t n = XLENGTH(x);
-  std::vector<int> keep(static_cast<size_t>(n));
+  HostInts keep(static_cast<size_t>(n));
   if (TYPEOF(x) == INTSXP) {
     const int* v = INTEGER(x);
     each_cell(size_t(n), [&](size_t i) {

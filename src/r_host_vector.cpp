@@ -27,8 +27,8 @@ R_altrep_class_t real_class, int_class, lgl_class;
 
 // The values; an int for integers and logicals (R's layout for both).
 struct Values {
-  std::vector<double> reals;
-  std::vector<int> ints;
+  HostDoubles reals;
+  HostInts ints;
 };
 
 Values* values_of(SEXP x) { return static_cast<Values*>(R_ExternalPtrAddr(R_altrep_data1(x))); }
@@ -68,8 +68,8 @@ const void* dataptr_or_null_method(SEXP x) { return dataptr_method(x, FALSE); }
 double real_elt(SEXP x, R_xlen_t i) { return values_of(x)->reals[size_t(i)]; }
 int int_elt(SEXP x, R_xlen_t i) { return values_of(x)->ints[size_t(i)]; }
 
-template <class T>
-R_xlen_t region(const std::vector<T>& v, R_xlen_t start, R_xlen_t n, T* buf) {
+template <class T, class Vector>
+R_xlen_t region(const Vector& v, R_xlen_t start, R_xlen_t n, T* buf) {
   const R_xlen_t m = std::max<R_xlen_t>(0, std::min<R_xlen_t>(n, R_xlen_t(v.size()) - start));
   std::copy(v.begin() + start, v.begin() + start + m, buf);
   return m;
@@ -93,8 +93,8 @@ SEXP duplicate_method(SEXP x, Rboolean) {
 // x[i] for positive in-range indices (integer or double, 1-based) stays in
 // C++ memory, gathered on host threads; anything else (NA, zero, negative,
 // past the end) is left to R.
-template <class T>
-bool gather(const std::vector<T>& from, SEXP indx, std::vector<T>& to) {
+template <class Vector>
+bool gather(const Vector& from, SEXP indx, Vector& to) {
   const size_t n = size_t(XLENGTH(indx));
   const double len = double(from.size());
   const int* as_int = TYPEOF(indx) == INTSXP ? INTEGER(indx) : nullptr;
@@ -145,19 +145,19 @@ void set_common(Class cls) {
 
 }  // namespace
 
-SEXP host_doubles(std::vector<double>&& values) {
+SEXP host_doubles(HostDoubles&& values) {
   auto v = std::make_unique<Values>();
   v->reals = std::move(values);
   return wrap(real_class, std::move(v));
 }
 
-SEXP host_ints(std::vector<int>&& values) {
+SEXP host_ints(HostInts&& values) {
   auto v = std::make_unique<Values>();
   v->ints = std::move(values);
   return wrap(int_class, std::move(v));
 }
 
-SEXP host_logicals(std::vector<int>&& values) {
+SEXP host_logicals(HostInts&& values) {
   auto v = std::make_unique<Values>();
   v->ints = std::move(values);
   return wrap(lgl_class, std::move(v));

@@ -9,6 +9,7 @@
 
 #include "core/memory_budget.h"
 #include "core/operations.h"
+#include "core/parallel_for.h"
 #include "core/shard_stream.h"
 #include "r_handle.h"
 #include "r_host_vector.h"
@@ -221,11 +222,14 @@ Rcpp::List cs_extract_sparse(SEXP handle, SEXP cells, SEXP genes) {
 Rcpp::List cs_cell_stats(SEXP handle) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
-  std::vector<double> sums(size_t(m->n_rows()));
-  std::vector<int64_t> pos(size_t(m->n_rows()));
+  // per cell: vectors outside R's heap (r_host_vector.h), written by host threads
+  const size_t n = size_t(m->n_rows());
+  HostDoubles sums(n), n_positive(n);
+  std::vector<int64_t, NoInitAllocator<int64_t>> pos(n);
   row_stats(*m, sums.data(), pos.data());
-  // per cell: vectors outside R's heap (r_host_vector.h)
-  std::vector<double> n_positive(pos.begin(), pos.end());
+  parallel_items(n, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) n_positive[i] = double(pos[i]);
+  });
   return Rcpp::List::create(Rcpp::_["sum"] = host_doubles(std::move(sums)),
                             Rcpp::_["n_positive"] = host_doubles(std::move(n_positive)));
   CS_R_END

@@ -65,6 +65,13 @@ class PipelineKernels {
   virtual void row_subset_sums(const CsrView& a, const float* values, const uint32_t* gene_bits,
                                int n_subsets, double* out) = 0;
 
+  // The per-cell QC pass: Backend::row_stats into `stats` (skipped when
+  // stats.sums is null) and row_subset_sums into `subset_sums` (skipped when
+  // n_subsets is 0), the same numbers as those two; a backend may read the
+  // shard once for both (the default calls the two).
+  virtual void row_qc(const CsrView& a, const float* values, const uint32_t* gene_bits,
+                      int n_subsets, AxisStats stats, double* subset_sums);
+
   // Per-cell sum of the n largest values for each n of `ns` (ascending):
   // out[j * n_rows + r] (host). Rows with fewer values sum all of them.
   virtual void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,

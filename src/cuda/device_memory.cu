@@ -10,6 +10,7 @@
 #include "../core/backend.h"
 #include "../core/buffer.h"
 #include "../core/errors.h"
+#include "../core/parallel_for.h"
 #include "cuda_check.h"
 #include "device_context.h"
 
@@ -154,6 +155,31 @@ void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t
   const DeviceContext& ctx = use_device(dst_device);
   CS_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx.stream));
   synchronize(ctx);
+}
+
+void copy_device_to_host_staged(void* host_dst, const void* src, int src_device, size_t bytes) {
+  // Pieces of 16 MiB: the staging buffer stays small, and host threads copy
+  // each piece out in parts of 1 MiB or more.
+  constexpr size_t kPiece = size_t(16) << 20, kPart = size_t(1) << 20;
+  if (bytes < 2 * kPart) {
+    copy_device_to_host(host_dst, src, src_device, bytes);
+    return;
+  }
+  // A device's staging buffer serves one copy at a time.
+  static std::mutex mutexes[64];
+  std::lock_guard<std::mutex> lock(mutexes[unsigned(src_device) % 64]);
+  const DeviceContext& ctx = use_device(src_device);
+  char* staging = static_cast<char*>(pinned_staging(src_device, std::min(bytes, kPiece)));
+  for (size_t at = 0; at < bytes; at += kPiece) {
+    const size_t len = std::min(kPiece, bytes - at);
+    CS_CUDA_CHECK(cudaMemcpyAsync(staging, static_cast<const char*>(src) + at, len,
+                                  cudaMemcpyDeviceToHost, ctx.stream));
+    synchronize(ctx);
+    char* dst = static_cast<char*>(host_dst) + at;
+    parallel_ranges(len, std::max<size_t>(1, len / kPart), [&](size_t b, size_t e) {
+      std::memcpy(dst + b, staging + b, e - b);
+    });
+  }
 }
 
 void* pinned_staging(int device, size_t bytes) {

@@ -25,6 +25,12 @@ void release_pooled_memory();
 void copy_device_to_host(void* host_dst, const void* src, int src_device, size_t bytes);
 void copy_host_to_device(void* dst, int dst_device, const void* host_src, size_t bytes);
 
+// Device -> host into ordinary (pageable) memory, for per-cell results of
+// millions of values: through the device's pinned staging buffer in pieces,
+// each copied out by host threads. A copy straight into pageable memory runs
+// far below the link's speed.
+void copy_device_to_host_staged(void* host_dst, const void* src, int src_device, size_t bytes);
+
 // Page-locked host memory of at least `bytes` for staging copies from
 // `device`, kept and reused (one buffer per device: callers are the one
 // thread that works on the device at a time). Copies into ordinary

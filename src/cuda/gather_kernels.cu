@@ -14,7 +14,7 @@ __global__ void count_gathered_kernel(const int64_t* __restrict__ indptr,
                                       int64_t* __restrict__ counts) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
-    const int64_t r = rows[i], begin = indptr[r], end = indptr[r + 1];
+    const int64_t r = rows ? rows[i] : i, begin = indptr[r], end = indptr[r + 1];
     if (!map_ptr) {  // identity: the row is copied whole
       if (lane == 0) counts[i] = end - begin;
       continue;
@@ -39,7 +39,7 @@ __global__ void fill_gathered_kernel(const int64_t* __restrict__ indptr,
                                      int32_t* __restrict__ cols, float* __restrict__ values) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
-    const int64_t r = rows[i], begin = indptr[r], end = indptr[r + 1];
+    const int64_t r = rows ? rows[i] : i, begin = indptr[r], end = indptr[r + 1];
     int64_t at = out_ptr[i];
     if (!map_ptr) {  // identity: a straight copy of the row
       for (int64_t k = begin + lane; k < end; k += 32) {
@@ -82,7 +82,7 @@ __global__ void values_by_column_kernel(const int64_t* __restrict__ indptr,
                                         unsigned int* __restrict__ missing) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
-    const int64_t r = rows[i], begin = indptr[r], end = indptr[r + 1];
+    const int64_t r = rows ? rows[i] : i, begin = indptr[r], end = indptr[r + 1];
     const int64_t out_end = out_ptr[i + 1];
     for (int64_t j = out_ptr[i] + lane; j < out_end; j += 32) {
       const int32_t g = source_gene[out_cols[j]];
@@ -100,6 +100,85 @@ __global__ void values_by_column_kernel(const int64_t* __restrict__ indptr,
       } else {
         values[j] = 0.0f;
         *missing = 1u;
+      }
+    }
+  }
+}
+
+
+// 32-entry chunks of a row that a warp loads before it writes any (see
+// row_qc_kernels.cu: one chunk at a time leaves the kernels latency-bound).
+constexpr int kChunks = 4;
+
+__global__ void count_selected_kernel(const int64_t* __restrict__ indptr,
+                                      const int32_t* __restrict__ indices,
+                                      const int64_t* __restrict__ rows, int64_t n,
+                                      const int32_t* __restrict__ new_col,
+                                      int64_t* __restrict__ counts) {
+  const int lane = lane_id();
+  for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
+    const int64_t r = rows ? rows[i] : i, begin = indptr[r], end = indptr[r + 1];
+    if (!new_col) {  // identity: the row is copied whole
+      if (lane == 0) counts[i] = end - begin;
+      continue;
+    }
+    long long count = 0;
+    for (int64_t base = begin; base < end; base += 32 * kChunks) {
+      int32_t g[kChunks];
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const int64_t k = base + 32 * c + lane;
+        g[c] = k < end ? indices[k] : -1;
+      }
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) count += g[c] >= 0 && new_col[g[c]] >= 0;
+    }
+    count = warp_sum(count);
+    if (lane == 0) counts[i] = count;
+  }
+}
+
+__global__ void fill_selected_kernel(const int64_t* __restrict__ indptr,
+                                     const int32_t* __restrict__ indices,
+                                     const int64_t* __restrict__ rows, int64_t n,
+                                     const int32_t* __restrict__ new_col,
+                                     const int64_t* __restrict__ out_ptr,
+                                     const float* __restrict__ src_values,
+                                     int32_t* __restrict__ cols, float* __restrict__ values) {
+  const int lane = lane_id();
+  const unsigned lanes_below = (1u << lane) - 1u;
+  for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
+    const int64_t r = rows ? rows[i] : i, begin = indptr[r], end = indptr[r + 1];
+    int64_t at = out_ptr[i];
+    for (int64_t base = begin; base < end; base += 32 * kChunks) {  // the same on every lane
+      int32_t g[kChunks];
+      float v[kChunks];
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const int64_t k = base + 32 * c + lane;
+        g[c] = k < end && (cols || new_col) ? indices[k] : -1;
+        v[c] = k < end && values ? src_values[k] : 0.0f;
+      }
+      if (!new_col) {  // identity: a straight copy of the row
+#pragma unroll
+        for (int c = 0; c < kChunks; ++c) {
+          const int64_t k = base + 32 * c + lane;
+          if (k < end && cols) cols[at + (k - begin)] = g[c];
+          if (k < end && values) values[at + (k - begin)] = v[c];
+        }
+        continue;
+      }
+      // Kept entries keep their order: a ballot of the chunk gives each its place.
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const int32_t col = g[c] >= 0 ? new_col[g[c]] : -1;
+        const unsigned kept = __ballot_sync(kFullWarp, col >= 0);
+        if (col >= 0) {
+          const int64_t p = at + __popc(kept & lanes_below);
+          if (cols) cols[p] = col;
+          if (values) values[p] = v[c];
+        }
+        at += __popc(kept);
       }
     }
   }
@@ -134,6 +213,23 @@ void launch_values_by_column(const DeviceContext& ctx, const CsrView& a, const i
                             ctx.stream>>>(a.indptr, a.indices, rows, n, source_gene, out_ptr,
                                           out_cols, src_values, values, missing);
   CS_CUDA_CHECK_LAUNCH("values_by_column_kernel");
+}
+
+void launch_count_selected(const DeviceContext& ctx, const CsrView& a, const int64_t* rows,
+                           int64_t n, const int32_t* new_col, int64_t* counts) {
+  if (n == 0) return;
+  count_selected_kernel<<<grid_blocks(ctx, n, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
+      a.indptr, a.indices, rows, n, new_col, counts);
+  CS_CUDA_CHECK_LAUNCH("count_selected_kernel");
+}
+
+void launch_fill_selected(const DeviceContext& ctx, const CsrView& a, const int64_t* rows,
+                          int64_t n, const int32_t* new_col, const int64_t* out_ptr,
+                          const float* src_values, int32_t* cols, float* values) {
+  if (n == 0 || (!cols && !values)) return;
+  fill_selected_kernel<<<grid_blocks(ctx, n, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
+      a.indptr, a.indices, rows, n, new_col, out_ptr, src_values, cols, values);
+  CS_CUDA_CHECK_LAUNCH("fill_selected_kernel");
 }
 
 }  // namespace cellshard

@@ -1,6 +1,7 @@
 // Kernels of the GPU gather (see Backend::gather), one warp per output row.
-// Output row i is source row rows[i]; `map_ptr` / `out_cols` are the gene
-// map on the device, or null for the identity map (every gene kept once).
+// Output row i is source row rows[i] (row i when `rows` is null); `map_ptr` /
+// `out_cols` are the gene map on the device, or null for the identity map
+// (every gene kept once).
 #pragma once
 #include <cstdint>
 
@@ -30,5 +31,15 @@ void launch_values_by_column(const DeviceContext& ctx, const CsrView& a, const i
                              int64_t n, const int32_t* source_gene, const int64_t* out_ptr,
                              const int32_t* out_cols, const float* src_values, float* values,
                              unsigned int* missing);
+
+// The same two passes for a selection: genes kept at most once each, in
+// source order (a monotone map; the filter's and the HVG step's). `new_col`
+// (device, n_cols) is each source gene's output column or -1; null is the
+// identity map. Rows come out sorted.
+void launch_count_selected(const DeviceContext& ctx, const CsrView& a, const int64_t* rows,
+                           int64_t n, const int32_t* new_col, int64_t* counts);
+void launch_fill_selected(const DeviceContext& ctx, const CsrView& a, const int64_t* rows,
+                          int64_t n, const int32_t* new_col, const int64_t* out_ptr,
+                          const float* src_values, int32_t* cols, float* values);
 
 }  // namespace cellshard

@@ -5,9 +5,11 @@
 #include <cub/util_type.cuh>
 
 #include <algorithm>
+#include <functional>
 
 #include "../core/buffer.h"
 #include "../core/errors.h"
+#include "../core/parallel_for.h"
 #include "cuda_check.h"
 #include "device_context.h"
 #include "gather_kernels.h"
@@ -29,21 +31,21 @@ BufferPtr cub_temp_storage(int device, size_t bytes) {
   return make_buffer(device, std::max<size_t>(bytes, 1));
 }
 
-// Fills the n + 1 output row pointers (counts, then a prefix sum) and
-// returns the number of output entries.
-int64_t build_row_pointers(const DeviceContext& ctx, const CsrView& a, const int64_t* rows,
-                           int64_t n, const int64_t* map_ptr, int64_t* out_ptr) {
+// Fills the n + 1 output row pointers (counts(counts) writes each row's
+// count, then a prefix sum) and returns the number of output entries.
+int64_t build_row_pointers(const DeviceContext& ctx, int device, int64_t n,
+                           const std::function<void(int64_t*)>& count, int64_t* out_ptr) {
   CS_CUDA_CHECK(cudaMemsetAsync(out_ptr, 0, sizeof(int64_t), ctx.stream));
   if (n == 0) {
     synchronize(ctx);
     return 0;
   }
-  BufferPtr counts = make_buffer(a.device, size_t(n) * sizeof(int64_t));
-  launch_count_gathered(ctx, a, rows, n, map_ptr, counts->as<int64_t>());
+  BufferPtr counts = make_buffer(device, size_t(n) * sizeof(int64_t));
+  count(counts->as<int64_t>());
   size_t temp_bytes = 0;
   CS_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, temp_bytes, counts->as<int64_t>(),
                                               out_ptr + 1, n, ctx.stream));
-  BufferPtr temp = cub_temp_storage(a.device, temp_bytes);
+  BufferPtr temp = cub_temp_storage(device, temp_bytes);
   CS_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp->data(), temp_bytes, counts->as<int64_t>(),
                                               out_ptr + 1, n, ctx.stream));
   int64_t nnz = 0;
@@ -69,6 +71,20 @@ BufferPtr sort_row_columns(const DeviceContext& ctx, int device, BufferPtr cols,
   return keys.Current() == cols->as<int32_t>() ? cols : alt;
 }
 
+// Each source gene's output column, or -1 where it is not kept, for a map
+// that keeps genes at most once each and in source order; empty for others.
+std::vector<int32_t> selected_columns(const GeneMap& genes) {
+  if (!genes.monotone) return {};
+  const size_t n_source = genes.map_ptr.size() - 1;
+  std::vector<int32_t> col(n_source, -1);
+  for (size_t g = 0; g < n_source; ++g) {
+    const int64_t copies = genes.map_ptr[g + 1] - genes.map_ptr[g];
+    if (copies > 1) return {};
+    if (copies == 1) col[g] = genes.out_cols[size_t(genes.map_ptr[g])];
+  }
+  return col;
+}
+
 // For each output column, the source gene it comes from (host, n_out entries).
 std::vector<int32_t> source_gene_of_columns(const GeneMap& genes) {
   std::vector<int32_t> source(size_t(genes.n_out), 0);
@@ -86,10 +102,11 @@ GatherOutput gather_rows_on_device(const CsrView& a, const std::vector<const flo
   const int device = a.device;
   const int64_t n = int64_t(rows.size());
   // A bad row number would be an out-of-bounds read on the GPU: check here.
-  for (int64_t r : rows)
-    CS_CHECK(r >= 0 && r < a.n_rows, "internal: gather row " + std::to_string(r) +
-                                         " is outside a shard of " + std::to_string(a.n_rows) +
-                                         " rows");
+  const int64_t bad = first_index_where(rows.size(), [&](size_t i) {
+    return rows[i] < 0 || rows[i] >= a.n_rows;
+  });
+  CS_CHECK(bad < 0, "internal: gather row " + std::to_string(bad < 0 ? 0 : rows[size_t(bad)]) +
+                        " is outside a shard of " + std::to_string(a.n_rows) + " rows");
   CS_CHECK(int64_t(genes.map_ptr.size()) == a.n_cols + 1, "internal: gene map of the wrong size");
   if (prebuilt) {
     CS_CHECK(prebuilt->n_rows == n, "internal: prebuilt index of the wrong size");
@@ -97,14 +114,23 @@ GatherOutput gather_rows_on_device(const CsrView& a, const std::vector<const flo
   }
 
   const DeviceContext& ctx = use_device(device);
-  BufferPtr d_rows = upload_vector(device, rows);
-  const int64_t* rows_ptr = d_rows->as<int64_t>();
-  // The identity map needs no table on the device: kernels read null as identity.
-  BufferPtr d_map_ptr, d_out_cols;
-  if (!genes.identity) {
+  // Every row in order (subset_genes, or a filter that keeps every cell):
+  // kernels read null rows as row i, and nothing is uploaded.
+  const bool in_order =
+      n == a.n_rows && first_index_where(size_t(n), [&](size_t i) { return rows[i] != int64_t(i); }) < 0;
+  BufferPtr d_rows = in_order ? nullptr : upload_vector(device, rows);
+  const int64_t* rows_ptr = d_rows ? d_rows->as<int64_t>() : nullptr;
+  // A selection (genes kept at most once, in order; the identity too) takes
+  // the kernels without a prefix sum per chunk; other maps the general ones.
+  const std::vector<int32_t> selected = genes.identity ? std::vector<int32_t>() : selected_columns(genes);
+  const bool selection = genes.identity || !selected.empty();
+  BufferPtr d_new_col, d_map_ptr, d_out_cols;
+  if (!selected.empty()) d_new_col = upload_vector(device, selected);
+  if (!selection) {
     d_map_ptr = upload_vector(device, genes.map_ptr);
     d_out_cols = upload_vector(device, genes.out_cols);
   }
+  const int32_t* new_col = d_new_col ? d_new_col->as<int32_t>() : nullptr;
   const int64_t* map_ptr = d_map_ptr ? d_map_ptr->as<int64_t>() : nullptr;
   const int32_t* out_cols = d_out_cols ? d_out_cols->as<int32_t>() : nullptr;
 
@@ -116,7 +142,13 @@ GatherOutput gather_rows_on_device(const CsrView& a, const std::vector<const flo
   } else {
     out.indptr = make_buffer(device, size_t(n + 1) * sizeof(int64_t));
     out_ptr = out.indptr->as<int64_t>();
-    out.nnz = build_row_pointers(ctx, a, rows_ptr, n, map_ptr, out.indptr->as<int64_t>());
+    out.nnz = build_row_pointers(
+        ctx, device, n,
+        [&](int64_t* counts) {
+          if (selection) launch_count_selected(ctx, a, rows_ptr, n, new_col, counts);
+          else launch_count_gathered(ctx, a, rows_ptr, n, map_ptr, counts);
+        },
+        out.indptr->as<int64_t>());
     out.indices = make_buffer(device, size_t(out.nnz) * sizeof(int32_t));
   }
   for (size_t l = 0; l < values.size(); ++l)
@@ -125,7 +157,17 @@ GatherOutput gather_rows_on_device(const CsrView& a, const std::vector<const flo
   for (const float* v : values) CS_CHECK(v != nullptr, "internal: gather without values");
 
   int32_t* new_cols = prebuilt ? nullptr : out.indices->as<int32_t>();
-  if (genes.identity || genes.monotone) {
+  if (selection) {
+    // Columns (with the first layer) and each value layer in one pass each.
+    if (values.empty())
+      launch_fill_selected(ctx, a, rows_ptr, n, new_col, out_ptr, nullptr, new_cols, nullptr);
+    for (size_t l = 0; l < values.size(); ++l)
+      launch_fill_selected(ctx, a, rows_ptr, n, new_col, out_ptr, values[l],
+                           l == 0 ? new_cols : nullptr, out.values[l]->as<float>());
+    synchronize(ctx);
+    return out;
+  }
+  if (genes.monotone) {
     // Source order is already column order: columns (with the first layer)
     // and each value layer are written in one pass each.
     if (values.empty())

@@ -2,6 +2,7 @@
 // functions of pipeline_device.h (one .cu file each).
 #include "cuda_pipeline_kernels.h"
 #include "pipeline_device.h"
+#include "row_qc.h"
 
 namespace cellshard {
 
@@ -20,6 +21,10 @@ class CudaPipelineKernels : public PipelineKernels {
   void row_subset_sums(const CsrView& a, const float* values, const uint32_t* gene_bits,
                        int n_subsets, double* out) override {
     row_subset_sums_on_device(a, values, gene_bits, n_subsets, out);
+  }
+  void row_qc(const CsrView& a, const float* values, const uint32_t* gene_bits, int n_subsets,
+              AxisStats stats, double* subset_sums) override {
+    row_qc_on_device(a, values, gene_bits, n_subsets, stats, subset_sums);
   }
   void row_top_sums(const CsrView& a, const float* values, const std::vector<int>& ns,
                     double* out) override {

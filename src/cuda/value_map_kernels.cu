@@ -19,30 +19,66 @@ struct MapParams {
   double lo, hi;
 };
 
-// One warp per row (the row factor is read once per row). The clip is
-// written as comparisons so that a NaN stays NaN, as std::min/std::max
-// leave it on the host.
+// 32-entry chunks of a row that a warp loads before it maps any (see
+// row_qc_kernels.cu: one chunk at a time leaves the kernel latency-bound).
+constexpr int kChunks = 4;
+
+// One warp per row (the row factor is read once per row); the operation and
+// whether per-gene terms exist are template arguments, so that a plain
+// scaling reads no gene indices. The clip is written as comparisons so that a
+// NaN stays NaN, as std::min/std::max leave it on the host.
+template <int kOp, bool kGeneTerms>
 __global__ void map_values_kernel(int64_t n_rows, const int64_t* __restrict__ indptr,
                                   const int32_t* __restrict__ indices, const float* in, float* out,
                                   MapParams p) {
   const int lane = lane_id();
+  const bool divide = p.log_divisor != 1.0;  // x / 1 is x: skip the division
   for (int64_t r = global_warp_id(); r < n_rows; r += grid_warp_count()) {
     const int64_t begin = indptr[r], end = indptr[r + 1];
     if (begin == end) continue;
     const double rf = p.row_factor ? p.row_factor[r] : 1.0;
-    for (int64_t k = begin + lane; k < end; k += 32) {
-      double x = double(in[k]) * rf;
-      if (p.op == int(ValueMap::Op::Log1p)) x = log1p(x) / p.log_divisor;
-      else if (p.op == int(ValueMap::Op::Expm1)) x = expm1(x);
-      const int32_t g = indices[k];
-      // Separate roundings (no fused multiply-add), as on the host.
-      if (p.col_factor) x = __dmul_rn(x, p.col_factor[g]);
-      if (p.col_offset) x = __dadd_rn(x, p.col_offset[g]);
-      if (x < p.lo) x = p.lo;
-      if (x > p.hi) x = p.hi;
-      out[k] = float(x);
+    for (int64_t base = begin; base < end; base += 32 * kChunks) {  // the same on every lane
+      float v[kChunks];
+      int32_t g[kChunks];
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const int64_t k = base + 32 * c + lane;
+        v[c] = k < end ? in[k] : 0.0f;
+        if (kGeneTerms) g[c] = k < end ? indices[k] : 0;
+      }
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const int64_t k = base + 32 * c + lane;
+        if (k >= end) continue;
+        double x = double(v[c]) * rf;
+        if (kOp == int(ValueMap::Op::Log1p)) {
+          x = log1p(x);
+          if (divide) x = x / p.log_divisor;
+        } else if (kOp == int(ValueMap::Op::Expm1)) {
+          x = expm1(x);
+        }
+        // Separate roundings (no fused multiply-add), as on the host.
+        if (kGeneTerms && p.col_factor) x = __dmul_rn(x, p.col_factor[g[c]]);
+        if (kGeneTerms && p.col_offset) x = __dadd_rn(x, p.col_offset[g[c]]);
+        if (x < p.lo) x = p.lo;
+        if (x > p.hi) x = p.hi;
+        out[k] = float(x);
+      }
     }
   }
+}
+
+template <int kOp>
+void launch_map(const DeviceContext& ctx, const CsrView& a, const float* in, float* out,
+                const MapParams& p) {
+  const unsigned blocks = grid_blocks(ctx, a.n_rows, kWarpsPerBlock);
+  if (p.col_factor || p.col_offset)
+    map_values_kernel<kOp, true><<<blocks, kBlockThreads, 0, ctx.stream>>>(a.n_rows, a.indptr,
+                                                                             a.indices, in, out, p);
+  else
+    map_values_kernel<kOp, false><<<blocks, kBlockThreads, 0, ctx.stream>>>(a.n_rows, a.indptr,
+                                                                              a.indices, in, out, p);
+  CS_CUDA_CHECK_LAUNCH("map_values_kernel");
 }
 
 }  // namespace
@@ -62,9 +98,11 @@ void map_values_on_device(const CsrView& a, const float* in, float* out, const V
   p.log_divisor = map.log_divisor;
   p.lo = map.lo;
   p.hi = map.hi;
-  map_values_kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
-      a.n_rows, a.indptr, a.indices, in, out, p);
-  CS_CUDA_CHECK_LAUNCH("map_values_kernel");
+  switch (map.op) {
+    case ValueMap::Op::Log1p: launch_map<int(ValueMap::Op::Log1p)>(ctx, a, in, out, p); break;
+    case ValueMap::Op::Expm1: launch_map<int(ValueMap::Op::Expm1)>(ctx, a, in, out, p); break;
+    default: launch_map<int(ValueMap::Op::None)>(ctx, a, in, out, p); break;
+  }
   synchronize(ctx);  // before the factor arrays are freed
 }
 

@@ -419,6 +419,23 @@ void test_row_subset_sums(std::mt19937_64& rng, const HostShard& h, const Device
       check(want == got, what);
     });
   }
+  // The fused QC pass: the subset sums above and the GPU's row_stats, bit for bit.
+  for (int n_subsets : {0, 1, 3, 32}) {
+    std::string what = label + ": row_qc, " + std::to_string(n_subsets) + " subsets";
+    guarded(what, [&] {
+      std::vector<uint32_t> bits(size_t(h.n_cols));
+      for (auto& b : bits) b = uint32_t(rng()) & uint32_t(rng());
+      const size_t n = size_t(h.n_rows), n_out = size_t(n_subsets) * n;
+      std::vector<double> want(n_out, -7.0), got(n_out, -9.0), sums(n, -1.0), want_sums(n, -2.0);
+      std::vector<int64_t> pos(n, -1), want_pos(n, -2);
+      cpu().row_subset_sums(h.view(), h.values.data(), bits.data(), n_subsets, want.data());
+      cuda_backend().row_stats(d.view, d.data(), {want_sums.data(), want_pos.data()});
+      gpu().row_qc(d.view, d.data(), bits.data(), n_subsets, {sums.data(), pos.data()}, got.data());
+      check(want == got && pos == want_pos &&
+                (n == 0 || std::memcmp(sums.data(), want_sums.data(), n * 8) == 0),
+            what);
+    });
+  }
 }
 
 void test_row_top_sums(const HostShard& h, const DeviceShard& d, const std::string& label) {
