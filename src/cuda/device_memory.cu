@@ -13,6 +13,7 @@
 #include "../core/parallel_for.h"
 #include "cuda_check.h"
 #include "device_context.h"
+#include "host_pinning.h"
 
 namespace cellshard {
 
@@ -75,7 +76,7 @@ PinnedCache& pinned_cache() {
 void release_cached_pinned(PinnedCache& c) {
   for (auto& [bytes, ptr] : c.free_blocks) {
     c.sizes.erase(ptr);
-    if (cudaFreeHost(ptr) != cudaSuccess) cudaGetLastError();
+    unpin_host_memory(ptr, bytes);
   }
   c.free_blocks.clear();
 }
@@ -212,15 +213,12 @@ void* pinned_allocate(size_t bytes) {
     c.free_blocks.erase(found);
     return ptr;
   }
-  void* ptr = nullptr;
-  cudaError_t err = cudaMallocHost(&ptr, bytes);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
+  void* ptr = pin_new_host_memory(bytes);
+  if (!ptr) {
     release_cached_pinned(c);
-    err = cudaMallocHost(&ptr, bytes);
+    ptr = pin_new_host_memory(bytes);
   }
-  if (err != cudaSuccess) {
-    cudaGetLastError();
+  if (!ptr) {
     size_t free_bytes = 0, total_bytes = 0;
     memory_info(kHost, &free_bytes, &total_bytes);
     throw OutOfMemory(kPinned, bytes, free_bytes, total_bytes);
