@@ -6,21 +6,44 @@
 // consecutive memory. Each entry is one 64-bit word: x_g = x / s_g as a
 // double (exact: s_g is a power of two, and x has float's 24 significant
 // bits, so the double's low 29 bits are zero) with the gene's place in its
-// panel in the low 8 bits.
+// panel in the low 8 bits. Where each row starts in each panel is a 32-bit
+// offset (a chunk holds at most 2^27 entries, or one row).
 //
 // Tiles: block (t, s) owns the tile of the Gram between panels p >= q (pair t)
 // and adds the rows [s * kRowsPerBlock, ...) of the chunk into it, held in
-// shared memory. Each warp takes groups of kGroupRows rows: it copies the
-// group's entries of both panels (contiguous) into its staging area in shared
-// memory, then, row by row, its lanes take the row's products x_a x_b
-// (a in p, b in q) one each. Only the lower triangle is computed.
+// shared memory. Each warp takes a contiguous share of those rows and walks it
+// in windows: as many of the next 32 rows as have at most kStageEntries
+// entries in the two panels (any one row fits: at most 2 x 128). It copies the
+// window's entries of both panels (contiguous) into its staging area and lists
+// the rows that have products. The window's products x_a x_b (a in p, b in q;
+// on the diagonal tile only b <= a) form one sequence, row by row, a by a, b
+// by b; each lane takes a run of 1/32 of it, finds where its run starts (a
+// binary search over the rows' starts, then a division, or a square root on
+// the diagonal) and steps through it, b by b. So every lane has work whatever
+// the rows' lengths (~4.4 entries a panel a row at 3.5% density), and a row
+// costs the warp only its share of the window's bookkeeping. Tile entry
+// (a, b) lives at gb * 128 + (ga + gb) mod 128, which spreads a row's
+// products of one a over the banks.
+//
+// Where the time goes (bench/gram_kernel.cu and Nsight Compute, H100, 1.43M
+// rows x 5,000 genes at 3.5%, 2.2e10 products): the tile kernel is ~90% of
+// it. Before, a warp took one row at a time (~20 products for 32 lanes) with
+// a row's products of one a in one bank: 0.202 s of 0.209. One flat sequence
+// with lane t taking product t of each step (the row found by a warp OR of
+// row starts, (a, b) by a division, per product) made it 0.076 s, bound by
+// instruction issue (~90 warp instructions a step of 32 products); runs stepped b
+// by b (this) 0.072 s, bound by shared memory (2.6-way bank conflicts on
+// shared loads, 21 of 32 lanes active on average). Per-strip tables
+// (a lane per (row, a), products by a warp OR over strip starts) were slower:
+// 0.085 s. What is left is two shared atomics and one shared load a product.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
 // the carry passed on (the GPU has native 32-bit shared-memory atomic adds; its
 // 64-bit ones are compare-and-swap loops). Integer addition does not depend on
 // the order, so the tile is the same bits whatever order the threads run in
-// (deterministic with atomics). A row adds at most one product to each entry
+// (deterministic with atomics), and the same bits whichever warp takes which
+// product. A row adds at most one product to each entry
 // of the tile and a block adds at most 2^16 rows, so with F = 46 no sum can
 // overflow (|sum| <= 2^16 2^46 = 2^62). Each product's rounding error is at
 // most 2^-47 s_a s_b <= 2^-45 max|x_a| max|x_b|: as fine as float64 (2^-53 of
@@ -50,10 +73,9 @@ namespace {
 constexpr int kPanel = 128;                 // a tile of 128 x 128 x 8 bytes: 128 KiB of shared memory
 constexpr int kTileThreads = 1024;
 constexpr int kTileWarps = kTileThreads / 32;
-constexpr int kGroupRows = 16;              // rows a warp stages at a time
-constexpr int kStageEntries = 256;          // a warp's staging area: 2 KiB
-constexpr size_t kTileSharedBytes =
-    size_t(kPanel) * kPanel * 8 + size_t(kTileWarps) * kStageEntries * 8;  // 192 KiB
+constexpr int kStageEntries = 2 * kPanel;   // a warp's staging area (2 KiB): any one row fits
+constexpr size_t kTileSharedBytes =         // tile, staging areas, 32 rows' RowMeta a warp: 208 KiB
+    size_t(kPanel) * kPanel * 8 + size_t(kTileWarps) * (kStageEntries * 8 + 32 * 16);
 constexpr int64_t kRowsPerBlock = 1 << 16;  // rows one block adds: bounds the fixed-point sums
 constexpr int kFractionBits = 46;           // 62 - log2(kRowsPerBlock)
 constexpr int kMaxSplits = 8;               // blocks per tile and chunk
@@ -119,11 +141,11 @@ __global__ void panel_starts_kernel(int64_t r0, int64_t rows, int n_panels,
 // panel's rows, so that the exclusive scan of counts gives every row's first
 // entry in the panel-major layout and, at [p * (rows + 1) + rows], its panel's end.
 __global__ void panel_counts_kernel(int64_t rows, int n_panels, const int32_t* __restrict__ start,
-                                    int64_t* counts) {
+                                    int32_t* counts) {
   const int64_t total = int64_t(n_panels) * (rows + 1);
   for (int64_t idx = global_thread_id(); idx < total; idx += grid_thread_count()) {
     const int64_t p = idx / (rows + 1), i = idx % (rows + 1);
-    counts[idx] = i == rows ? 0 : int64_t(start[(p + 1) * rows + i] - start[p * rows + i]);
+    counts[idx] = i == rows ? 0 : start[(p + 1) * rows + i] - start[p * rows + i];
   }
 }
 
@@ -135,7 +157,7 @@ __global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __
                                      const float* __restrict__ values,
                                      const double* __restrict__ inv_scale,
                                      const int32_t* __restrict__ start,
-                                     const int64_t* __restrict__ first, PanelEntry* entries) {
+                                     const int32_t* __restrict__ first, PanelEntry* entries) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < rows; i += grid_warp_count()) {
     const int64_t b = indptr[r0 + i], e = indptr[r0 + i + 1];
@@ -166,19 +188,43 @@ __device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, long long v) {
   atomicAdd(hi, int(v >> 32) + carry);
 }
 
+// Inclusive prefix sum of x over the lanes (32-bit). All 32 lanes must call it.
+__device__ __forceinline__ int warp_inclusive_sum_int(int x) {
+  const int lane = lane_id();
+  for (int d = 1; d < 32; d <<= 1) {
+    const int y = __shfl_up_sync(kFullWarp, x, d);
+    if (lane >= d) x += y;
+  }
+  return x;
+}
+
+// A window's row with products, in shared memory (16 bytes, one load):
+// x: its first product in the window's sequence; y: where its entries of
+// panel p (low 16 bits) and of panel q (high) start in the staging area;
+// z: its entries in p (low) and in q (high); w: 1 / (entries in q) as float bits.
+using RowMeta = int4;
+
+// The tile entry of genes ga (panel p) and gb (panel q): row gb, column
+// rotated by gb, so that a warp's products spread over the banks.
+__device__ __forceinline__ int tile_index(int ga, int gb) {
+  return gb * kPanel + ((ga + gb) & (kPanel - 1));
+}
+
 // Grid (panel pairs, row blocks). Adds the tile of panels (p, q) over rows
 // [y * kRowsPerBlock, ...) of the chunk to part y of the output: `gram` for
 // y = 0, partials + (y - 1) n^2 otherwise (column-major n x n, lower triangle).
 __global__ void __launch_bounds__(kTileThreads, 1)
-gram_tile_kernel(int64_t rows, int64_t n_cols, const int64_t* __restrict__ first,
+gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first,
                  const PanelEntry* __restrict__ entries, const double* __restrict__ inv_scale,
                  double* gram, double* partials) {
-  // lo[j * kPanel + i], hi[...]: the sum for genes p * kPanel + i, q * kPanel + j.
+  // lo[tile_index(i, j)], hi[...]: the sum for genes p * kPanel + i, q * kPanel + j.
   extern __shared__ unsigned long long shared[];
   unsigned* lo = reinterpret_cast<unsigned*>(shared);
   int* hi = reinterpret_cast<int*>(lo + kPanel * kPanel);
   const int warp = int(threadIdx.x >> 5), lane = lane_id();
   PanelEntry* stage = shared + kPanel * kPanel + warp * kStageEntries;
+  RowMeta* meta =
+      reinterpret_cast<RowMeta*>(shared + kPanel * kPanel + kTileWarps * kStageEntries) + warp * 32;
   int p, q;
   panel_pair(int64_t(blockIdx.x), p, q);
   const bool diagonal = p == q;
@@ -187,56 +233,112 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int64_t* __restrict__ first
     hi[i] = 0;
   }
   __syncthreads();
-  const int64_t* first_p = first + int64_t(p) * (rows + 1);
-  const int64_t* first_q = first + int64_t(q) * (rows + 1);
+  const int32_t* first_p = first + int64_t(p) * (rows + 1);
+  const int32_t* first_q = first + int64_t(q) * (rows + 1);
   const int64_t r_begin = int64_t(blockIdx.y) * kRowsPerBlock;
   const int64_t r_end = min(rows, r_begin + kRowsPerBlock);
+  const int64_t share = (r_end - r_begin + kTileWarps - 1) / kTileWarps;
+  const int64_t w_end = min(r_end, r_begin + (warp + 1) * share);
   const double to_fixed = ldexp(1.0, kFractionBits);
   const double magic = 6755399441055744.0;  // 1.5 2^52: adding it leaves round(y) in the low bits
-  for (int64_t base = r_begin + int64_t(warp) * kGroupRows; base < r_end;
-       base += int64_t(kTileWarps) * kGroupRows) {
-    // Lane j <= kGroupRows: where row base + j starts in each panel (j = kGroupRows: the end).
-    const int64_t r = min(base + min(lane, kGroupRows), r_end);
-    const int64_t fp = first_p[r], fq = first_q[r];
-    const int64_t p0 = __shfl_sync(kFullWarp, fp, 0), q0 = __shfl_sync(kFullWarp, fq, 0);
-    const int64_t np = __shfl_sync(kFullWarp, fp, kGroupRows) - p0;
-    const int64_t nq = diagonal ? 0 : __shfl_sync(kFullWarp, fq, kGroupRows) - q0;
-    // Stage both panels' entries of the group when they fit, else read them in place.
-    const bool staged = np + nq <= kStageEntries;
-    if (staged) {
-      for (int k = lane; k < int(np); k += 32) stage[k] = entries[p0 + k];
-      for (int k = lane; k < int(nq); k += 32) stage[np + k] = entries[q0 + k];
-    }
-    __syncwarp();
-    const int rows_here = int(min(int64_t(kGroupRows), r_end - base));
-    for (int j = 0; j < rows_here; ++j) {
-      const int64_t a_at = __shfl_sync(kFullWarp, fp, j) - p0;
-      const int na = int(__shfl_sync(kFullWarp, fp, j + 1) - p0 - a_at);
-      const int64_t b_at = diagonal ? a_at : __shfl_sync(kFullWarp, fq, j) - q0;
-      const int nb = diagonal ? na : int(__shfl_sync(kFullWarp, fq, j + 1) - q0 - b_at);
-      const int products = na * nb;
-      if (products == 0) continue;
-      const float inv_nb = 1.0f / float(nb);
-      for (int t = lane; t < products; t += 32) {
-        int a = int((float(t) + 0.5f) * inv_nb);
-        int b = t - a * nb;
-        if (b < 0) { --a; b += nb; } else if (b >= nb) { ++a; b -= nb; }
-        const PanelEntry ea = staged ? stage[a_at + a] : entries[p0 + a_at + a];
-        const PanelEntry eb = staged ? stage[(diagonal ? 0 : np) + b_at + b]
-                                     : entries[(diagonal ? p0 : q0) + b_at + b];
-        const int ga = entry_gene(ea), gb = entry_gene(eb);
-        if (diagonal && gb > ga) continue;
-        const double y = fma(entry_value(ea) * entry_value(eb), to_fixed, magic);  // product exact
-        const long long fixed = __double_as_longlong(y) - __double_as_longlong(magic);
-        add_fixed(lo + gb * kPanel + ga, hi + gb * kPanel + ga, fixed);
+  for (int64_t r = r_begin + warp * share; r < w_end;) {
+    // Lane j: row r + j's entries in each panel and where they start.
+    const int64_t row = r + lane;
+    const bool in = row < w_end;
+    int a0 = 0, na = 0, b0 = 0, nb = 0;
+    if (in) {
+      a0 = first_p[row];
+      na = first_p[row + 1] - a0;
+      if (!diagonal) {
+        b0 = first_q[row];
+        nb = first_q[row + 1] - b0;
       }
     }
-    __syncwarp();  // the staging area is reused by the next group
+    // The window: rows whose entries fit the staging area (prefix sums of
+    // na in the low 16 bits and nb in the high; at most 32 x 128 each).
+    const int packed = warp_inclusive_sum_int(na | (nb << 16));
+    const int end_a = packed & 0xffff, end_b = packed >> 16;
+    const int m = __popc(__ballot_sync(kFullWarp, in && end_a + end_b <= kStageEntries));
+    const bool take = lane < m;
+    const int staged_a = __shfl_sync(kFullWarp, end_a, m - 1);
+    const int staged_b = __shfl_sync(kFullWarp, end_b, m - 1);
+    const int first_a = __shfl_sync(kFullWarp, a0, 0), first_b = __shfl_sync(kFullWarp, b0, 0);
+    if (diagonal) nb = na;
+    const int products = take ? (diagonal ? na * (na + 1) / 2 : na * nb) : 0;
+    const int end_products = warp_inclusive_sum_int(products);
+    const int total = __shfl_sync(kFullWarp, end_products, 31);
+    const unsigned busy = __ballot_sync(kFullWarp, products > 0);
+    if (products > 0) {
+      const int at_a = end_a - na, at_b = diagonal ? at_a : staged_a + end_b - nb;
+      meta[__popc(busy & ((1u << lane) - 1u))] =
+          make_int4(end_products - products, at_a | (at_b << 16), na | (nb << 16),
+                    __float_as_int(1.0f / float(nb)));
+    }
+    for (int k = lane; k < staged_a; k += 32) stage[k] = entries[first_a + k];
+    for (int k = lane; k < staged_b; k += 32) stage[staged_a + k] = entries[first_b + k];
+    __syncwarp();
+    // Lane c holds where the c-th row with products starts in the sequence.
+    const int row_start = lane < __popc(busy) ? meta[lane].x : INT_MAX;
+    // Each lane takes a run of consecutive products and steps through it.
+    const int run = (total + 31) >> 5;
+    int t = lane * run;
+    const int t_end = min(t + run, total);
+    int c = 0;  // the row of product t: the last row that starts at or before t
+    for (int step = 16; step > 0; step >>= 1) {
+      const int start = __shfl_sync(kFullWarp, row_start, c + step);
+      if (start <= t) c += step;
+    }
+    if (t < t_end) {
+      RowMeta mt = meta[c];
+      int na = mt.z & 0xffff, nb = mt.z >> 16, at_a = mt.y & 0xffff, at_b = mt.y >> 16;
+      const int u = t - mt.x;
+      int ia, ib;
+      if (diagonal) {  // u = ia (ia + 1) / 2 + ib, ib <= ia
+        ia = int((sqrtf(8.0f * float(u) + 1.0f) - 1.0f) * 0.5f);
+        ib = u - ia * (ia + 1) / 2;
+        while (ib < 0) { --ia; ib += ia + 1; }
+        while (ib > ia) { ++ia; ib -= ia; }
+      } else {  // u = ia nb + ib
+        ia = int((float(u) + 0.5f) * __int_as_float(mt.w));
+        ib = u - ia * nb;
+        if (ib < 0) { --ia; ib += nb; } else if (ib >= nb) { ++ia; ib -= nb; }
+      }
+      PanelEntry ea = stage[at_a + ia];
+      double xa = entry_value(ea) * to_fixed;  // x_a 2^F, exact
+      int ga = entry_gene(ea);
+      int b_end = diagonal ? ia + 1 : nb;
+      for (; t < t_end; ++t) {
+        if (ib == b_end) {  // the next a of the row, or the next row
+          ib = 0;
+          if (++ia == na) {
+            mt = meta[++c];
+            na = mt.z & 0xffff;
+            nb = mt.z >> 16;
+            at_a = mt.y & 0xffff;
+            at_b = mt.y >> 16;
+            ia = 0;
+          }
+          ea = stage[at_a + ia];
+          xa = entry_value(ea) * to_fixed;
+          ga = entry_gene(ea);
+          b_end = diagonal ? ia + 1 : nb;
+        }
+        const PanelEntry eb = stage[at_b + ib];
+        // round(x_a x_b 2^F): the product is exact, then one rounding
+        const double y = fma(xa, entry_value(eb), magic);
+        const long long fixed = __double_as_longlong(y) - __double_as_longlong(magic);
+        const int at = tile_index(ga, entry_gene(eb));
+        add_fixed(lo + at, hi + at, fixed);
+        ++ib;
+      }
+    }
+    __syncwarp();  // the staging area and the rows' list are reused by the next window
+    r += m;
   }
   __syncthreads();
   double* out = blockIdx.y == 0 ? gram : partials + (int64_t(blockIdx.y) - 1) * n_cols * n_cols;
   for (int idx = threadIdx.x; idx < kPanel * kPanel; idx += blockDim.x) {
-    const int i = idx % kPanel, j = idx / kPanel;
+    const int j = idx / kPanel, i = (idx - j) & (kPanel - 1);  // idx = tile_index(i, j)
     const int64_t gi = int64_t(p) * kPanel + i, gj = int64_t(q) * kPanel + j;
     const long long sum = (long long)(((unsigned long long)(unsigned)hi[idx] << 32) | lo[idx]);
     if (gi >= n_cols || gj >= n_cols || gi < gj || sum == 0) continue;
@@ -337,15 +439,17 @@ bool sparse_gram_is_faster(const GramWork& w) {
   // Seconds, from rates measured on an H100 (bench/gram_methods.cu, 100,000
   // rows x 5,000 genes, uniform rows): the dense path adds rows x n^2 / 2
   // products at the Dsyrk rate (2.1e13 a second) after writing the rows out
-  // densely; the sparse one adds half the squared row lengths (1.6e11
+  // densely; the sparse one adds half the squared row lengths (4.5e11
   // products a second) and its tile blocks visit every row once per panel
-  // pair (1.1e10 visits a second). They cross near 10% density at 5,000
-  // genes (0.062 s against 0.063 s); at 3.5% sparse takes 0.016 s, dense 0.062 s.
+  // pair (3e10 visits a second). Measured: 0.0065 s at 3.5% (dense 0.062 s),
+  // 0.028 s at 10% (dense 0.063), 0.092 s at 20% (dense 0.063): they cross
+  // near 15% density at 5,000 genes. At the benchmark share (1.43M rows at
+  // 3.5%) the model says 0.088 s for the sparse method; it took 0.080 s.
   const double n = double(w.n_cols), rows = double(w.n_rows);
   const double panels = std::ceil(n / kPanel);
   const double dense = rows * n * n / 2 / 2.1e13 + rows * n * 8 / 2.5e12;
   const double sparse =
-      w.sum_squared_lengths / 2 / 1.6e11 + panels * (panels + 1) / 2 * rows / 1.1e10;
+      w.sum_squared_lengths / 2 / 4.5e11 + panels * (panels + 1) / 2 * rows / 3e10;
   return sparse < dense;
 }
 
@@ -391,8 +495,8 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     if (entries > 0) {
       const int64_t n_counts = int64_t(n_panels) * (rows + 1);
       BufferPtr start = make_buffer(a.device, size_t(rows) * size_t(n_panels + 1) * sizeof(int32_t));
-      BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int64_t));
-      BufferPtr first = make_buffer(a.device, size_t(n_counts) * sizeof(int64_t));
+      BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
+      BufferPtr first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
       panel_starts_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
                             ctx.stream>>>(r0, rows, n_panels, a.indptr, a.indices,
@@ -400,26 +504,26 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       CS_CUDA_CHECK_LAUNCH("panel_starts_kernel");
       panel_counts_kernel<<<grid_blocks(ctx, n_counts, kBlockThreads), kBlockThreads, 0,
                             ctx.stream>>>(rows, n_panels, as_device<int32_t>(start),
-                                          as_device<int64_t>(counts));
+                                          as_device<int32_t>(counts));
       CS_CUDA_CHECK_LAUNCH("panel_counts_kernel");
       size_t scan_bytes = 0;
-      CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, as_device<int64_t>(counts),
-                                                  as_device<int64_t>(first), int(n_counts),
+      CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, as_device<int32_t>(counts),
+                                                  as_device<int32_t>(first), int(n_counts),
                                                   ctx.stream));
       BufferPtr scan_space = make_buffer(a.device, std::max<size_t>(scan_bytes, 1));
       CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scan_space->data(), scan_bytes,
-                                                  as_device<int64_t>(counts),
-                                                  as_device<int64_t>(first), int(n_counts),
+                                                  as_device<int32_t>(counts),
+                                                  as_device<int32_t>(first), int(n_counts),
                                                   ctx.stream));
       panel_scatter_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
                              ctx.stream>>>(r0, rows, a.indptr, a.indices, values,
                                            as_device<double>(scales), as_device<int32_t>(start),
-                                           as_device<int64_t>(first), as_device<PanelEntry>(layout));
+                                           as_device<int32_t>(first), as_device<PanelEntry>(layout));
       CS_CUDA_CHECK_LAUNCH("panel_scatter_kernel");
       clock.add_to(last_phases.layout);
       const unsigned row_blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
       gram_tile_kernel<<<dim3(unsigned(pairs), row_blocks), kTileThreads, tile_bytes,
-                         ctx.stream>>>(rows, n, as_device<int64_t>(first),
+                         ctx.stream>>>(rows, n, as_device<int32_t>(first),
                                        as_device<PanelEntry>(layout), as_device<double>(scales),
                                        gram, partials ? as_device<double>(partials) : nullptr);
       CS_CUDA_CHECK_LAUNCH("gram_tile_kernel");
