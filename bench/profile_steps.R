@@ -1,3 +1,5 @@
+# (Superseded by bench/r_overhead.R, which times every cellshard function by the
+# wall clock; kept because BENCHMARKS.md quotes its runs.)
 # Where each step's time goes: runs the seed sequence verb by verb (as
 # runSeedPipeline does) with every C++ entry point (cs_*) timed, and prints,
 # per step, the seconds spent inside each entry point and the rest (R code:

@@ -25,6 +25,7 @@
 #include "cublas_handles.h"
 #include "cuda_check.h"
 #include "cusolver_handles.h"
+#include "phase_clock.h"
 #include "subspace_kernels.h"
 
 namespace cellshard {
@@ -240,25 +241,6 @@ class Subspace {
   syevjInfo_t jacobi_ = nullptr;
 };
 
-// Adds the seconds since the last mark to a phase's total (options.profile).
-class PhaseClock {
- public:
-  PhaseClock(const DeviceContext& ctx, bool on, double* seconds)
-      : ctx_(ctx), on_(on), seconds_(seconds), mark_(std::chrono::steady_clock::now()) {}
-  void add(int phase) {
-    if (!on_) return;
-    synchronize(ctx_);
-    const auto now = std::chrono::steady_clock::now();
-    seconds_[phase] += std::chrono::duration<double>(now - mark_).count();
-    mark_ = now;
-  }
-
- private:
-  const DeviceContext& ctx_;
-  bool on_;
-  double* seconds_;
-  std::chrono::steady_clock::time_point mark_;
-};
 
 enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
 
@@ -272,7 +254,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
   int p = o.block > 0 ? o.block : std::max((16 * k + 9) / 10, k + 32);
   p = int(std::min<int64_t>(std::max(p, k), n));
 
-  PhaseClock clock(ctx, o.profile, report.seconds);
+  PhaseClock clock(ctx, o.profile);
   SolverSlot& solver = solver_slot(ctx.device);
   std::lock_guard<std::mutex> lock(solver.mutex);
   ready(solver, ctx.stream);
@@ -287,7 +269,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
   if (!s.orthonormalize(s.block(x), pa)) return report;
   if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
   x = others(2);
-  clock.add(kStart);
+  clock.add_to(report.seconds[kStart]);
   double top = 0;
   const double budget = o.max_products * double(n);
   while (true) {
@@ -333,13 +315,13 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
       cur = out;
     }
     x = cur;
-    clock.add(kFilter);
+    clock.add_to(report.seconds[kFilter]);
     s.project_out_locked(s.block(x), pa, locked);
     if (!s.orthonormalize(s.block(x), pa)) return report;
-    clock.add(kOrthonormalize);
+    clock.add_to(report.seconds[kOrthonormalize]);
     if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
     x = others(2);
-    clock.add(kRayleighRitz);
+    clock.add_to(report.seconds[kRayleighRitz]);
   }
 
   // No Ritz value left in the block above the k-th locked one: a pair that
@@ -364,7 +346,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
               vectors + int64_t(i) * n);
   }
   report.converged = true;
-  clock.add(kFinish);
+  clock.add_to(report.seconds[kFinish]);
   return report;
 }
 

@@ -49,6 +49,7 @@
 #include "cuda_check.h"
 #include "device_context.h"
 #include "fixed_point.cuh"
+#include "phase_clock.h"
 #include "pipeline_device.h"
 #include "warp_primitives.cuh"
 
@@ -360,24 +361,6 @@ __global__ void moments_finish_kernel(int64_t n_cols, GeneSums sums,
 
 thread_local MomentPhases last_phases;
 
-class PhaseClock {
- public:
-  explicit PhaseClock(const DeviceContext& ctx)
-      : ctx_(ctx), on_(std::getenv("CELLSHARD_MOMENTS_PROFILE") != nullptr),
-        t_(std::chrono::steady_clock::now()) {}
-  void add_to(double& phase) {
-    if (!on_) return;
-    synchronize(ctx_);
-    const auto now = std::chrono::steady_clock::now();
-    phase += std::chrono::duration<double>(now - t_).count();
-    t_ = now;
-  }
-
- private:
-  const DeviceContext& ctx_;
-  bool on_;
-  std::chrono::steady_clock::time_point t_;
-};
 
 int blocks_per_sm(const void* kernel, size_t shared_bytes) {
   int n = 0;
@@ -398,7 +381,7 @@ void col_moments_on_device(const CsrView& a, const float* values, const MomentOp
   CS_CHECK(a.n_cols <= int64_t(INT32_MAX), "internal: col_moments with more than 2^31 genes");
   const DeviceContext& ctx = use_device(a.device);
   last_phases = MomentPhases{};
-  PhaseClock clock(ctx);
+  PhaseClock clock(ctx, "CELLSHARD_MOMENTS_PROFILE");
   const int64_t n = a.n_cols;
   int max_shared = 0;
   CS_CUDA_CHECK(cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin,

@@ -64,6 +64,7 @@
 #include "../core/buffer.h"
 #include "../core/errors.h"
 #include "cuda_check.h"
+#include "phase_clock.h"
 #include "warp_primitives.cuh"
 
 namespace cellshard {
@@ -399,24 +400,6 @@ T* as_device(const BufferPtr& b) {
 // synchronised at each phase's end, which costs a little.
 SparseGramPhases last_phases;
 
-class PhaseClock {
- public:
-  explicit PhaseClock(const DeviceContext& ctx)
-      : ctx_(ctx), on_(std::getenv("CELLSHARD_GRAM_PROFILE") != nullptr),
-        t_(std::chrono::steady_clock::now()) {}
-  void add_to(double& phase) {
-    if (!on_) return;
-    synchronize(ctx_);
-    const auto now = std::chrono::steady_clock::now();
-    phase += std::chrono::duration<double>(now - t_).count();
-    t_ = now;
-  }
-
- private:
-  const DeviceContext& ctx_;
-  bool on_;
-  std::chrono::steady_clock::time_point t_;
-};
 
 }  // namespace
 
@@ -459,7 +442,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   last_phases = SparseGramPhases{};
   if (a.nnz == 0 || a.n_rows == 0 || n == 0) return true;  // adds nothing
   CS_CHECK(n <= int64_t(INT32_MAX), "internal: sparse Gram with too many columns");
-  PhaseClock clock(ctx);
+  PhaseClock clock(ctx, "CELLSHARD_GRAM_PROFILE");
   std::vector<double> inv_scale;
   if (!gene_inverse_scales(ctx, a, values, inv_scale)) return false;
   BufferPtr scales = make_buffer(a.device, inv_scale.size() * sizeof(double));
