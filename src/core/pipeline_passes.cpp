@@ -71,17 +71,7 @@ void column_moments(const ShardedMatrix& m, const MomentOptions& options, double
 
 void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
                  double* out) {
-  const ShardedIndex& idx = m.index();
-  CS_CHECK(int64_t(gene_bits.size()) == idx.n_cols, "internal: one subset mask per gene");
-  CS_CHECK(n_subsets >= 0 && n_subsets <= 32, "at most 32 gene subsets");
-  std::vector<int64_t> off = idx.row_offsets();
-  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
-    const ShardIndex& sh = *idx.shards[s];
-    std::vector<double> part(size_t(n_subsets) * size_t(sh.n_rows));
-    kernels_of(sh).row_subset_sums(v.index, v.values[0], gene_bits.data(), n_subsets,
-                                   part.data());
-    scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(n_subsets), out);
-  });
+  cell_qc(m, gene_bits, n_subsets, nullptr, nullptr, out);  // the QC pass without its statistics
 }
 
 void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
@@ -95,8 +85,8 @@ void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int
     // One subset (or one shard) lands in place; more go through a block per shard.
     const bool in_place = n_subsets <= 1 || idx.shards.size() == 1;
     std::vector<double> part(in_place ? 0 : size_t(n_subsets) * size_t(sh.n_rows));
-    kernels_of(sh).row_qc(v.index, v.values[0], gene_bits.data(), n_subsets,
-                          {sums + off[s], n_positive + off[s]},
+    const AxisStats stats = sums ? AxisStats{sums + off[s], n_positive + off[s]} : AxisStats{};
+    kernels_of(sh).row_qc(v.index, v.values[0], gene_bits.data(), n_subsets, stats,
                           n_subsets == 0 ? nullptr : in_place ? subset_out + off[s] : part.data());
     if (!in_place) scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(n_subsets), subset_out);
   });

@@ -24,9 +24,9 @@ void column_moments(const ShardedMatrix& m, const MomentOptions& options, double
 void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
                  double* out);
 
-// The QC pass per cell: sums and counts of values > 0 (as row_stats) and
-// the sums over gene subsets (as subset_sums, into subset_out), from one read
-// of each shard where the backend can.
+// The QC pass per cell: sums and counts of values > 0 (as row_stats; both
+// null: not wanted) and the sums over gene subsets (into subset_out,
+// out[k * n_cells + c]), from one read of each shard where the backend can.
 void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
              double* sums, int64_t* n_positive, double* subset_out);
 
