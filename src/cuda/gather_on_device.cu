@@ -120,8 +120,9 @@ GatherOutput gather_rows_on_device(const CsrView& a, const std::vector<const flo
       n == a.n_rows && first_index_where(size_t(n), [&](size_t i) { return rows[i] != int64_t(i); }) < 0;
   BufferPtr d_rows = in_order ? nullptr : upload_vector(device, rows);
   const int64_t* rows_ptr = d_rows ? d_rows->as<int64_t>() : nullptr;
-  // A selection (genes kept at most once, in order; the identity too) takes
-  // the kernels without a prefix sum per chunk; other maps the general ones.
+  // A selection (genes kept at most once, in order: the identity and every
+  // monotone map) takes the kernels without a prefix sum per chunk; the
+  // others (repeated or reordered genes) the general ones.
   const std::vector<int32_t> selected = genes.identity ? std::vector<int32_t>() : selected_columns(genes);
   const bool selection = genes.identity || !selected.empty();
   BufferPtr d_new_col, d_map_ptr, d_out_cols;
@@ -167,19 +168,6 @@ GatherOutput gather_rows_on_device(const CsrView& a, const std::vector<const flo
     synchronize(ctx);
     return out;
   }
-  if (genes.monotone) {
-    // Source order is already column order: columns (with the first layer)
-    // and each value layer are written in one pass each.
-    if (values.empty())
-      launch_fill_gathered(ctx, a, rows_ptr, n, map_ptr, out_cols, out_ptr, nullptr, new_cols,
-                           nullptr);
-    for (size_t l = 0; l < values.size(); ++l)
-      launch_fill_gathered(ctx, a, rows_ptr, n, map_ptr, out_cols, out_ptr, values[l],
-                           l == 0 ? new_cols : nullptr, out.values[l]->as<float>());
-    synchronize(ctx);
-    return out;
-  }
-
   // Columns come out of source order unsorted: write, then sort each row.
   // Values are then looked up by column, so that every layer, now or in a
   // later call with `prebuilt`, follows the same (unique) sorted order.
