@@ -13,12 +13,16 @@ cs_upload_bandwidth <- function(device) {
     .Call(`_cellshard_cs_upload_bandwidth`, device)
 }
 
+cs_download_bandwidth <- function(device) {
+    .Call(`_cellshard_cs_download_bandwidth`, device)
+}
+
 cs_stream_counters <- function() {
     .Call(`_cellshard_cs_stream_counters`)
 }
 
-cs_cell_qc <- function(handle, gene_bits, n_subsets) {
-    .Call(`_cellshard_cs_cell_qc`, handle, gene_bits, n_subsets)
+cs_cell_qc <- function(handle, gene_bits, n_subsets, genes = FALSE) {
+    .Call(`_cellshard_cs_cell_qc`, handle, gene_bits, n_subsets, genes)
 }
 
 cs_size_factors <- function(totals, target) {

@@ -23,9 +23,19 @@
 #'     where its input was, and off the device once the budget is used up.
 #'   \item Each pass over a streamed shard copies it in on a stream of its own
 #'     while the previous shard is computed, through two staging buffers per
-#'     device, so the link and the kernels work at the same time. Several
-#'     GPUs each stream their own shards; in an MPI job each rank streams its
-#'     own share.
+#'     device, so the link and the kernels work at the same time. New data
+#'     that goes back to host memory is copied out on a third stream, beside
+#'     both. Several GPUs each stream their own shards; in an MPI job each
+#'     rank streams its own share.
+#'   \item Steps make as few passes as they can: \code{qcMetrics} makes one
+#'     (cells and genes together); per-cell totals copy in only row pointers
+#'     and values; and a normalisation, log or scaling of streamed shards
+#'     with stored values (\code{normalizeTotal}, \code{log1pTransform},
+#'     \code{scaleGenes}) makes none: those shards' new values are
+#'     \code{"computed"} (see
+#'     \code{\link{deviceLayout}}), on the device, each time a later step
+#'     reads them, from the values they came from, so they take no host
+#'     memory and no copies of their own.
 #'   \item The readers say, with a message, how much of the data will stream
 #'     and roughly what each pass over it costs. \code{\link{deviceLayout}}
 #'     shows where each shard is (\code{home}), \code{\link{deviceMemory}} the

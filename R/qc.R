@@ -50,10 +50,11 @@ qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type 
             bits <- bits + sel * 2^(k - 1)
         }
     }
-    # every per-cell column comes from C++ memory, outside R's heap
-    cells <- .seedCall(m@seed, cs_cell_qc, bits, length(subsets))
+    # every per-cell column comes from C++ memory, outside R's heap; the
+    # per-gene totals come from the same pass over the values
+    cells <- .seedCall(m@seed, cs_cell_qc, bits, length(subsets), TRUE)
     .refuseNegative(m, "qcMetrics", assay.type, cells$n_positive)
-    genes <- .seedCall(m@seed, cs_gene_stats)
+    genes <- cells$genes
     cd <- colData(sce)
     names(cells$columns) <- c("n_genes_by_counts", "total_counts", "log1p_n_genes_by_counts",
                               "log1p_total_counts",

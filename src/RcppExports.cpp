@@ -42,6 +42,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_download_bandwidth
+double cs_download_bandwidth(int device);
+RcppExport SEXP _cellshard_cs_download_bandwidth(SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_download_bandwidth(device));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_stream_counters
 Rcpp::NumericVector cs_stream_counters();
 RcppExport SEXP _cellshard_cs_stream_counters() {
@@ -53,15 +64,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // cs_cell_qc
-Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets);
-RcppExport SEXP _cellshard_cs_cell_qc(SEXP handleSEXP, SEXP gene_bitsSEXP, SEXP n_subsetsSEXP) {
+Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets, bool genes);
+RcppExport SEXP _cellshard_cs_cell_qc(SEXP handleSEXP, SEXP gene_bitsSEXP, SEXP n_subsetsSEXP, SEXP genesSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type handle(handleSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type gene_bits(gene_bitsSEXP);
     Rcpp::traits::input_parameter< int >::type n_subsets(n_subsetsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cs_cell_qc(handle, gene_bits, n_subsets));
+    Rcpp::traits::input_parameter< bool >::type genes(genesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_cell_qc(handle, gene_bits, n_subsets, genes));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -794,8 +806,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_set_memory_budget", (DL_FUNC) &_cellshard_cs_set_memory_budget, 1},
     {"_cellshard_cs_budget_info", (DL_FUNC) &_cellshard_cs_budget_info, 1},
     {"_cellshard_cs_upload_bandwidth", (DL_FUNC) &_cellshard_cs_upload_bandwidth, 1},
+    {"_cellshard_cs_download_bandwidth", (DL_FUNC) &_cellshard_cs_download_bandwidth, 1},
     {"_cellshard_cs_stream_counters", (DL_FUNC) &_cellshard_cs_stream_counters, 0},
-    {"_cellshard_cs_cell_qc", (DL_FUNC) &_cellshard_cs_cell_qc, 3},
+    {"_cellshard_cs_cell_qc", (DL_FUNC) &_cellshard_cs_cell_qc, 4},
     {"_cellshard_cs_size_factors", (DL_FUNC) &_cellshard_cs_size_factors, 2},
     {"_cellshard_cs_in_range", (DL_FUNC) &_cellshard_cs_in_range, 3},
     {"_cellshard_cs_cluster_state", (DL_FUNC) &_cellshard_cs_cluster_state, 0},

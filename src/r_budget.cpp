@@ -35,7 +35,15 @@ Rcpp::List cs_budget_info(Rcpp::IntegerVector devices) {
 // [[Rcpp::export]]
 double cs_upload_bandwidth(int device) {
   CS_R_BEGIN
-  return upload_bandwidth(device);
+  return link_bandwidth(device, true);
+  CS_R_END
+}
+
+// Device -> pinned host, for benchmarks of what streaming writes back.
+// [[Rcpp::export]]
+double cs_download_bandwidth(int device) {
+  CS_R_BEGIN
+  return link_bandwidth(device, false);
   CS_R_END
 }
 

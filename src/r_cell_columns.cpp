@@ -37,9 +37,11 @@ const double* doubles_of(SEXP x, R_xlen_t n, const char* what) {
 // scuttle's per-cell QC columns in one call: n_positive (doubles, for the
 // negative-value check) and `columns`, in this order: n_genes_by_counts,
 // total_counts, their log1p, then for each gene subset its total, percent of
-// the cell's total and log1p of its total. Names are given in R.
+// the cell's total and log1p of its total. Names are given in R. With
+// `genes`, also `genes`: the per-gene sum and n_positive (as cs_gene_stats),
+// from the same pass over the values.
 // [[Rcpp::export]]
-Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets) {
+Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets, bool genes = false) {
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   const size_t n = size_t(m->n_rows());
@@ -47,7 +49,10 @@ Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets)
   HostDoubles total(n), sums(n * size_t(n_subsets));  // sums: n x n_subsets, column-major
   std::vector<int64_t, NoInitAllocator<int64_t>> pos(n);
   std::vector<uint32_t> bits(gene_bits.begin(), gene_bits.end());
-  cell_qc(*m, bits, n_subsets, total.data(), pos.data(), sums.data());
+  std::vector<double> gene_sum(genes ? size_t(m->n_cols()) : 0);
+  std::vector<int64_t> gene_pos(gene_sum.size());
+  cell_qc(*m, bits, n_subsets, total.data(), pos.data(), sums.data(),
+          genes ? GeneTotals{gene_sum.data(), gene_pos.data()} : GeneTotals{});
   HostDoubles n_positive(n), log1p_pos(n), log1p_total(n);
   HostInts n_genes(n);
   each_cell(n, [&](size_t i) {
@@ -73,8 +78,13 @@ Rcpp::List cs_cell_qc(SEXP handle, Rcpp::NumericVector gene_bits, int n_subsets)
     columns[6 + 3 * k] = host_doubles(std::move(log1p_sub));
   }
   columns[1] = host_doubles(std::move(total));
-  return Rcpp::List::create(Rcpp::_["n_positive"] = host_doubles(std::move(n_positive)),
-                            Rcpp::_["columns"] = columns);
+  Rcpp::List out = Rcpp::List::create(Rcpp::_["n_positive"] = host_doubles(std::move(n_positive)),
+                                      Rcpp::_["columns"] = columns);
+  if (genes)
+    out["genes"] = Rcpp::List::create(
+        Rcpp::_["sum"] = Rcpp::wrap(gene_sum),
+        Rcpp::_["n_positive"] = Rcpp::NumericVector(gene_pos.begin(), gene_pos.end()));
+  return out;
   CS_R_END
 }
 

@@ -61,11 +61,12 @@ void memory_info(int device, size_t* free_bytes, size_t* total_bytes) {
 #endif
 }
 
-double upload_bandwidth(int device) {
+double link_bandwidth(int device, bool to_device) {
   if (is_host_memory(device)) return 0;
 #ifdef CELLSHARD_CUDA
-  return measure_upload_bandwidth(device);
+  return measure_link_bandwidth(device, to_device);
 #else
+  (void)to_device;
   return 0;
 #endif
 }

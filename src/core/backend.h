@@ -68,6 +68,11 @@ class Backend {
   virtual void upload_beside(void* dst, int device, const void* host_src, size_t bytes) {
     copy_from_host(dst, device, host_src, bytes);
   }
+  // The other way: `device` to host memory on a stream of its own, beside the
+  // kernels and the uploads; returns when the copy has finished.
+  virtual void download_beside(void* host_dst, const void* src, int device, size_t bytes) {
+    copy_to_host(host_dst, src, device, bytes);
+  }
   // Waits until the work queued on `device` (allocations included) is done.
   virtual void synchronize(int device) {}
 
@@ -101,10 +106,10 @@ std::string gpu_bus_id(int device);
 // Free and total bytes of a device (for kHost, the machine's available memory).
 void memory_info(int device, size_t* free_bytes, size_t* total_bytes);
 
-// Host-to-device bandwidth of a GPU from pinned host memory, in bytes per
-// second: measured once (a few copies of 256 MiB), then remembered. 0 for
-// the host or without the CUDA backend.
-double upload_bandwidth(int device);
+// Host-to-device (to_device) or device-to-host bandwidth of a GPU, from or to
+// pinned host memory, in bytes per second: measured once (a few copies of
+// 256 MiB), then remembered. 0 for the host or without the CUDA backend.
+double link_bandwidth(int device, bool to_device);
 
 // GPU memory that cellshard freed but keeps for reuse goes back to the driver,
 // so that other programs can have it (no-op without the CUDA backend).

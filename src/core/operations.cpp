@@ -10,6 +10,7 @@
 #include "pipeline_passes.h"
 #include "memory_budget.h"
 #include "parallel_for.h"
+#include "write_back.h"
 #include "progress.h"
 #include "shard_stream.h"
 
@@ -60,7 +61,7 @@ void row_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
   for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
     backend_for(sh.device).row_stats(v.index, v.values[0], {sums + off[s], n_positive + off[s]});
-  });
+  }, /*with_indices=*/false);  // per-cell sums read row pointers and values only
 }
 
 void col_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
@@ -174,6 +175,7 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
       if (!shard_resident(*prebuilt, {}, k)) prebuilt = nullptr;
 
   std::vector<GatherOutput> out(segments.size());
+  WriteBack write_back;  // after `out`: gone before it
   std::vector<int> devices;
   std::vector<size_t> source_shards;
   for (const auto& seg : segments) {
@@ -193,12 +195,13 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     for (auto& b : out[k].values) bytes += b ? b->bytes() : 0;
     if (v.staged || over_budget_now(sh.device, bytes, false)) {
       if (!prebuilt) {
-        out[k].indptr = to_pinned(out[k].indptr);
-        out[k].indices = to_pinned(out[k].indices);
+        write_back.put(out[k].indptr, &out[k].indptr);
+        write_back.put(out[k].indices, &out[k].indices);
       }
-      for (auto& b : out[k].values) b = to_pinned(b);
+      for (auto& b : out[k].values) write_back.put(b, &b);
     }
   });
+  write_back.finish();
 
   std::shared_ptr<const ShardedIndex> index = prebuilt;
   if (!index) {
@@ -281,7 +284,7 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
   bool same_layout = p.rows.size() == idx.shards.size();
   for (size_t t = 0; same_layout && t < p.rows.size(); ++t)
     same_layout = p.rows[t] == idx.shards[t]->n_rows && p.devices[t] == idx.shards[t]->device;
-  if (same_layout) return std::make_shared<ShardedMatrix>(m.shared_index(), m.values());
+  if (same_layout) return std::make_shared<ShardedMatrix>(m.shared_index(), m.values(), m.recipe());
 
   std::vector<int64_t> key{2, int64_t(p.rows.size())};
   key.insert(key.end(), p.rows.begin(), p.rows.end());
@@ -305,11 +308,11 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     src_indices[s] = sh.indices;
     src_values[s] = m.values()[s];
     const bool read_indices = !sh.indices && sh.nnz > 0;
-    const bool read_values = !src_values[s] && sh.nnz > 0 && sh.source;
+    const bool read_values = !src_values[s] && sh.nnz > 0 && (sh.source || m.computed(s));
     if (!read_indices && !read_values) continue;
     BufferPtr i = make_buffer(kPinned, size_t(sh.nnz) * sizeof(int32_t));
     BufferPtr v = make_buffer(kPinned, size_t(sh.nnz) * sizeof(float));
-    shard_to_host(sh, src_values[s], nullptr, i->as<int32_t>(), v->as<float>());
+    layer_shard_to_host(m, s, nullptr, i->as<int32_t>(), v->as<float>());
     if (read_indices) src_indices[s] = i;
     if (read_values) src_values[s] = v;
   }
@@ -402,7 +405,7 @@ HostCsr to_host(const ShardedMatrix& m) {
     // Row pointers land shifted by this shard's first non-zero; row 0's slot
     // is the previous shard's end, so download to a temporary.
     std::vector<int64_t> local(size_t(sh.n_rows) + 1);
-    shard_to_host(sh, m.values()[s], local.data(), out.indices.data() + nnz_off[s],
+    layer_shard_to_host(m, s, local.data(), out.indices.data() + nnz_off[s],
                   out.values.data() + nnz_off[s]);
     for (int64_t r = 1; r <= sh.n_rows; ++r) ptr[r] = local[size_t(r)] + nnz_off[s];
   });

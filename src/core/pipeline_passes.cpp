@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "cluster.h"
 #include "cluster_collectives.h"
@@ -11,6 +12,7 @@
 #include "operations.h"
 #include "progress.h"
 #include "shard_stream.h"
+#include "write_back.h"
 
 namespace cellshard {
 
@@ -27,6 +29,23 @@ void scatter_rows(const std::vector<double>& part, int64_t n_shard_rows, int64_t
               out + int64_t(j) * n_cells + first_row);
 }
 
+// A recipe applying `map` to m's values, with its own copies of the map's
+// per-cell and per-gene arrays (R may free the ones passed in).
+std::shared_ptr<ValueRecipe> make_recipe(const ShardedMatrix& m, const ValueMap& map) {
+  auto r = std::make_shared<ValueRecipe>();
+  auto copy = [](const double* from, int64_t n, std::vector<double>& to) -> const double* {
+    if (!from) return nullptr;
+    to.assign(from, from + n);
+    return to.data();
+  };
+  r->base = std::shared_ptr<const ShardedMatrix>(m.shared_from_this());
+  r->map = map;
+  r->map.row_factor = copy(map.row_factor, m.n_rows(), r->row_factor);
+  r->map.col_factor = copy(map.col_factor, m.n_cols(), r->col_factor);
+  r->map.col_offset = copy(map.col_offset, m.n_cols(), r->col_offset);
+  return r;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -36,8 +55,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 MatrixPtr map_layer(const ShardedMatrix& m, const ValueMap& map) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
+  // Shards kept off their devices, with stored values, are not mapped now:
+  // the new layer's recipe maps them whenever a pass stages them (no pass
+  // over them here, nothing written back).
+  std::shared_ptr<ValueRecipe> recipe;
+  std::vector<size_t> mapped_now;
+  for (size_t s = 0; s < idx.shards.size(); ++s) {
+    if (m.computed(s) || shard_resident(idx, {&m}, s)) mapped_now.push_back(s);
+    else if (!recipe) recipe = make_recipe(m, map);
+  }
   std::vector<BufferPtr> out(idx.shards.size());
-  for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
+  WriteBack write_back;  // after `out`: gone before it
+  for_each_staged(idx, {&m}, mapped_now, [&](size_t k, const ShardViews& v) {
+    const size_t s = mapped_now[k];
     const ShardIndex& sh = *idx.shards[s];
     const size_t bytes = size_t(sh.nnz) * sizeof(float);
     ValueMap local = map;
@@ -47,9 +77,11 @@ MatrixPtr map_layer(const ShardedMatrix& m, const ValueMap& map) {
     const bool keep = !v.staged && keep_on_device(sh.device, bytes);
     BufferPtr result = make_buffer(sh.device, bytes);
     kernels_of(sh).map_values(v.index, v.values[0], result->as<float>(), local);
-    out[s] = keep ? result : to_pinned(result);
+    if (keep) out[s] = result;
+    else write_back.put(result, &out[s]);
   });
-  return std::make_shared<ShardedMatrix>(m.shared_index(), std::move(out));
+  write_back.finish();
+  return std::make_shared<ShardedMatrix>(m.shared_index(), std::move(out), std::move(recipe));
 }
 
 void column_moments(const ShardedMatrix& m, const MomentOptions& options, double* sum,
@@ -75,11 +107,14 @@ void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits,
 }
 
 void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
-             double* sums, int64_t* n_positive, double* subset_out) {
+             double* sums, int64_t* n_positive, double* subset_out, GeneTotals genes) {
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(gene_bits.size()) == idx.n_cols, "internal: one subset mask per gene");
   CS_CHECK(n_subsets >= 0 && n_subsets <= 32, "at most 32 gene subsets");
   std::vector<int64_t> off = idx.row_offsets();
+  const size_t n = size_t(idx.n_cols);
+  std::unique_ptr<DevicePartials> partials;
+  if (genes.sum) partials.reset(new DevicePartials(shard_devices(idx), 3 * n));
   for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
     // One subset (or one shard) lands in place; more go through a block per shard.
@@ -89,7 +124,17 @@ void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int
     kernels_of(sh).row_qc(v.index, v.values[0], gene_bits.data(), n_subsets, stats,
                           n_subsets == 0 ? nullptr : in_place ? subset_out + off[s] : part.data());
     if (!in_place) scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(n_subsets), subset_out);
+    // The per-gene totals from the same staged shard: a streamed shard crosses the link once.
+    if (partials) {
+      double* acc = partials->on(sh.device);
+      kernels_of(sh).col_moments(v.index, v.values[0], MomentOptions(), {acc, acc + n, acc + 2 * n});
+    }
   });
+  if (!partials) return;
+  partials->all_reduce();
+  std::vector<double> total = partials->to_host();
+  std::copy(total.begin(), total.begin() + n, genes.sum);
+  for (size_t g = 0; g < n; ++g) genes.n_positive[g] = int64_t(total[2 * n + g]);
 }
 
 void top_sums(const ShardedMatrix& m, const std::vector<int>& ns, double* out) {

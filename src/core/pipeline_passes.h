@@ -24,11 +24,19 @@ void column_moments(const ShardedMatrix& m, const MomentOptions& options, double
 void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
                  double* out);
 
+// Per-gene sums and counts of values > 0 (arrays of n_cols), as col_stats.
+struct GeneTotals {
+  double* sum = nullptr;
+  int64_t* n_positive = nullptr;
+};
+
 // The QC pass per cell: sums and counts of values > 0 (as row_stats; both
 // null: not wanted) and the sums over gene subsets (into subset_out,
-// out[k * n_cells + c]), from one read of each shard where the backend can.
+// out[k * n_cells + c]), from one read of each shard where the backend can;
+// with `genes` set, the per-gene totals too, from the same pass (a shard kept
+// off its device crosses the link once for all of QC).
 void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
-             double* sums, int64_t* n_positive, double* subset_out);
+             double* sums, int64_t* n_positive, double* subset_out, GeneTotals genes = {});
 
 // Per-cell sums of the n largest values, for each n: out[j * n_cells + c].
 void top_sums(const ShardedMatrix& m, const std::vector<int>& ns, double* out);

@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "memory_budget.h"
+#include "pipeline_kernels.h"
 #include "progress.h"
 
 namespace cellshard {
@@ -35,6 +36,17 @@ bool from_source(const ShardIndex& sh, const BufferPtr& values) {
   return !values && sh.nnz > 0 && sh.source;
 }
 
+// The same for layer l of a pass: a layer's computed shard (its recipe's) is
+// not the source's, though its base's may be.
+bool layer_from_source(const ShardIndex& sh, const ShardedMatrix& layer, size_t s) {
+  return !layer.computed(s) && from_source(sh, layer.values()[s]);
+}
+
+// The stored values a computed shard is made from (null: the source's).
+const BufferPtr& base_values(const ShardedMatrix& layer, size_t s) {
+  return layer.recipe()->base->values()[s];
+}
+
 // Source files are read by the staging threads of every device; the HDF5
 // library is built without thread safety, so one read at a time.
 std::mutex& source_mutex() {
@@ -54,6 +66,7 @@ struct Need {
   bool indices = false;
   bool read = false;           // indices (and the source's values) come from the file
   std::vector<bool> values;    // per layer: staged from pinned memory or from the file
+                               // (or computed from its recipe's base, into the slot)
   bool any() const {
     if (indptr || indices || read) return true;
     for (bool v : values) if (v) return true;
@@ -61,16 +74,24 @@ struct Need {
   }
 };
 
-Need need_of(const ShardIndex& sh, const std::vector<const ShardedMatrix*>& layers, size_t s) {
+// Whether a computed shard's map reads the gene of each value.
+bool map_needs_genes(const ShardedMatrix& layer, size_t s) {
+  return layer.computed(s) && (layer.recipe()->map.col_factor || layer.recipe()->map.col_offset);
+}
+
+Need need_of(const ShardIndex& sh, const std::vector<const ShardedMatrix*>& layers, size_t s,
+             bool with_indices = true) {
   Need n;
   n.indptr = !array_resident(sh.indptr, sh.device, indptr_bytes(sh));
   n.read = !sh.indices && sh.nnz > 0;
   CS_CHECK(!n.read || sh.source, "internal: a shard without indices or a source");
-  n.indices = n.read || !array_resident(sh.indices, sh.device, nnz_bytes(sh));
+  for (const ShardedMatrix* l : layers) with_indices = with_indices || map_needs_genes(*l, s);
+  n.indices = n.read || (with_indices && !array_resident(sh.indices, sh.device, nnz_bytes(sh)));
   for (const ShardedMatrix* l : layers) {
     const BufferPtr& v = l->values()[s];
     bool src = from_source(sh, v);
-    n.values.push_back(src || !array_resident(v, sh.device, nnz_bytes(sh)));
+    const bool computed = l->computed(s) && sh.nnz > 0;  // into a slot, even from resident values
+    n.values.push_back(computed || src || !array_resident(v, sh.device, nnz_bytes(sh)));
   }
   return n;
 }
@@ -85,8 +106,9 @@ struct Slot {
 class DeviceStream {
  public:
   DeviceStream(int device, const ShardedIndex& index,
-               const std::vector<const ShardedMatrix*>& layers)
-      : device_(device), index_(index), layers_(layers) {}
+               const std::vector<const ShardedMatrix*>& layers, bool with_indices)
+      : device_(device), index_(index), layers_(layers), with_indices_(with_indices),
+        first_row_(index.row_offsets()) {}
 
   void run(const std::vector<size_t>& shard_of_item, const std::vector<size_t>& my_items,
            const StagedFn& fn) {
@@ -94,7 +116,7 @@ class DeviceStream {
     std::map<size_t, Need> needs;
     for (size_t item : my_items) {
       size_t s = shard_of_item[item];
-      if (!needs.count(s)) needs[s] = need_of(*index_.shards[s], layers_, s);
+      if (!needs.count(s)) needs[s] = need_of(*index_.shards[s], layers_, s, with_indices_);
       if (needs[s].any()) staged.push_back(item);
     }
     if (staged.empty()) {
@@ -149,16 +171,32 @@ class DeviceStream {
     return v;
   }
 
+  // Views of what fetch() staged; computed layers are computed here, on the
+  // device's stream, from their base's values (resident, staged into the
+  // layer's slot, or read from the file).
   ShardViews staged_views(size_t s, const Need& need, const Slot& slot) const {
     const ShardIndex& sh = *index_.shards[s];
     ShardViews v = direct_views(s);
     v.staged = true;
     if (need.indptr) v.index.indptr = slot.indptr->as<int64_t>();
     if (need.indices) v.index.indices = slot.indices->as<int32_t>();
+    else if (!array_resident(sh.indices, sh.device, nnz_bytes(sh))) v.index.indices = nullptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
       if (!need.values[l]) continue;
-      v.values[l] = from_source(sh, layers_[l]->values()[s]) ? slot.source_values->as<float>()
-                                                              : slot.values[l]->as<float>();
+      const ShardedMatrix& layer = *layers_[l];
+      if (layer.computed(s)) {
+        const BufferPtr& base = base_values(layer, s);
+        const float* in = !base ? slot.source_values->as<float>()
+                          : base->device() == sh.device ? base->as<float>()
+                                                        : slot.values[l]->as<float>();
+        float* out = slot.values[l]->as<float>();
+        pipeline_kernels_for(sh.device).map_values(v.index, in, out,
+                                                   layer.recipe()->for_rows(first_row_[s]));
+        v.values[l] = out;
+        continue;
+      }
+      v.values[l] = from_source(sh, layer.values()[s]) ? slot.source_values->as<float>()
+                                                        : slot.values[l]->as<float>();
     }
     return v;
   }
@@ -177,7 +215,7 @@ class DeviceStream {
       if (n.read) read_nnz = std::max(read_nnz, nnz_bytes(sh));
       for (size_t l = 0; l < layers_.size(); ++l) {
         if (!n.values[l]) continue;
-        if (from_source(sh, layers_[l]->values()[s])) source_nnz = std::max(source_nnz, nnz_bytes(sh));
+        if (layer_from_source(sh, *layers_[l], s)) source_nnz = std::max(source_nnz, nnz_bytes(sh));
         else layer_nnz[l] = std::max(layer_nnz[l], nnz_bytes(sh));
       }
     }
@@ -205,7 +243,7 @@ class DeviceStream {
     const size_t nb = nnz_bytes(sh);
     double moved = (need.indptr ? indptr_bytes(sh) : 0) + (need.indices ? nb : 0);
     for (size_t l = 0; l < layers_.size(); ++l)
-      if (need.values[l] && !from_source(sh, layers_[l]->values()[s])) moved += double(nb);
+      if (need.values[l] && staged_from_pinned(s, l)) moved += double(nb);
     if (need.read) moved += double(nb);  // the file's values come with its indices
     count(staged_bytes, moved);
     if (need.indptr) be.upload_beside(slot.indptr->data(), device_, sh.indptr->data(), indptr_bytes(sh));
@@ -222,15 +260,28 @@ class DeviceStream {
       be.upload_beside(slot.indices->data(), device_, sh.indices->data(), nb);
     }
     for (size_t l = 0; l < layers_.size(); ++l) {
-      const BufferPtr& v = layers_[l]->values()[s];
-      if (!need.values[l] || from_source(sh, v)) continue;
+      if (!need.values[l] || !staged_from_pinned(s, l)) continue;
+      const ShardedMatrix& layer = *layers_[l];
+      const BufferPtr& v = layer.computed(s) ? base_values(layer, s) : layer.values()[s];
       be.upload_beside(slot.values[l]->data(), device_, v->data(), nb);
     }
+  }
+
+  // Whether layer l's values of shard s (a computed shard: its base's) are
+  // copied in from pinned host memory (rather than read from the file, or
+  // used where they are on the device).
+  bool staged_from_pinned(size_t s, size_t l) const {
+    const ShardIndex& sh = *index_.shards[s];
+    const ShardedMatrix& layer = *layers_[l];
+    const BufferPtr& v = layer.computed(s) ? base_values(layer, s) : layer.values()[s];
+    return v && v->device() != sh.device;
   }
 
   int device_;
   const ShardedIndex& index_;
   const std::vector<const ShardedMatrix*>& layers_;
+  const bool with_indices_;  // else the gene indices are staged only where a map needs them
+  std::vector<int64_t> first_row_;  // of each shard
 };
 
 }  // namespace
@@ -241,7 +292,7 @@ bool shard_resident(const ShardedIndex& index, const std::vector<const ShardedMa
 }
 
 void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedMatrix*>& layers,
-                     const std::vector<size_t>& items, const StagedFn& fn) {
+                     const std::vector<size_t>& items, const StagedFn& fn, bool with_indices) {
   for (const ShardedMatrix* l : layers)
     CS_CHECK(&l->index() == &index, "internal: a layer over another index");
   std::map<int, std::vector<size_t>> by_device;
@@ -249,7 +300,7 @@ void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedM
     by_device[index.shards[items[item]]->device].push_back(item);
   if (by_device.size() <= 1) {
     if (!by_device.empty())
-      DeviceStream(by_device.begin()->first, index, layers).run(items, by_device.begin()->second, fn);
+      DeviceStream(by_device.begin()->first, index, layers, with_indices).run(items, by_device.begin()->second, fn);
     return;
   }
   std::vector<std::exception_ptr> errors(by_device.size());
@@ -261,7 +312,7 @@ void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedM
     std::exception_ptr* err = &errors[k++];
     threads.emplace_back([&, device, mine, err] {
       try {
-        DeviceStream(device, index, layers).run(items, *mine, fn);
+        DeviceStream(device, index, layers, with_indices).run(items, *mine, fn);
       } catch (...) {
         *err = std::current_exception();
       }
@@ -273,10 +324,10 @@ void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedM
 }
 
 void for_each_staged(const ShardedIndex& index, const std::vector<const ShardedMatrix*>& layers,
-                     const StagedFn& fn) {
+                     const StagedFn& fn, bool with_indices) {
   std::vector<size_t> items(index.shards.size());
   for (size_t s = 0; s < items.size(); ++s) items[s] = s;
-  for_each_staged(index, layers, items, fn);
+  for_each_staged(index, layers, items, fn, with_indices);
 }
 
 BufferPtr to_pinned(const BufferPtr& b) {
@@ -286,6 +337,8 @@ BufferPtr to_pinned(const BufferPtr& b) {
   count(written_back_bytes, double(b->bytes()));
   return out;
 }
+
+void count_written_back(double bytes) { count(written_back_bytes, bytes); }
 
 StreamCounters stream_counters() { return {staged_bytes.load(), written_back_bytes.load()}; }
 
@@ -317,6 +370,32 @@ void shard_to_host(const ShardIndex& sh, const BufferPtr& layer_values, int64_t*
   if (values && layer_values) layer_values->download(values, nnz_bytes(sh));
 }
 
+void layer_shard_to_host(const ShardedMatrix& m, size_t s, int64_t* indptr, int32_t* indices,
+                         float* values) {
+  const ShardIndex& sh = *m.index().shards[s];
+  if (!m.computed(s) || !values) {
+    shard_to_host(sh, m.computed(s) ? nullptr : m.values()[s], indptr, indices,
+                  m.computed(s) ? nullptr : values);
+    return;
+  }
+  // A computed shard: its base's values, mapped on the host as the device would.
+  const size_t n = size_t(sh.nnz);
+  std::vector<int64_t> ptr(size_t(sh.n_rows) + 1);
+  std::vector<int32_t> idx(n);
+  std::vector<float> base(n);
+  shard_to_host(sh, base_values(m, s), ptr.data(), idx.data(), base.data());
+  CsrView view;
+  view.n_rows = sh.n_rows;
+  view.n_cols = sh.n_cols;
+  view.nnz = sh.nnz;
+  view.indptr = ptr.data();
+  view.indices = idx.data();
+  pipeline_kernels_for(kHost).map_values(view, base.data(), values,
+                                         m.recipe()->for_rows(m.index().row_offsets()[s]));
+  if (indptr) std::copy(ptr.begin(), ptr.end(), indptr);
+  if (indices) std::copy(idx.begin(), idx.end(), indices);
+}
+
 Residency residency_of(const ShardedMatrix& m) {
   Residency r;
   const ShardedIndex& idx = m.index();
@@ -329,7 +408,7 @@ Residency residency_of(const ShardedMatrix& m) {
     const ShardIndex& sh = *idx.shards[s];
     add(sh.indptr, sh.device, double(indptr_bytes(sh)));
     add(sh.indices, sh.device, double(nnz_bytes(sh)));
-    add(m.values()[s], sh.device, double(nnz_bytes(sh)));
+    if (!m.computed(s)) add(m.values()[s], sh.device, double(nnz_bytes(sh)));
   }
   return r;
 }

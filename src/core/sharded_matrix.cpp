@@ -35,14 +35,27 @@ std::vector<int64_t> ShardedIndex::row_offsets() const {
   return off;
 }
 
+ValueMap ValueRecipe::for_rows(int64_t first_row) const {
+  ValueMap m = map;
+  if (m.row_factor) m.row_factor += first_row;
+  return m;
+}
+
 ShardedMatrix::ShardedMatrix(std::shared_ptr<const ShardedIndex> index,
-                             std::vector<BufferPtr> values)
-    : index_(std::move(index)), values_(std::move(values)) {
+                             std::vector<BufferPtr> values,
+                             std::shared_ptr<const ValueRecipe> recipe)
+    : index_(std::move(index)), values_(std::move(values)), recipe_(std::move(recipe)) {
   CS_CHECK(index_, "internal: matrix without an index");
   CS_CHECK(values_.size() == index_->shards.size(), "internal: one value buffer per shard");
+  if (recipe_) {
+    CS_CHECK(recipe_->base && &recipe_->base->index() == index_.get(),
+             "internal: a recipe over another index");
+    for (size_t s = 0; s < values_.size(); ++s)
+      CS_CHECK(values_[s] || !recipe_->base->computed(s), "internal: a recipe over computed values");
+  }
   for (size_t s = 0; s < values_.size(); ++s) {
     const ShardIndex& sh = *index_->shards[s];
-    if (!values_[s] && sh.source) continue;  // the source's values
+    if (!values_[s] && (sh.source || recipe_)) continue;  // the source's or the recipe's values
     size_t have = values_[s] ? values_[s]->bytes() : 0;
     CS_CHECK(have == size_t(sh.nnz) * sizeof(float), "internal: values do not match the index");
     CS_CHECK(!values_[s] || values_[s]->device() == sh.device || values_[s]->device() == kPinned,

@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "buffer.h"
+#include "pipeline_kernels.h"
 #include "shard_source.h"
 
 namespace cellshard {
@@ -41,12 +42,30 @@ struct ShardedIndex {
   std::vector<int64_t> row_offsets() const;
 };
 
+class ShardedMatrix;
+
+// How a layer's values of some shards are computed from another layer when a
+// pass stages them, rather than stored: a map (normalising, log1p, scaling)
+// of a shard kept off its device then costs no pass, no copy over the link
+// and no host memory; the next pass that reads it stages the base's values
+// and maps them on the device (out of core, core/shard_stream.h).
+struct ValueRecipe {
+  std::shared_ptr<const class ShardedMatrix> base;  // same index; stored values there
+  ValueMap map;  // row_factor etc. point into the vectors below (whole matrix)
+  std::vector<double> row_factor, col_factor, col_offset;
+
+  // The map for shard rows starting at cell `first_row`.
+  ValueMap for_rows(int64_t first_row) const;
+};
+
 // One value layer over a shared index: what an R handle points to. A layer's
 // values of a shard live on the shard's device or in pinned host memory; null
-// values of a shard with a source are the source's (the file's matrix).
-class ShardedMatrix {
+// values of a shard are computed by the layer's recipe when it has one, else
+// they are the source's (the file's matrix).
+class ShardedMatrix : public std::enable_shared_from_this<ShardedMatrix> {
  public:
-  ShardedMatrix(std::shared_ptr<const ShardedIndex> index, std::vector<BufferPtr> values);
+  ShardedMatrix(std::shared_ptr<const ShardedIndex> index, std::vector<BufferPtr> values,
+                std::shared_ptr<const ValueRecipe> recipe = nullptr);
 
   int64_t n_rows() const { return index_->n_rows(); }
   int64_t n_cols() const { return index_->n_cols; }
@@ -55,6 +74,9 @@ class ShardedMatrix {
   const ShardedIndex& index() const { return *index_; }
   std::shared_ptr<const ShardedIndex> shared_index() const { return index_; }
   const std::vector<BufferPtr>& values() const { return values_; }
+  // Whether shard s's values are computed from the recipe when staged.
+  bool computed(size_t s) const { return recipe_ && !values_[s]; }
+  const std::shared_ptr<const ValueRecipe>& recipe() const { return recipe_; }
   // Device bytes held by this layer's values, and by the shared index.
   size_t value_bytes() const;
   size_t index_bytes() const;
@@ -62,6 +84,7 @@ class ShardedMatrix {
  private:
   std::shared_ptr<const ShardedIndex> index_;
   std::vector<BufferPtr> values_;  // float32, one per shard
+  std::shared_ptr<const ValueRecipe> recipe_;
 };
 
 using MatrixPtr = std::shared_ptr<ShardedMatrix>;

@@ -33,10 +33,10 @@ class CpuPipelineKernels : public PipelineKernels {
       for (int64_t r = r0; r < r1; ++r) {
         double rf = m.row_factor ? m.row_factor[r] : 1.0;
         for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
-          int32_t g = a.indices[k];
+          // Genes only for per-gene maps: a row-only map may come without indices.
           double v = apply_op(double(in[k]) * rf, m);
-          if (m.col_factor) v *= m.col_factor[g];
-          if (m.col_offset) v += m.col_offset[g];
+          if (m.col_factor) v *= m.col_factor[a.indices[k]];
+          if (m.col_offset) v += m.col_offset[a.indices[k]];
           out[k] = float(std::min(std::max(v, m.lo), m.hi));
         }
       }

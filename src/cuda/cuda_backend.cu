@@ -34,6 +34,10 @@ class CudaBackend : public Backend {
     if (is_host_memory(device)) copy_anywhere(dst, device, host_src, kHost, bytes);
     else copy_host_to_device_beside(dst, device, host_src, bytes);
   }
+  void download_beside(void* host_dst, const void* src, int device, size_t bytes) override {
+    if (is_host_memory(device)) copy_anywhere(host_dst, kHost, src, device, bytes);
+    else copy_device_to_host_beside(host_dst, src, device, bytes);
+  }
   void synchronize(int device) override {
     if (!is_host_memory(device)) synchronize_device(device);
   }

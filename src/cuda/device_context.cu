@@ -35,6 +35,7 @@ const DeviceContext& use_device(int device) {
   // other code (libraries, cudaMemcpy) may queue on the same device.
   CS_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamDefault));
   CS_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx.transfer_stream, cudaStreamNonBlocking));
+  CS_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx.download_stream, cudaStreamNonBlocking));
   CS_CUDA_CHECK(cudaDeviceGetAttribute(&ctx.sm_count, cudaDevAttrMultiProcessorCount, device));
   return contexts().emplace(device, ctx).first->second;
 }

@@ -16,6 +16,9 @@ struct DeviceContext {
   // Copies of out-of-core staging (core/shard_stream.h): non-blocking, so
   // that they run beside the kernels queued on `stream`.
   cudaStream_t transfer_stream = nullptr;
+  // Copies of results written back to pinned host memory (core/write_back.h):
+  // a stream of their own, so that they use the other copy engine.
+  cudaStream_t download_stream = nullptr;
   int sm_count = 1;
 };
 

@@ -205,15 +205,20 @@ void* pinned_staging(int device, size_t bytes) {
 void* pinned_allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   PinnedCache& c = pinned_cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  // A cached block of this size, or at most a quarter larger.
-  auto found = c.free_blocks.lower_bound(bytes);
-  if (found != c.free_blocks.end() && found->first <= bytes + bytes / 4) {
-    void* ptr = found->second;
-    c.free_blocks.erase(found);
-    return ptr;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    // A cached block of this size, or at most a quarter larger.
+    auto found = c.free_blocks.lower_bound(bytes);
+    if (found != c.free_blocks.end() && found->first <= bytes + bytes / 4) {
+      void* ptr = found->second;
+      c.free_blocks.erase(found);
+      return ptr;
+    }
   }
+  // Fresh pinning takes a while (faulting in, registering): other threads'
+  // allocations and frees go on meanwhile.
   void* ptr = pin_new_host_memory(bytes);
+  std::lock_guard<std::mutex> lock(c.mutex);
   if (!ptr) {
     release_cached_pinned(c);
     ptr = pin_new_host_memory(bytes);
@@ -245,13 +250,20 @@ void copy_host_to_device_beside(void* dst, int dst_device, const void* host_src,
   CS_CUDA_CHECK(cudaStreamSynchronize(ctx.transfer_stream));
 }
 
+void copy_device_to_host_beside(void* host_dst, const void* src, int src_device, size_t bytes) {
+  if (bytes == 0) return;
+  const DeviceContext& ctx = use_device(src_device);
+  CS_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, ctx.download_stream));
+  CS_CUDA_CHECK(cudaStreamSynchronize(ctx.download_stream));
+}
+
 void synchronize_device(int device) { synchronize(use_device(device)); }
 
-double measure_upload_bandwidth(int device) {
+double measure_link_bandwidth(int device, bool to_device) {
   static std::mutex mutex;
-  static auto* measured = new std::map<int, double>();
+  static auto* measured = new std::map<std::pair<int, bool>, double>();
   std::lock_guard<std::mutex> lock(mutex);
-  auto found = measured->find(device);
+  auto found = measured->find({device, to_device});
   if (found != measured->end()) return found->second;
   const size_t bytes = size_t(256) << 20;
   const DeviceContext& ctx = use_device(device);
@@ -265,10 +277,15 @@ double measure_upload_bandwidth(int device) {
     cudaEvent_t start, stop;
     CS_CUDA_CHECK(cudaEventCreate(&start));
     CS_CUDA_CHECK(cudaEventCreate(&stop));
+    // Each direction on the stream that streaming uses for it.
+    cudaStream_t stream = to_device ? ctx.transfer_stream : ctx.download_stream;
     for (int k = 0; k < 4; ++k) {  // the first copy warms the link up
-      CS_CUDA_CHECK(cudaEventRecord(start, ctx.transfer_stream));
-      CS_CUDA_CHECK(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, ctx.transfer_stream));
-      CS_CUDA_CHECK(cudaEventRecord(stop, ctx.transfer_stream));
+      CS_CUDA_CHECK(cudaEventRecord(start, stream));
+      if (to_device)
+        CS_CUDA_CHECK(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, stream));
+      else
+        CS_CUDA_CHECK(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, stream));
+      CS_CUDA_CHECK(cudaEventRecord(stop, stream));
       CS_CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;
       CS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
@@ -283,7 +300,7 @@ double measure_upload_bandwidth(int device) {
   }
   device_free(device, dev);
   pinned_free(host);
-  return (*measured)[device] = best;
+  return (*measured)[{device, to_device}] = best;
 }
 
 void fill_device_zero(void* dst, int device, size_t bytes) {

@@ -47,9 +47,14 @@ void pinned_free(void* ptr) noexcept;
 // returns when it has finished.
 void copy_host_to_device_beside(void* dst, int dst_device, const void* host_src, size_t bytes);
 
-// Pinned host -> device bandwidth (bytes/s), the best of a few 256 MiB copies
-// on the transfer stream; measured once per device.
-double measure_upload_bandwidth(int device);
+// A device -> host copy on the device's download stream (beside its kernels
+// and the transfer stream's copies); returns when it has finished.
+void copy_device_to_host_beside(void* host_dst, const void* src, int src_device, size_t bytes);
+
+// Pinned host -> device (to_device) or device -> pinned host bandwidth
+// (bytes/s), the best of a few 256 MiB copies on the stream streaming uses
+// for that direction; measured once per device and direction.
+double measure_link_bandwidth(int device, bool to_device);
 
 // Waits for the work queued on the device's stream.
 void synchronize_device(int device);

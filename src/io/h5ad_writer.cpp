@@ -41,10 +41,11 @@ void write_csr(h5::Writer& w, const std::string& name, const ShardedMatrix& m) {
     for (auto& p : ptr) p += offset;
     w.write_range(name + "/indptr", ptr.data() + 1, size_t(row) + 1, size_t(sh.n_rows));
     if (!sh.indices || !m.values()[s]) {
-      // A shard kept only in its source file: read whole, written whole.
+      // A shard kept only in its source file, or whose values are computed
+      // when needed: read whole, written whole.
       indices.resize(size_t(sh.nnz));
       values.resize(size_t(sh.nnz));
-      shard_to_host(sh, m.values()[s], nullptr, indices.data(), values.data());
+      layer_shard_to_host(m, s, nullptr, indices.data(), values.data());
       w.write_range(name + "/indices", indices.data(), size_t(offset), size_t(sh.nnz));
       w.write_range(name + "/data", values.data(), size_t(offset), size_t(sh.nnz));
     } else {

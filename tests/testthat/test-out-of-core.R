@@ -122,3 +122,43 @@ test_that("on a GPU, shards in pinned host memory stream and give the in-memory 
     expect_equal(abs(reducedDim(gpu, "PCA")[, 1:5]), abs(reducedDim(cpu, "PCA")[, 1:5]),
                  tolerance = 1e-4)
 })
+
+test_that("a normalisation of streamed shards is computed when read, and reads like stored values (CPU)", {
+    skip_without_shared_data("pbmc3k")
+    ref <- normalizeTotal(read10xMtx(shared_data("pbmc3k"), devices = "cpu"), log = TRUE)
+    with_budget("4MB", {
+        sce <- suppressMessages(read10xMtx(shared_data("pbmc3k"), devices = "cpu"))
+        pinned_before <- deviceMemory("cpu")$pinned
+        sce <- normalizeTotal(sce, log = TRUE)
+        # the streamed shards' values are kept nowhere: no host memory for them
+        expect_true("computed" %in% names(homes(sce, "logcounts")))
+        expect_false("pinned" %in% names(homes(sce, "logcounts")))
+        expect_lt(deviceMemory("cpu")$pinned - pinned_before, 1e6)
+        # every reader sees the in-memory values: blocks, sums, a rebalance, a
+        # file, a further map (scaling) and a subset
+        expect_identical(as(logcounts(sce), "dgCMatrix"), as(logcounts(ref), "dgCMatrix"))
+        expect_identical(colSums(logcounts(sce)), colSums(logcounts(ref)))
+        expect_identical(rowSums(logcounts(sce)), rowSums(logcounts(ref)))
+        moved <- rebalance(sce, shards = 3)
+        expect_identical(as(logcounts(moved), "dgCMatrix"), as(logcounts(ref), "dgCMatrix"))
+        path <- file.path(tempdir(), "pbmc3k-computed.h5ad")
+        writeH5AD(sce, path, assay = "logcounts", overwrite = TRUE)
+        back <- readH5AD(path, devices = "cpu")
+        expect_identical(as(counts(back), "dgCMatrix"), as(logcounts(ref), "dgCMatrix"))
+        scaled <- scaleGenes(sce, max.value = 10)
+        expect_identical(as.matrix(assay(scaled, "scaled")[1:300, 1:40]),
+                         as.matrix(assay(scaleGenes(ref, max.value = 10), "scaled")[1:300, 1:40]))
+        sub <- sce[1000:3000, seq(2, ncol(sce), by = 3)]
+        expect_identical(as(logcounts(sub), "dgCMatrix"),
+                         as(logcounts(ref)[1000:3000, seq(2, ncol(ref), by = 3)], "dgCMatrix"))
+    })
+    # and the values are scanpy's normalize_total + log1p (Seurat's LogNormalize)
+    skip_without_shared_data("pbmc3k", "reference_seurat_4.3.0")
+    cs <- utils::read.csv(shared_data("pbmc3k", "reference_seurat_4.3.0", "lognorm_colsums_2638.csv"))
+    kept <- utils::read.csv(shared_data("pbmc3k", "reference_seurat_4.3.0", "cells_kept_tutorial_filter.csv"),
+                            stringsAsFactors = FALSE)
+    got <- with_budget("4MB", colSums(logcounts(
+        normalizeTotal(suppressMessages(read10xMtx(shared_data("pbmc3k"), devices = "cpu"))[, kept$barcode],
+                       log = TRUE))))
+    expect_lt(max(abs(got - cs$colsum_lognorm) / cs$colsum_lognorm), 1e-6)
+})
