@@ -103,13 +103,32 @@ GeneMap identity_gene_map(int64_t n_genes) {
 namespace {
 
 // Remembers the index that the last subset or rebalance built, so that the
-// other layers of the same object, transformed the same way, share it.
+// other layers of the same object, transformed the same way, share it; and
+// the layer that subset made, so that a layer computed from that layer's
+// input (ValueRecipe) is computed from it in turn, without a pass.
 struct DerivedIndexCache {
   std::mutex mutex;
   const ShardedIndex* source = nullptr;
   std::weak_ptr<const ShardedIndex> source_alive;
   std::vector<int64_t> key;
   std::weak_ptr<const ShardedIndex> result;
+  std::weak_ptr<const ShardedMatrix> layer_source, layer_result;
+
+  // The subset of layer m under key k, while it is alive.
+  std::shared_ptr<const ShardedMatrix> find_layer(const ShardedMatrix& m,
+                                                  const std::vector<int64_t>& k) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto src = layer_source.lock();
+    if (!src || src.get() != &m || key != k) return nullptr;
+    return layer_result.lock();
+  }
+  void remember_layer(const ShardedMatrix& m, const std::vector<int64_t>& k,
+                      const std::shared_ptr<const ShardedMatrix>& r) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (key != k) return;  // remember() has not kept this key
+    layer_source = m.shared_from_this();
+    layer_result = r;
+  }
 
   std::shared_ptr<const ShardedIndex> find(const ShardedMatrix& m, const std::vector<int64_t>& k) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -159,6 +178,36 @@ std::vector<int64_t> genes_key(const GeneMap& genes) {
   return k;
 }
 
+// A layer whose every shard is computed from its recipe's base by a map of
+// cells only (no per-gene terms) subsets as the same map of the base's
+// subset: when that subset was just made (the other assays of the same
+// object), the result is computed from it, with no pass and no copy.
+MatrixPtr computed_from_base_subset(const ShardedMatrix& m, const std::vector<Segment>& segments,
+                                    const std::vector<int64_t>& key) {
+  const auto& recipe = m.recipe();
+  if (!recipe || recipe->map.col_factor || recipe->map.col_offset) return nullptr;
+  for (const Segment& seg : segments)
+    if (!m.computed(seg.source_shard)) return nullptr;
+  std::shared_ptr<const ShardedMatrix> base_subset = derived_cache().find_layer(*recipe->base, key);
+  if (!base_subset || base_subset->n_shards() != segments.size()) return nullptr;
+  for (size_t k = 0; k < segments.size(); ++k)
+    if (base_subset->computed(k) ||
+        base_subset->index().shards[k]->n_rows != int64_t(segments[k].local_rows.size()))
+      return nullptr;
+  auto r = std::make_shared<ValueRecipe>();
+  r->base = base_subset;
+  r->map = recipe->map;
+  if (recipe->map.row_factor) {
+    std::vector<int64_t> off = m.index().row_offsets();
+    for (const Segment& seg : segments)
+      for (int64_t row : seg.local_rows)
+        r->row_factor.push_back(recipe->row_factor[size_t(off[seg.source_shard] + row)]);
+    r->map.row_factor = r->row_factor.data();
+  }
+  return std::make_shared<ShardedMatrix>(base_subset->shared_index(),
+                                         std::vector<BufferPtr>(segments.size()), std::move(r));
+}
+
 // The gather shared by subset() and subset_genes(): each segment's rows of its
 // source shard, the genes of `genes`, into a new matrix (or into the index
 // the same subset of another layer built, found under `key`; the new index is
@@ -167,6 +216,7 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
                           const GeneMap& genes, std::vector<int64_t> key, bool remember) {
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
+  if (MatrixPtr computed = computed_from_base_subset(m, segments, key)) return computed;
   std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
   if (prebuilt && prebuilt->shards.size() != segments.size()) prebuilt = nullptr;
   // An index kept off the devices cannot be gathered into: build a new one.
@@ -223,7 +273,8 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
   for (auto& o : out) values.push_back(o.values.empty() ? nullptr : o.values[0]);
   auto result = std::make_shared<ShardedMatrix>(index, std::move(values));
 
-  if (!prebuilt && remember) derived_cache().remember(m, std::move(key), index);
+  if (!prebuilt && remember) derived_cache().remember(m, key, index);
+  if (remember) derived_cache().remember_layer(m, key, result);
   return result;
 }
 

@@ -27,6 +27,10 @@ struct ValueMap {
   const double* col_offset = nullptr;  // host, n_cols
   double lo = -std::numeric_limits<double>::infinity();
   double hi = std::numeric_limits<double>::infinity();
+  // Round op(x * row_factor) to float before the per-gene terms: two maps in
+  // one (core/sharded_matrix.h, ValueRecipe) then give the bits of the first
+  // map's stored float values mapped by the second.
+  bool float_after_op = false;
 };
 
 // Which function of the stored values col_moments sums.

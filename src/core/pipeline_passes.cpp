@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "cluster.h"
@@ -29,20 +30,44 @@ void scatter_rows(const std::vector<double>& part, int64_t n_shard_rows, int64_t
               out + int64_t(j) * n_cells + first_row);
 }
 
+const double* copy_into(const double* from, int64_t n, std::vector<double>& to) {
+  if (!from) return nullptr;
+  to.assign(from, from + n);
+  return to.data();
+}
+
 // A recipe applying `map` to m's values, with its own copies of the map's
 // per-cell and per-gene arrays (R may free the ones passed in).
 std::shared_ptr<ValueRecipe> make_recipe(const ShardedMatrix& m, const ValueMap& map) {
   auto r = std::make_shared<ValueRecipe>();
-  auto copy = [](const double* from, int64_t n, std::vector<double>& to) -> const double* {
-    if (!from) return nullptr;
-    to.assign(from, from + n);
-    return to.data();
-  };
-  r->base = std::shared_ptr<const ShardedMatrix>(m.shared_from_this());
+  r->base = m.shared_from_this();
   r->map = map;
-  r->map.row_factor = copy(map.row_factor, m.n_rows(), r->row_factor);
-  r->map.col_factor = copy(map.col_factor, m.n_cols(), r->col_factor);
-  r->map.col_offset = copy(map.col_offset, m.n_cols(), r->col_offset);
+  r->map.row_factor = copy_into(map.row_factor, m.n_rows(), r->row_factor);
+  r->map.col_factor = copy_into(map.col_factor, m.n_cols(), r->col_factor);
+  r->map.col_offset = copy_into(map.col_offset, m.n_cols(), r->col_offset);
+  return r;
+}
+
+// `then` applied after m's recipe, as one map of the recipe's base, when the
+// two fit one ValueMap (op(x * row) * col + offset, clipped): the first has
+// no per-gene terms and no clip, the second no per-cell factor and no op, as
+// scaling logcounts that normalizeTotal made. Else null.
+std::shared_ptr<ValueRecipe> composed_recipe(const ShardedMatrix& m, const ValueMap& then) {
+  const ValueRecipe* first = m.recipe().get();
+  if (!first) return nullptr;
+  const ValueMap& a = first->map;
+  const bool a_cells_only = !a.col_factor && !a.col_offset && !a.float_after_op && std::isinf(a.lo) && a.lo < 0 &&
+                            std::isinf(a.hi) && a.hi > 0;
+  if (!a_cells_only || then.row_factor || then.op != ValueMap::Op::None) return nullptr;
+  auto r = std::make_shared<ValueRecipe>();
+  r->base = first->base;
+  r->map = a;
+  r->map.row_factor = copy_into(a.row_factor, m.n_rows(), r->row_factor);
+  r->map.col_factor = copy_into(then.col_factor, m.n_cols(), r->col_factor);
+  r->map.col_offset = copy_into(then.col_offset, m.n_cols(), r->col_offset);
+  r->map.lo = then.lo;
+  r->map.hi = then.hi;
+  r->map.float_after_op = true;  // the first map's values were floats
   return r;
 }
 
@@ -55,14 +80,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 MatrixPtr map_layer(const ShardedMatrix& m, const ValueMap& map) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
-  // Shards kept off their devices, with stored values, are not mapped now:
-  // the new layer's recipe maps them whenever a pass stages them (no pass
-  // over them here, nothing written back).
-  std::shared_ptr<ValueRecipe> recipe;
+  // Shards kept off their devices are not mapped now: the new layer's recipe
+  // maps them whenever a pass stages them (no pass over them here, nothing
+  // written back). Shards m computes stay computed when the two maps make
+  // one; shards of one layer share one recipe, so the rest are mapped now.
+  bool any_computed = false;
+  for (size_t s = 0; s < idx.shards.size(); ++s) any_computed = any_computed || m.computed(s);
+  std::shared_ptr<ValueRecipe> recipe = any_computed ? composed_recipe(m, map) : nullptr;
+  const bool composing = recipe != nullptr;
   std::vector<size_t> mapped_now;
   for (size_t s = 0; s < idx.shards.size(); ++s) {
-    if (m.computed(s) || shard_resident(idx, {&m}, s)) mapped_now.push_back(s);
-    else if (!recipe) recipe = make_recipe(m, map);
+    const bool stays_computed = m.computed(s) && composing;
+    const bool becomes_computed = !m.computed(s) && !composing && !shard_resident(idx, {&m}, s);
+    if (becomes_computed && !recipe) recipe = make_recipe(m, map);
+    if (!stays_computed && !becomes_computed) mapped_now.push_back(s);
   }
   std::vector<BufferPtr> out(idx.shards.size());
   WriteBack write_back;  // after `out`: gone before it

@@ -27,7 +27,10 @@ void WriteBack::put(BufferPtr b, BufferPtr* slot) {
   Lane& lane = lanes_[device];
   changed_.wait(lock, [&] { return lane.jobs.size() + lane.busy < max_waiting_ || error_; });
   if (error_) return;  // finish() reports it
-  lane.jobs.push_back({std::move(b), slot});
+  const size_t bytes = b->bytes();
+  lane.jobs.push_back({std::move(b), slot, std::async(std::launch::async, [bytes] {
+                         return make_buffer(kPinned, bytes);
+                       })});
   if (!lane.worker.joinable()) lane.worker = std::thread([this, device] { work(device); });
   changed_.notify_all();
 }
@@ -44,7 +47,7 @@ void WriteBack::work(int device) {
     lock.unlock();
     std::exception_ptr failed;
     try {
-      BufferPtr pinned = make_buffer(kPinned, job.buffer->bytes());
+      BufferPtr pinned = job.pinned.get();
       backend_for(device).download_beside(pinned->data(), job.buffer->data(), device,
                                           job.buffer->bytes());
       count_written_back(double(job.buffer->bytes()));

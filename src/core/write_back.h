@@ -1,14 +1,18 @@
 // Results that a streaming pass makes on a device and that have no room there
 // go to pinned host memory (out of core, core/shard_stream.h). Taking fresh
 // pinned memory (faulting it in, registering it) and the copy over the link
-// take as long as the pass's kernels or longer, so they run on a helper
-// thread per device while the pass goes on to its next shards; the copies go
-// on a stream of their own (the other direction's copy engine). At most a few
-// results wait on each device, so the device holds a bounded number of them.
+// take as long as the pass's kernels or longer, so they run beside the pass
+// as it goes on to its next shards: each result's pinned memory is taken on
+// a thread of its own as soon as the result is put (fresh pinned memory is
+// the slowest part: faulting pages in runs at host memory speed), and a
+// helper thread per device copies results out in order on a stream of their
+// own (the other direction's copy engine). At most a few results wait on
+// each device, so the device holds a bounded number of them.
 #pragma once
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +42,7 @@ class WriteBack {
   struct Job {
     BufferPtr buffer;
     BufferPtr* slot;
+    std::future<BufferPtr> pinned;  // taken as soon as the job is put, beside earlier copies
   };
   struct Lane {
     std::deque<Job> jobs;

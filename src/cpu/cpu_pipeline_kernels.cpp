@@ -35,6 +35,7 @@ class CpuPipelineKernels : public PipelineKernels {
         for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
           // Genes only for per-gene maps: a row-only map may come without indices.
           double v = apply_op(double(in[k]) * rf, m);
+          if (m.float_after_op) v = double(float(v));
           if (m.col_factor) v *= m.col_factor[a.indices[k]];
           if (m.col_offset) v += m.col_offset[a.indices[k]];
           out[k] = float(std::min(std::max(v, m.lo), m.hi));

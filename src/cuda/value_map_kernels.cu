@@ -17,6 +17,7 @@ struct MapParams {
   int op;                    // ValueMap::Op as an int
   double log_divisor;
   double lo, hi;
+  bool float_after_op;
 };
 
 // 32-entry chunks of a row that a warp loads before it maps any (see
@@ -57,6 +58,7 @@ __global__ void map_values_kernel(int64_t n_rows, const int64_t* __restrict__ in
         } else if (kOp == int(ValueMap::Op::Expm1)) {
           x = expm1(x);
         }
+        if (p.float_after_op) x = double(float(x));
         // Separate roundings (no fused multiply-add), as on the host.
         if (kGeneTerms && p.col_factor) x = __dmul_rn(x, p.col_factor[g[c]]);
         if (kGeneTerms && p.col_offset) x = __dadd_rn(x, p.col_offset[g[c]]);
@@ -98,6 +100,7 @@ void map_values_on_device(const CsrView& a, const float* in, float* out, const V
   p.log_divisor = map.log_divisor;
   p.lo = map.lo;
   p.hi = map.hi;
+  p.float_after_op = map.float_after_op;
   switch (map.op) {
     case ValueMap::Op::Log1p: launch_map<int(ValueMap::Op::Log1p)>(ctx, a, in, out, p); break;
     case ValueMap::Op::Expm1: launch_map<int(ValueMap::Op::Expm1)>(ctx, a, in, out, p); break;
