@@ -178,34 +178,47 @@ std::vector<int64_t> genes_key(const GeneMap& genes) {
   return k;
 }
 
-// A layer whose every shard is computed from its recipe's base by a map of
-// cells only (no per-gene terms) subsets as the same map of the base's
-// subset: when that subset was just made (the other assays of the same
-// object), the result is computed from it, with no pass and no copy.
+// A layer whose every shard is computed from its recipe's base transforms as
+// the same map of the base's result: when the base was just transformed under
+// `key` (the other assays of the same object, subset or rebalanced first),
+// the result is computed from that, with no pass and no copy. `rows` are the
+// result's cells as cells of m (null: the same cells, as a rebalance keeps
+// them); a subset of genes needs a map of cells only (no per-gene terms).
+MatrixPtr computed_from_base_result(const ShardedMatrix& m, const std::vector<int64_t>& key,
+                                    const std::vector<int64_t>* rows, bool genes_change) {
+  const auto& recipe = m.recipe();
+  if (!recipe || (genes_change && (recipe->map.col_factor || recipe->map.col_offset))) return nullptr;
+  for (size_t s = 0; s < m.n_shards(); ++s)
+    if (!m.computed(s)) return nullptr;
+  std::shared_ptr<const ShardedMatrix> base_result = derived_cache().find_layer(*recipe->base, key);
+  if (!base_result || base_result->n_rows() != (rows ? int64_t(rows->size()) : m.n_rows()))
+    return nullptr;
+  for (size_t k = 0; k < base_result->n_shards(); ++k)
+    if (base_result->computed(k)) return nullptr;
+  auto r = std::make_shared<ValueRecipe>(*recipe);
+  r->base = base_result;
+  if (rows && recipe->map.row_factor) {
+    r->row_factor.clear();
+    for (int64_t row : *rows) r->row_factor.push_back(recipe->row_factor[size_t(row)]);
+  }
+  // The copy's pointers into its own vectors.
+  if (r->map.row_factor) r->map.row_factor = r->row_factor.data();
+  if (r->map.col_factor) r->map.col_factor = r->col_factor.data();
+  if (r->map.col_offset) r->map.col_offset = r->col_offset.data();
+  CS_CHECK(!r->map.row_factor || int64_t(r->row_factor.size()) == base_result->n_rows(),
+           "internal: a recipe's cell factors do not match its base");
+  return std::make_shared<ShardedMatrix>(base_result->shared_index(),
+                                         std::vector<BufferPtr>(base_result->n_shards()),
+                                         std::move(r));
+}
+
 MatrixPtr computed_from_base_subset(const ShardedMatrix& m, const std::vector<Segment>& segments,
                                     const std::vector<int64_t>& key) {
-  const auto& recipe = m.recipe();
-  if (!recipe || recipe->map.col_factor || recipe->map.col_offset) return nullptr;
+  if (!m.recipe()) return nullptr;
+  std::vector<int64_t> off = m.index().row_offsets(), rows;
   for (const Segment& seg : segments)
-    if (!m.computed(seg.source_shard)) return nullptr;
-  std::shared_ptr<const ShardedMatrix> base_subset = derived_cache().find_layer(*recipe->base, key);
-  if (!base_subset || base_subset->n_shards() != segments.size()) return nullptr;
-  for (size_t k = 0; k < segments.size(); ++k)
-    if (base_subset->computed(k) ||
-        base_subset->index().shards[k]->n_rows != int64_t(segments[k].local_rows.size()))
-      return nullptr;
-  auto r = std::make_shared<ValueRecipe>();
-  r->base = base_subset;
-  r->map = recipe->map;
-  if (recipe->map.row_factor) {
-    std::vector<int64_t> off = m.index().row_offsets();
-    for (const Segment& seg : segments)
-      for (int64_t row : seg.local_rows)
-        r->row_factor.push_back(recipe->row_factor[size_t(off[seg.source_shard] + row)]);
-    r->map.row_factor = r->row_factor.data();
-  }
-  return std::make_shared<ShardedMatrix>(base_subset->shared_index(),
-                                         std::vector<BufferPtr>(segments.size()), std::move(r));
+    for (int64_t row : seg.local_rows) rows.push_back(off[seg.source_shard] + row);
+  return computed_from_base_result(m, key, &rows, true);
 }
 
 // The gather shared by subset() and subset_genes(): each segment's rows of its
@@ -340,6 +353,7 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
   std::vector<int64_t> key{2, int64_t(p.rows.size())};
   key.insert(key.end(), p.rows.begin(), p.rows.end());
   key.insert(key.end(), p.devices.begin(), p.devices.end());
+  if (MatrixPtr computed = computed_from_base_result(m, key, nullptr, false)) return computed;
   std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
 
   // Row pointers of the source shards, on the host (one int64 per cell).
@@ -434,9 +448,11 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     built->n_cols = idx.n_cols;
     built->shards = new_shards;
     index = built;
-    derived_cache().remember(m, std::move(key), index);
+    derived_cache().remember(m, key, index);
   }
-  return std::make_shared<ShardedMatrix>(index, std::move(new_values));
+  auto result = std::make_shared<ShardedMatrix>(index, std::move(new_values));
+  derived_cache().remember_layer(m, key, result);
+  return result;
 }
 
 HostCsr to_host(const ShardedMatrix& m) {

@@ -143,6 +143,11 @@ test_that("a normalisation of streamed shards is computed when read, and reads l
         expect_identical(rowSums(logcounts(sce)), rowSums(logcounts(ref)))
         moved <- rebalance(sce, shards = 3)
         expect_identical(as(logcounts(moved), "dgCMatrix"), as(logcounts(ref), "dgCMatrix"))
+        # rebalancing the object moves counts; logcounts stays computed from them
+        expect_identical(names(homes(moved, "logcounts")), "computed")
+        # the logcounts assay alone: its values come to the host, then are placed
+        alone <- rebalance(logcounts(sce), shards = 2)
+        expect_identical(as(alone, "dgCMatrix"), as(logcounts(ref), "dgCMatrix"))
         path <- file.path(tempdir(), "pbmc3k-computed.h5ad")
         writeH5AD(sce, path, assay = "logcounts", overwrite = TRUE)
         back <- readH5AD(path, devices = "cpu")
