@@ -24,7 +24,7 @@ namespace cellshard {
 
 class WriteBack {
  public:
-  explicit WriteBack(size_t max_waiting_per_device = 3);
+  explicit WriteBack(size_t max_waiting_per_device = 4);
   ~WriteBack();  // waits for what was put (errors then go unreported: call finish())
   WriteBack(const WriteBack&) = delete;
   WriteBack& operator=(const WriteBack&) = delete;

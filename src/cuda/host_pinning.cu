@@ -21,7 +21,6 @@ namespace {
 
 constexpr size_t kHugePage = size_t(2) << 20;
 constexpr size_t kSmallPage = 4096;
-constexpr size_t kTouchPiece = size_t(64) << 20;  // bytes a thread faults in at a time
 
 size_t mapped_length(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
 
@@ -39,8 +38,14 @@ void* pin_new_host_memory(size_t bytes) {
   if (p == MAP_FAILED) return nullptr;
   madvise(p, length, MADV_HUGEPAGE);  // a hint: 4 KiB pages still work
   char* base = static_cast<char*>(p);
-  parallel_for((length + kTouchPiece - 1) / kTouchPiece, [&](size_t piece) {
-    const size_t begin = piece * kTouchPiece, end = std::min(length, begin + kTouchPiece);
+  // Pieces of whole huge pages, a few per thread, so that a shard's few
+  // hundred MB keep every thread busy too (fixed 64 MB pieces left a 250 MB
+  // buffer to 4 threads).
+  const size_t pages = length / kHugePage;
+  const size_t n_pieces = std::max<size_t>(1, std::min<size_t>(pages, 4 * size_t(host_threads())));
+  const size_t piece_bytes = (pages + n_pieces - 1) / n_pieces * kHugePage;
+  parallel_for((length + piece_bytes - 1) / piece_bytes, [&](size_t piece) {
+    const size_t begin = piece * piece_bytes, end = std::min(length, begin + piece_bytes);
     for (size_t at = begin; at < end; at += kSmallPage) reinterpret_cast<volatile char*>(base)[at] = 0;
   });
   if (cudaHostRegister(p, length, cudaHostRegisterPortable) != cudaSuccess) {
