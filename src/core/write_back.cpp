@@ -5,6 +5,20 @@
 
 namespace cellshard {
 
+namespace {
+
+// Fresh pinned memory, one buffer at a time: each is faulted in on every host
+// thread already, and several at once only oversubscribe them (measured on
+// the H200 machine: the filter's write-back took 4.9 s with one pinning per
+// waiting result against 3.3 s before).
+BufferPtr pin_in_turn(size_t bytes) {
+  static std::mutex turn;
+  std::lock_guard<std::mutex> lock(turn);
+  return make_buffer(kPinned, bytes);
+}
+
+}  // namespace
+
 WriteBack::WriteBack(size_t max_waiting_per_device) : max_waiting_(max_waiting_per_device) {}
 
 WriteBack::~WriteBack() {
@@ -29,7 +43,7 @@ void WriteBack::put(BufferPtr b, BufferPtr* slot) {
   if (error_) return;  // finish() reports it
   const size_t bytes = b->bytes();
   lane.jobs.push_back({std::move(b), slot, std::async(std::launch::async, [bytes] {
-                         return make_buffer(kPinned, bytes);
+                         return pin_in_turn(bytes);
                        })});
   if (!lane.worker.joinable()) lane.worker = std::thread([this, device] { work(device); });
   changed_.notify_all();
