@@ -34,8 +34,11 @@
 #'     \code{scaleGenes}) makes none: those shards' new values are
 #'     \code{"computed"} (see
 #'     \code{\link{deviceLayout}}), on the device, each time a later step
-#'     reads them, from the values they came from, so they take no host
-#'     memory and no copies of their own.
+#'     reads them, from the values they came from (which they keep alive,
+#'     even once their own assay is dropped), so they take no host memory
+#'     and no copies of their own. An assay whose shards are all computed
+#'     stays computed through a subset or \code{rebalance} of the whole
+#'     object (from the same subset of the assay it came from).
 #'   \item The readers say, with a message, how much of the data will stream
 #'     and roughly what each pass over it costs. \code{\link{deviceLayout}}
 #'     shows where each shard is (\code{home}), \code{\link{deviceMemory}} the

@@ -84,9 +84,10 @@ single_process <- local({
 
 # pipeline-job.R on np ranks (pbmc3k, the 10x h5 and a 50,000-cell atlas):
 # the result rank 0 saved, checked to come from a job of np ranks.
-run_pipeline_job <- function(np, devices) {
+run_pipeline_job <- function(np, devices, budget = NULL, atlas_cells = 50000) {
     out_file <- tempfile(fileext = ".rds")
-    run <- run_mpi(np, "pipeline-job.R", c(out_file, pbmc_h5ad(), tenx_h5(), 50000, devices))
+    run <- run_mpi(np, "pipeline-job.R", c(out_file, pbmc_h5ad(), tenx_h5(), atlas_cells, devices,
+                                           budget))
     expect_identical(run$status, 0L, info = run$output)
     skip_if_not(file.exists(out_file), "the MPI job wrote no result")
     got <- readRDS(out_file)
@@ -129,6 +130,21 @@ for (np in 2:3) {
         expect_same_pipeline(got$atlas, single_process("atlas"))
     })
 }
+
+test_that("under a tiny memory budget each rank streams its share, and the job equals one process", {
+    skip_without_mpi()
+    skip_without_shared_data("pbmc3k")
+    got <- run_pipeline_job(2L, "cpu", budget = "2MB", atlas_cells = 0)
+    # both ranks kept shards off the device (the CPU backend streams from the file)
+    expect_length(got$pbmc_homes, 2)
+    for (homes in got$pbmc_homes) expect_true(any(homes != "device"), info = paste(homes, collapse = " "))
+    ref <- single_process("pbmc")
+    expect_same_pipeline(got$pbmc, ref$res)
+    expect_same_pipeline(got$pbmc_sub, ref$sub)
+    expect_identical(got$median_target, ref$median_target)
+    expect_identical(got$hvg_batch$highly_variable, ref$hvg_batch$highly_variable)
+    expect_equal(got$hvg_batch, ref$hvg_batch, tolerance = 1e-10)
+})
 
 test_that("the MPI job on the GPUs (NCCL between the ranks) equals one process: 1 rank, and one per GPU", {
     skip_without_gpu()
