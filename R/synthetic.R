@@ -112,6 +112,7 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
     genes[res$mt_genes] <- .mitochondrialGenes
     cells <- .numberedNames("CELL", n.cells, 7L)
     if (share$count < n.cells) cells <- cells[share$first + seq_len(share$count)]
+    cells <- .cellNames(cells)  # one object for colData and the assay
     type_names <- .numberedNames("type", n.types, 2L)
     call <- sprintf("simulateAtlas(%s, n.genes = %s, seed = %s, n.types = %s)",
                     .plain(n.cells), .plain(n.genes), .plain(seed), .plain(n.types))
