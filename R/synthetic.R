@@ -118,7 +118,8 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
                     .plain(n.cells), .plain(n.genes), .plain(seed), .plain(n.types))
     .streamMessage(list(res$handle), "simulateAtlas")
     counts <- .wrapSeed(.newSeed(res$handle, genes, cells, list(format = "synthetic", call = call)))
-    colData <- S4Vectors::DataFrame(cell_type = factor(type_names[res$type], levels = type_names),
+    # factor(type_names[res$type], levels = type_names), without its 1.43M strings
+    colData <- S4Vectors::DataFrame(cell_type = structure(res$type, levels = type_names, class = "factor"),
                                     damaged = res$damaged, library_size = res$library,
                                     row.names = cells)
     sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = counts),
