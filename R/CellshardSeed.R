@@ -44,11 +44,15 @@ setValidity("CellshardSeed", function(object) {
         stop("more than 2^31 - 1 genes or cells cannot be represented in R", call. = FALSE)
     new("CellshardSeed", handle = handle,
         dim = as.integer(c(lay$n_genes, lay$n_cells)),
-        dimnames = list(.asNames(genes), .asNames(cells)),
+        dimnames = list(.asNames(genes), .cellNames(cells)),
         transposed = FALSE, source = as.list(source))
 }
 
 .asNames <- function(x) if (is.null(x)) NULL else as.character(x)
+
+# Cell names whose subsets copy no strings (src/r_names.cpp): the filter
+# subsets them twice, in colData and in the assay.
+.cellNames <- function(x) if (is.null(x)) NULL else cs_lazy_names(as.character(x))
 
 # The (gene, cell) index pair in the C++ orientation for an R-side (row, col) pair.
 .cellsGenes <- function(seed, i, j) {

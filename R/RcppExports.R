@@ -221,6 +221,14 @@ cs_release_unused_device_memory <- function() {
     invisible(.Call(`_cellshard_cs_release_unused_device_memory`))
 }
 
+cs_lazy_names <- function(names) {
+    .Call(`_cellshard_cs_lazy_names`, names)
+}
+
+cs_names_state <- function(x) {
+    .Call(`_cellshard_cs_names_state`, x)
+}
+
 cs_map_layer <- function(handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi) {
     .Call(`_cellshard_cs_map_layer`, handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi)
 }

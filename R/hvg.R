@@ -71,9 +71,7 @@ highlyVariableGenes <- function(sce, n.top = 5000,
 
     res <- if (v3) .hvgV3(m, labels, n.top, flavor, span) else
         .hvgDispersion(m, labels, n.top, flavor, cutoffs, n.bins)
-    rd <- rowData(sce)
-    for (col in names(res)) rd[[col]] <- res[[col]]
-    rowData(sce) <- rd
+    rowData(sce) <- .withColumns(rowData(sce), as.list(res))
     metadata(sce)$highlyVariableGenes <- c(list(flavor = flavor, n.top = n.top,
                                                 batch = if (is.null(labels)) NULL else levels(labels),
                                                 assay.type = assay.type),

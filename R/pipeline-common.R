@@ -30,6 +30,22 @@
     .wrapSeed(seed)
 }
 
+# `df` with `columns` (a named list) added, or replacing those of the same
+# name, as `df[[name]] <- value` would one at a time; but each of those
+# rebuilds the DataFrame and walks its row names (millions of cell names)
+# again. Only the list of columns changes here: lengths are checked, and a
+# DataFrame with column metadata (mcols, which would grow) takes the slow way.
+.withColumns <- function(df, columns) {
+    if (!is.null(S4Vectors::mcols(df)) || any(lengths(columns) != nrow(df))) {
+        for (name in names(columns)) df[[name]] <- columns[[name]]
+        return(df)
+    }
+    data <- as.list(df)
+    data[names(columns)] <- columns
+    methods::slot(df, "listData", check = FALSE) <- data
+    df
+}
+
 # Gene selections (logical, positions or names) as a logical vector.
 .geneSelection <- function(sel, sce, what) {
     n <- nrow(sce)

@@ -60,24 +60,23 @@ qcMetrics <- function(sce, subsets = NULL, percent.top = integer(0), assay.type 
                               "log1p_total_counts",
                               unlist(lapply(names(subsets), function(s)
                                   paste0(c("total_counts_", "pct_counts_", "log1p_total_counts_"), s))))
-    for (name in names(cells$columns)) cd[[name]] <- cells$columns[[name]]
-    total <- cells$columns$total_counts
+    columns <- cells$columns
+    total <- columns$total_counts
     if (length(percent.top)) {
         ns <- sort(as.integer(percent.top))
         if (anyNA(ns) || any(ns < 1)) stop("qcMetrics(): percent.top must be positive", call. = FALSE)
         top <- .seedCall(m@seed, cs_top_sums, ns)
-        for (j in seq_along(ns)) cd[[sprintf("pct_counts_in_top_%d_genes", ns[j])]] <- 100 * top[, j] / total
+        for (j in seq_along(ns)) columns[[sprintf("pct_counts_in_top_%d_genes", ns[j])]] <- 100 * top[, j] / total
     }
-    colData(sce) <- cd
+    colData(sce) <- .withColumns(cd, columns)
 
     n_cells <- .nCells(sce)  # every rank's cells in an MPI job
-    rd <- rowData(sce)
-    rd$n_cells_by_counts <- as.integer(genes$n_positive)
-    rd$total_counts <- genes$sum
-    rd$mean_counts <- genes$sum / n_cells
-    rd$pct_dropout_by_counts <- 100 * (1 - genes$n_positive / n_cells)
-    rd$log1p_total_counts <- log1p(genes$sum)
-    rd$log1p_mean_counts <- log1p(genes$sum / n_cells)
-    rowData(sce) <- rd
+    rowData(sce) <- .withColumns(rowData(sce), list(
+        n_cells_by_counts = as.integer(genes$n_positive),
+        total_counts = genes$sum,
+        mean_counts = genes$sum / n_cells,
+        pct_dropout_by_counts = 100 * (1 - genes$n_positive / n_cells),
+        log1p_total_counts = log1p(genes$sum),
+        log1p_mean_counts = log1p(genes$sum / n_cells)))
     sce
 }

@@ -221,6 +221,10 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
 }
 
 .assembleSce <- function(handles, genes, cells, rowData, colData, source) {
+    if (!is.null(cells)) {
+        cells <- .cellNames(cells)  # the same values: one object for colData and the assays
+        rownames(colData) <- cells
+    }
     assays <- lapply(handles, function(h) .wrapSeed(.newSeed(h, genes, cells, source)))
     SingleCellExperiment::SingleCellExperiment(assays = assays, rowData = rowData,
                                                colData = colData)

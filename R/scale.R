@@ -44,8 +44,7 @@ scaleGenes <- function(sce, zero.center = TRUE, max.value = Inf, min.value = -ma
         layer <- .layerLike(m, handle)
     }
     assay(sce, name, withDimnames = FALSE) <- layer
-    rowData(sce)$mean <- mv$mean
-    rowData(sce)$std <- std
+    rowData(sce) <- .withColumns(rowData(sce), list(mean = mv$mean, std = std))
     metadata(sce)$scaleGenes <- list(zero.center = zero.center, max.value = max.value,
                                      min.value = if (zero.center) min.value else NULL,
                                      assay.type = assay.type)

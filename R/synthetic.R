@@ -112,12 +112,14 @@ simulateAtlas <- function(n.cells, n.genes = 45854L, seed = 1L, n.types = 24L, d
     genes[res$mt_genes] <- .mitochondrialGenes
     cells <- .numberedNames("CELL", n.cells, 7L)
     if (share$count < n.cells) cells <- cells[share$first + seq_len(share$count)]
+    cells <- .cellNames(cells)  # one object for colData and the assay
     type_names <- .numberedNames("type", n.types, 2L)
     call <- sprintf("simulateAtlas(%s, n.genes = %s, seed = %s, n.types = %s)",
                     .plain(n.cells), .plain(n.genes), .plain(seed), .plain(n.types))
     .streamMessage(list(res$handle), "simulateAtlas")
     counts <- .wrapSeed(.newSeed(res$handle, genes, cells, list(format = "synthetic", call = call)))
-    colData <- S4Vectors::DataFrame(cell_type = factor(type_names[res$type], levels = type_names),
+    # factor(type_names[res$type], levels = type_names), without its 1.43M strings
+    colData <- S4Vectors::DataFrame(cell_type = structure(res$type, levels = type_names, class = "factor"),
                                     damaged = res$damaged, library_size = res$library,
                                     row.names = cells)
     sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = counts),

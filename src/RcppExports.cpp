@@ -671,6 +671,28 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cs_lazy_names
+SEXP cs_lazy_names(SEXP names);
+RcppExport SEXP _cellshard_cs_lazy_names(SEXP namesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type names(namesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_lazy_names(names));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cs_names_state
+Rcpp::LogicalVector cs_names_state(SEXP x);
+RcppExport SEXP _cellshard_cs_names_state(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cs_names_state(x));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_map_layer
 SEXP cs_map_layer(SEXP handle, SEXP row_factor, std::string op, double log_divisor, SEXP col_factor, SEXP col_offset, double lo, double hi);
 RcppExport SEXP _cellshard_cs_map_layer(SEXP handleSEXP, SEXP row_factorSEXP, SEXP opSEXP, SEXP log_divisorSEXP, SEXP col_factorSEXP, SEXP col_offsetSEXP, SEXP loSEXP, SEXP hiSEXP) {
@@ -858,6 +880,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_handle_valid", (DL_FUNC) &_cellshard_cs_handle_valid, 1},
     {"_cellshard_cs_free", (DL_FUNC) &_cellshard_cs_free, 1},
     {"_cellshard_cs_release_unused_device_memory", (DL_FUNC) &_cellshard_cs_release_unused_device_memory, 0},
+    {"_cellshard_cs_lazy_names", (DL_FUNC) &_cellshard_cs_lazy_names, 1},
+    {"_cellshard_cs_names_state", (DL_FUNC) &_cellshard_cs_names_state, 1},
     {"_cellshard_cs_map_layer", (DL_FUNC) &_cellshard_cs_map_layer, 8},
     {"_cellshard_cs_column_moments", (DL_FUNC) &_cellshard_cs_column_moments, 3},
     {"_cellshard_cs_subset_sums", (DL_FUNC) &_cellshard_cs_subset_sums, 3},
@@ -872,9 +896,11 @@ static const R_CallMethodDef CallEntries[] = {
 
 void cellshard_register_scores(DllInfo* dll);
 void cellshard_register_host_vectors(DllInfo* dll);
+void cellshard_register_names(DllInfo* dll);
 RcppExport void R_init_cellshard(DllInfo *dll) {
     R_registerRoutines(dll, NULL, CallEntries, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
     cellshard_register_scores(dll);
     cellshard_register_host_vectors(dll);
+    cellshard_register_names(dll);
 }

@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "core/synthetic_atlas.h"
 #include "r_handle.h"
+#include "r_host_vector.h"
 #include "r_progress.h"
 
 using namespace cellshard;
@@ -86,16 +87,21 @@ Rcpp::List cs_simulate_atlas(double n_cells, double n_genes, double seed, int n_
     atlas = generate_atlas(o, int64_t(n_cells), place, int64_t(first_cell));
   });
   const AtlasCells& c = atlas.cells;
-  Rcpp::IntegerVector type(c.type.begin(), c.type.end());
-  for (R_xlen_t i = 0; i < type.size(); ++i) type[i] += 1;
-  Rcpp::LogicalVector damaged(c.damaged.begin(), c.damaged.end());
+  // The per-cell columns in C++ memory, outside R's heap (r_host_vector.h),
+  // as the QC columns: the filter gathers them on host threads.
+  HostInts type(c.type.begin(), c.type.end());
+  for (int& t : type) t += 1;
+  HostInts damaged(c.damaged.begin(), c.damaged.end());
+  Rcpp::RObject type_r = host_ints(std::move(type));  // RObject: protected from here on
+  Rcpp::RObject damaged_r = host_logicals(std::move(damaged));
+  Rcpp::RObject library_r = host_ints(HostInts(c.library.begin(), c.library.end()));
   Rcpp::IntegerVector mt(atlas.model->mt_genes.begin(), atlas.model->mt_genes.end());
   for (R_xlen_t i = 0; i < mt.size(); ++i) mt[i] += 1;
   SEXP handle = PROTECT(wrap_matrix(atlas.matrix));
   Rcpp::List out = Rcpp::List::create(
       Rcpp::_["handle"] = handle,
-      Rcpp::_["library"] = Rcpp::IntegerVector(c.library.begin(), c.library.end()),
-      Rcpp::_["type"] = type, Rcpp::_["damaged"] = damaged, Rcpp::_["mt_genes"] = mt,
+      Rcpp::_["library"] = library_r, Rcpp::_["type"] = type_r, Rcpp::_["damaged"] = damaged_r,
+      Rcpp::_["mt_genes"] = mt,
       Rcpp::_["nnz"] = double(atlas.matrix->nnz()), Rcpp::_["model"] = model_parameters(*atlas.model));
   UNPROTECT(1);
   return out;
