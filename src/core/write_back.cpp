@@ -9,8 +9,8 @@ namespace {
 
 // Fresh pinned memory, one buffer at a time: each is faulted in on every host
 // thread already, and several at once only oversubscribe them (measured on
-// the H200 machine: the filter's write-back took 4.9 s with one pinning per
-// waiting result against 3.3 s before).
+// the H200 machine, the budgeted filter of bench/out_of_core.R: 4.9 s with a
+// pinning per waiting result at once, 2.7 s one at a time).
 BufferPtr pin_in_turn(size_t bytes) {
   static std::mutex turn;
   std::lock_guard<std::mutex> lock(turn);
