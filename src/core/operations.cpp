@@ -187,7 +187,7 @@ std::vector<int64_t> genes_key(const GeneMap& genes) {
 MatrixPtr computed_from_base_result(const ShardedMatrix& m, const std::vector<int64_t>& key,
                                     const std::vector<int64_t>* rows, bool genes_change) {
   const auto& recipe = m.recipe();
-  if (!recipe || (genes_change && (recipe->map.col_factor || recipe->map.col_offset))) return nullptr;
+  if (!recipe || (genes_change && recipe->per_gene())) return nullptr;
   for (size_t s = 0; s < m.n_shards(); ++s)
     if (!m.computed(s)) return nullptr;
   std::shared_ptr<const ShardedMatrix> base_result = derived_cache().find_layer(*recipe->base, key);
@@ -197,15 +197,11 @@ MatrixPtr computed_from_base_result(const ShardedMatrix& m, const std::vector<in
     if (base_result->computed(k)) return nullptr;
   auto r = std::make_shared<ValueRecipe>(*recipe);
   r->base = base_result;
-  if (rows && recipe->map.row_factor) {
+  if (rows && !recipe->row_factor.empty()) {
     r->row_factor.clear();
     for (int64_t row : *rows) r->row_factor.push_back(recipe->row_factor[size_t(row)]);
   }
-  // The copy's pointers into its own vectors.
-  if (r->map.row_factor) r->map.row_factor = r->row_factor.data();
-  if (r->map.col_factor) r->map.col_factor = r->col_factor.data();
-  if (r->map.col_offset) r->map.col_offset = r->col_offset.data();
-  CS_CHECK(!r->map.row_factor || int64_t(r->row_factor.size()) == base_result->n_rows(),
+  CS_CHECK(r->row_factor.empty() || int64_t(r->row_factor.size()) == base_result->n_rows(),
            "internal: a recipe's cell factors do not match its base");
   return std::make_shared<ShardedMatrix>(base_result->shared_index(),
                                          std::vector<BufferPtr>(base_result->n_shards()),

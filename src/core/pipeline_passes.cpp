@@ -30,10 +30,8 @@ void scatter_rows(const std::vector<double>& part, int64_t n_shard_rows, int64_t
               out + int64_t(j) * n_cells + first_row);
 }
 
-const double* copy_into(const double* from, int64_t n, std::vector<double>& to) {
-  if (!from) return nullptr;
-  to.assign(from, from + n);
-  return to.data();
+std::vector<double> copy_of(const double* from, int64_t n) {
+  return from ? std::vector<double>(from, from + n) : std::vector<double>();
 }
 
 // A recipe applying `map` to m's values, with its own copies of the map's
@@ -42,9 +40,10 @@ std::shared_ptr<ValueRecipe> make_recipe(const ShardedMatrix& m, const ValueMap&
   auto r = std::make_shared<ValueRecipe>();
   r->base = m.shared_from_this();
   r->map = map;
-  r->map.row_factor = copy_into(map.row_factor, m.n_rows(), r->row_factor);
-  r->map.col_factor = copy_into(map.col_factor, m.n_cols(), r->col_factor);
-  r->map.col_offset = copy_into(map.col_offset, m.n_cols(), r->col_offset);
+  r->map.row_factor = r->map.col_factor = r->map.col_offset = nullptr;
+  r->row_factor = copy_of(map.row_factor, m.n_rows());
+  r->col_factor = copy_of(map.col_factor, m.n_cols());
+  r->col_offset = copy_of(map.col_offset, m.n_cols());
   return r;
 }
 
@@ -56,15 +55,12 @@ std::shared_ptr<ValueRecipe> composed_recipe(const ShardedMatrix& m, const Value
   const ValueRecipe* first = m.recipe().get();
   if (!first) return nullptr;
   const ValueMap& a = first->map;
-  const bool a_cells_only = !a.col_factor && !a.col_offset && !a.float_after_op && std::isinf(a.lo) && a.lo < 0 &&
-                            std::isinf(a.hi) && a.hi > 0;
+  const bool a_cells_only = !first->per_gene() && !a.float_after_op && std::isinf(a.lo) &&
+                            a.lo < 0 && std::isinf(a.hi) && a.hi > 0;
   if (!a_cells_only || then.row_factor || then.op != ValueMap::Op::None) return nullptr;
-  auto r = std::make_shared<ValueRecipe>();
-  r->base = first->base;
-  r->map = a;
-  r->map.row_factor = copy_into(a.row_factor, m.n_rows(), r->row_factor);
-  r->map.col_factor = copy_into(then.col_factor, m.n_cols(), r->col_factor);
-  r->map.col_offset = copy_into(then.col_offset, m.n_cols(), r->col_offset);
+  auto r = std::make_shared<ValueRecipe>(*first);
+  r->col_factor = copy_of(then.col_factor, m.n_cols());
+  r->col_offset = copy_of(then.col_offset, m.n_cols());
   r->map.lo = then.lo;
   r->map.hi = then.hi;
   r->map.float_after_op = true;  // the first map's values were floats

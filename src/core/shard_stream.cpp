@@ -76,7 +76,7 @@ struct Need {
 
 // Whether a computed shard's map reads the gene of each value.
 bool map_needs_genes(const ShardedMatrix& layer, size_t s) {
-  return layer.computed(s) && (layer.recipe()->map.col_factor || layer.recipe()->map.col_offset);
+  return layer.computed(s) && layer.recipe()->per_gene();
 }
 
 Need need_of(const ShardIndex& sh, const std::vector<const ShardedMatrix*>& layers, size_t s,

@@ -37,7 +37,9 @@ std::vector<int64_t> ShardedIndex::row_offsets() const {
 
 ValueMap ValueRecipe::for_rows(int64_t first_row) const {
   ValueMap m = map;
-  if (m.row_factor) m.row_factor += first_row;
+  m.row_factor = row_factor.empty() ? nullptr : row_factor.data() + first_row;
+  m.col_factor = col_factor.empty() ? nullptr : col_factor.data();
+  m.col_offset = col_offset.empty() ? nullptr : col_offset.data();
   return m;
 }
 

@@ -50,10 +50,14 @@ class ShardedMatrix;
 // and no host memory; the next pass that reads it stages the base's values
 // and maps them on the device (out of core, core/shard_stream.h).
 struct ValueRecipe {
-  std::shared_ptr<const class ShardedMatrix> base;  // same index; stored values there
-  ValueMap map;  // row_factor etc. point into the vectors below (whole matrix)
+  std::shared_ptr<const ShardedMatrix> base;  // same index; stored values there
+  // The op, clip and rounding; its array pointers stay null: the arrays are
+  // the vectors below (whole matrix; empty: none), so a copy of a recipe is
+  // whole.
+  ValueMap map;
   std::vector<double> row_factor, col_factor, col_offset;
 
+  bool per_gene() const { return !col_factor.empty() || !col_offset.empty(); }
   // The map for shard rows starting at cell `first_row`.
   ValueMap for_rows(int64_t first_row) const;
 };
