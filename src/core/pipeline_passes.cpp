@@ -67,6 +67,33 @@ std::shared_ptr<ValueRecipe> composed_recipe(const ShardedMatrix& m, const Value
   return r;
 }
 
+// Per-gene moments of f(x), accumulated on each device that holds shards and
+// summed over devices (and ranks) at the end: what column_moments and the QC
+// pass's gene totals share.
+class GeneMoments {
+ public:
+  explicit GeneMoments(const ShardedIndex& idx)
+      : n_(size_t(idx.n_cols)), partials_(shard_devices(idx), 3 * n_) {}
+
+  void add(const ShardIndex& sh, const ShardViews& v, const MomentOptions& options) {
+    double* acc = partials_.on(sh.device);
+    kernels_of(sh).col_moments(v.index, v.values[0], options, {acc, acc + n_, acc + 2 * n_});
+  }
+
+  // The totals, into arrays of n_cols (sum_sq may be null: not wanted).
+  void to_host(double* sum, double* sum_sq, int64_t* n_positive) {
+    partials_.all_reduce();
+    std::vector<double> total = partials_.to_host();
+    std::copy(total.begin(), total.begin() + n_, sum);
+    if (sum_sq) std::copy(total.begin() + n_, total.begin() + 2 * n_, sum_sq);
+    for (size_t g = 0; g < n_; ++g) n_positive[g] = int64_t(total[2 * n_ + g]);
+  }
+
+ private:
+  size_t n_;
+  DevicePartials partials_;
+};
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -114,18 +141,11 @@ MatrixPtr map_layer(const ShardedMatrix& m, const ValueMap& map) {
 void column_moments(const ShardedMatrix& m, const MomentOptions& options, double* sum,
                     double* sum_sq, int64_t* n_positive) {
   const ShardedIndex& idx = m.index();
-  const size_t n = size_t(idx.n_cols);
-  DevicePartials partials(shard_devices(idx), 3 * n);
+  GeneMoments moments(idx);
   for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
-    const ShardIndex& sh = *idx.shards[s];
-    double* acc = partials.on(sh.device);
-    kernels_of(sh).col_moments(v.index, v.values[0], options, {acc, acc + n, acc + 2 * n});
+    moments.add(*idx.shards[s], v, options);
   });
-  partials.all_reduce();
-  std::vector<double> total = partials.to_host();
-  std::copy(total.begin(), total.begin() + n, sum);
-  std::copy(total.begin() + n, total.begin() + 2 * n, sum_sq);
-  for (size_t g = 0; g < n; ++g) n_positive[g] = int64_t(total[2 * n + g]);
+  moments.to_host(sum, sum_sq, n_positive);
 }
 
 void subset_sums(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int n_subsets,
@@ -139,9 +159,8 @@ void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int
   CS_CHECK(int64_t(gene_bits.size()) == idx.n_cols, "internal: one subset mask per gene");
   CS_CHECK(n_subsets >= 0 && n_subsets <= 32, "at most 32 gene subsets");
   std::vector<int64_t> off = idx.row_offsets();
-  const size_t n = size_t(idx.n_cols);
-  std::unique_ptr<DevicePartials> partials;
-  if (genes.sum) partials.reset(new DevicePartials(shard_devices(idx), 3 * n));
+  std::unique_ptr<GeneMoments> gene_moments;
+  if (genes.sum) gene_moments.reset(new GeneMoments(idx));
   for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
     const ShardIndex& sh = *idx.shards[s];
     // One subset (or one shard) lands in place; more go through a block per shard.
@@ -152,16 +171,9 @@ void cell_qc(const ShardedMatrix& m, const std::vector<uint32_t>& gene_bits, int
                           n_subsets == 0 ? nullptr : in_place ? subset_out + off[s] : part.data());
     if (!in_place) scatter_rows(part, sh.n_rows, off[s], off.back(), size_t(n_subsets), subset_out);
     // The per-gene totals from the same staged shard: a streamed shard crosses the link once.
-    if (partials) {
-      double* acc = partials->on(sh.device);
-      kernels_of(sh).col_moments(v.index, v.values[0], MomentOptions(), {acc, acc + n, acc + 2 * n});
-    }
+    if (gene_moments) gene_moments->add(sh, v, MomentOptions());
   });
-  if (!partials) return;
-  partials->all_reduce();
-  std::vector<double> total = partials->to_host();
-  std::copy(total.begin(), total.begin() + n, genes.sum);
-  for (size_t g = 0; g < n; ++g) genes.n_positive[g] = int64_t(total[2 * n + g]);
+  if (gene_moments) gene_moments->to_host(genes.sum, nullptr, genes.n_positive);
 }
 
 void top_sums(const ShardedMatrix& m, const std::vector<int>& ns, double* out) {
