@@ -35,18 +35,8 @@ Values* values_of(SEXP x) { return static_cast<Values*>(R_ExternalPtrAddr(R_altr
 
 bool is_real(SEXP x) { return TYPEOF(x) == REALSXP; }
 
-void finalize(SEXP ptr) {
-  delete static_cast<Values*>(R_ExternalPtrAddr(ptr));
-  R_ClearExternalPtr(ptr);
-}
-
 SEXP wrap(R_altrep_class_t cls, std::unique_ptr<Values> v) {
-  SEXP ptr = PROTECT(R_MakeExternalPtr(v.get(), R_NilValue, R_NilValue));
-  v.release();
-  R_RegisterCFinalizerEx(ptr, finalize, TRUE);
-  SEXP x = R_new_altrep(cls, ptr, R_NilValue);
-  UNPROTECT(1);
-  return x;
+  return owning_altrep(cls, std::move(v), R_NilValue);
 }
 
 R_altrep_class_t class_like(SEXP x) {

@@ -2,6 +2,7 @@
 // r_host_vector.cpp says why. They take the values over.
 #pragma once
 #include <Rinternals.h>
+#include <R_ext/Altrep.h>  // after Rinternals.h, whose SEXP it uses
 
 #include <memory>
 #include <new>
@@ -34,6 +35,24 @@ struct NoInitAllocator : std::allocator<T> {
 
 using HostDoubles = std::vector<double, NoInitAllocator<double>>;
 using HostInts = std::vector<int, NoInitAllocator<int>>;
+
+// A new ALTREP vector of class `cls` whose data1 is an external pointer that
+// owns `state` (deleted when R collects the vector) and keeps `keep` alive
+// (R_NilValue: nothing); data2 starts as R_NilValue.
+template <class T>
+void delete_altrep_state(SEXP ptr) {
+  delete static_cast<T*>(R_ExternalPtrAddr(ptr));
+  R_ClearExternalPtr(ptr);
+}
+template <class T>
+SEXP owning_altrep(R_altrep_class_t cls, std::unique_ptr<T> state, SEXP keep) {
+  SEXP ptr = PROTECT(R_MakeExternalPtr(state.get(), R_NilValue, keep));
+  state.release();
+  R_RegisterCFinalizerEx(ptr, delete_altrep_state<T>, TRUE);
+  SEXP x = R_new_altrep(cls, ptr, R_NilValue);
+  UNPROTECT(1);
+  return x;
+}
 
 SEXP host_doubles(HostDoubles&& values);
 SEXP host_ints(HostInts&& values);

@@ -35,20 +35,10 @@ Names* names_of(SEXP x) { return static_cast<Names*>(R_ExternalPtrAddr(R_altrep_
 SEXP full_of(SEXP x) { return R_ExternalPtrProtected(R_altrep_data1(x)); }
 SEXP plain_of(SEXP x) { return R_altrep_data2(x); }
 
-void finalize(SEXP ptr) {
-  delete static_cast<Names*>(R_ExternalPtrAddr(ptr));
-  R_ClearExternalPtr(ptr);
-}
-
 SEXP make_names(SEXP full, std::shared_ptr<const HostInts> at) {
   auto n = std::make_unique<Names>();
   n->at = std::move(at);
-  SEXP ptr = PROTECT(R_MakeExternalPtr(n.get(), R_NilValue, full));
-  n.release();
-  R_RegisterCFinalizerEx(ptr, finalize, TRUE);
-  SEXP x = R_new_altrep(names_class, ptr, R_NilValue);
-  UNPROTECT(1);
-  return x;
+  return owning_altrep(names_class, std::move(n), full);
 }
 
 R_xlen_t length_method(SEXP x) {
