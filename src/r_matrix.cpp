@@ -273,7 +273,7 @@ Rcpp::List cs_matrix_layout(SEXP handle) {
     devices.push_back(s->device);
     // Where the shard is between passes (its values; the index goes with them).
     const BufferPtr& v = m->values()[k];
-    homes.push_back(m->computed(k) ? "computed"
+    homes.push_back(m->computed(k) || m->gathered(k) ? "computed"
                     : !v && s->source ? "file"
                     : (!v || v->device() == s->device) && shard_resident(idx, {}, k) ? "device"
                                                                                       : "pinned");

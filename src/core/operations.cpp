@@ -217,10 +217,31 @@ MatrixPtr computed_from_base_subset(const ShardedMatrix& m, const std::vector<Se
   return computed_from_base_result(m, key, &rows, true);
 }
 
+// Row pointers of `seg`'s rows of shard sh under `genes`, counted on the
+// host from the shard's row pointers alone: for a map that keeps every gene
+// once (a subset of cells), else empty.
+BufferPtr counted_on_host(const ShardIndex& sh, const Segment& seg, const GeneMap& genes,
+                          int64_t* nnz) {
+  if (!genes.identity) return nullptr;
+  std::vector<int64_t> src(size_t(sh.n_rows) + 1), ptr(seg.local_rows.size() + 1, 0);
+  sh.indptr->download(src.data(), src.size() * sizeof(int64_t));
+  for (size_t i = 0; i < seg.local_rows.size(); ++i) {
+    const size_t r = size_t(seg.local_rows[i]);
+    ptr[i + 1] = ptr[i] + src[r + 1] - src[r];
+  }
+  *nnz = ptr.back();
+  BufferPtr b = make_buffer(kPinned, ptr.size() * sizeof(int64_t));
+  b->upload(ptr.data(), b->bytes());
+  return b;
+}
+
 // The gather shared by subset() and subset_genes(): each segment's rows of its
 // source shard, the genes of `genes`, into a new matrix (or into the index
 // the same subset of another layer built, found under `key`; the new index is
-// remembered under it when `remember`).
+// remembered under it when `remember`). Segments of source shards that
+// stream are not gathered: their shards are computed (IndexRecipe), with
+// row pointers counted now and everything else gathered whenever a pass
+// stages them, so nothing is written back.
 MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& segments,
                           const GeneMap& genes, std::vector<int64_t> key, bool remember) {
   const ShardedIndex& idx = m.index();
@@ -228,27 +249,31 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
   if (MatrixPtr computed = computed_from_base_subset(m, segments, key)) return computed;
   std::shared_ptr<const ShardedIndex> prebuilt = derived_cache().find(m, key);
   if (prebuilt && prebuilt->shards.size() != segments.size()) prebuilt = nullptr;
-  // An index kept off the devices cannot be gathered into: build a new one.
+  // An index kept off the devices cannot be gathered into: build a new one
+  // (its computed shards are fine: this layer's are gathered when staged too).
   if (prebuilt)
     for (size_t k = 0; prebuilt && k < prebuilt->shards.size(); ++k)
-      if (!shard_resident(*prebuilt, {}, k)) prebuilt = nullptr;
+      if (!prebuilt->shards[k]->gathered && !shard_resident(*prebuilt, {}, k)) prebuilt = nullptr;
 
   std::vector<GatherOutput> out(segments.size());
-  WriteBack write_back;  // after `out`: gone before it
-  std::vector<int> devices;
-  std::vector<size_t> source_shards;
-  for (const auto& seg : segments) {
-    devices.push_back(idx.shards[seg.source_shard]->device);
-    source_shards.push_back(seg.source_shard);
+  std::vector<bool> lazy(segments.size());
+  std::vector<size_t> now, later, now_sources, later_sources;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const size_t src = segments[k].source_shard;
+    lazy[k] = prebuilt ? prebuilt->shards[k]->gathered != nullptr : !shard_resident(idx, {&m}, src);
+    (lazy[k] ? later : now).push_back(k);
+    (lazy[k] ? later_sources : now_sources).push_back(src);
   }
-  for_each_staged(idx, {&m}, source_shards, [&](size_t k, const ShardViews& v) {
+  WriteBack write_back;  // after `out`: gone before it
+  for_each_staged(idx, {&m}, now_sources, [&](size_t j, const ShardViews& v) {
+    const size_t k = now[j];
     const Segment& seg = segments[k];
     const ShardIndex& sh = *idx.shards[seg.source_shard];
     CsrView pre;
     if (prebuilt) pre = prebuilt->shards[k]->view();
     out[k] = backend_for(sh.device)
                  .gather(v.index, {v.values[0]}, seg.local_rows, genes, prebuilt ? &pre : nullptr);
-    // What streamed in streams out, as does what has no room on the device.
+    // What has no room on the device streams out.
     size_t bytes = (out[k].indptr ? out[k].indptr->bytes() : 0) +
                    (out[k].indices ? out[k].indices->bytes() : 0);
     for (auto& b : out[k].values) bytes += b ? b->bytes() : 0;
@@ -261,26 +286,57 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     }
   });
   write_back.finish();
+  // The computed shards' row pointers: from the source's row pointers when
+  // every gene stays, else one pass over the source's index (no values).
+  std::vector<size_t> counted, counted_sources;
+  for (size_t j = 0; !prebuilt && j < later.size(); ++j) {
+    const size_t k = later[j];
+    out[k].indptr = counted_on_host(*idx.shards[later_sources[j]], segments[k], genes, &out[k].nnz);
+    if (!out[k].indptr) {
+      counted.push_back(k);
+      counted_sources.push_back(later_sources[j]);
+    }
+  }
+  for_each_staged(idx, {}, counted_sources, [&](size_t j, const ShardViews& v) {
+    const size_t k = counted[j];
+    GatherOutput g = backend_for(v.index.device).gather(v.index, {}, segments[k].local_rows, genes, nullptr);
+    out[k].nnz = g.nnz;
+    out[k].indptr = make_buffer(kPinned, g.indptr->bytes());
+    g.indptr->download(out[k].indptr->data(), g.indptr->bytes());
+  });
 
   std::shared_ptr<const ShardedIndex> index = prebuilt;
   if (!index) {
+    std::shared_ptr<const GeneMap> shared_genes;
+    if (!later.empty()) shared_genes = std::make_shared<const GeneMap>(genes);
     auto built = std::make_shared<ShardedIndex>();
     built->n_cols = genes.n_out;
     for (size_t k = 0; k < segments.size(); ++k) {
       auto sh = std::make_shared<ShardIndex>();
-      sh->device = devices[k];
+      sh->device = idx.shards[segments[k].source_shard]->device;
       sh->n_rows = int64_t(segments[k].local_rows.size());
       sh->n_cols = genes.n_out;
       sh->nnz = out[k].nnz;
       sh->indptr = out[k].indptr;
       sh->indices = out[k].indices;
+      if (lazy[k]) {
+        auto r = std::make_shared<IndexRecipe>();
+        r->parent = m.shared_index();
+        r->parent_shard = segments[k].source_shard;
+        r->rows = segments[k].local_rows;
+        r->genes = shared_genes;
+        sh->gathered = r;
+      }
       built->shards.push_back(sh);
     }
     index = built;
   }
   std::vector<BufferPtr> values;
   for (auto& o : out) values.push_back(o.values.empty() ? nullptr : o.values[0]);
-  auto result = std::make_shared<ShardedMatrix>(index, std::move(values));
+  const bool any_lazy = !later.empty();
+  auto result = std::make_shared<ShardedMatrix>(
+      index, std::move(values), nullptr,
+      any_lazy ? std::shared_ptr<const ShardedMatrix>(m.shared_from_this()) : nullptr);
 
   if (!prebuilt && remember) derived_cache().remember(m, key, index);
   if (remember) derived_cache().remember_layer(m, key, result);
@@ -344,7 +400,8 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
   bool same_layout = p.rows.size() == idx.shards.size();
   for (size_t t = 0; same_layout && t < p.rows.size(); ++t)
     same_layout = p.rows[t] == idx.shards[t]->n_rows && p.devices[t] == idx.shards[t]->device;
-  if (same_layout) return std::make_shared<ShardedMatrix>(m.shared_index(), m.values(), m.recipe());
+  if (same_layout)
+    return std::make_shared<ShardedMatrix>(m.shared_index(), m.values(), m.recipe(), m.gathered_from());
 
   std::vector<int64_t> key{2, int64_t(p.rows.size())};
   key.insert(key.end(), p.rows.begin(), p.rows.end());
@@ -360,16 +417,17 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     sh.indptr->download(src_ptr[s].data(), src_ptr[s].size() * sizeof(int64_t));
   }
   std::vector<int64_t> src_off = idx.row_offsets();
-  // The arrays to copy from. Shards read from their file at each pass are
-  // read once here, into pinned host memory (rebalancing such data holds it
-  // in host memory).
+  // The arrays to copy from. Shards read from their file at each pass, or
+  // computed (values or index), are read once here, into pinned host memory
+  // (rebalancing such data holds it in host memory).
   std::vector<BufferPtr> src_indices(idx.shards.size()), src_values(idx.shards.size());
   for (size_t s = 0; s < idx.shards.size(); ++s) {
     const ShardIndex& sh = *idx.shards[s];
     src_indices[s] = sh.indices;
     src_values[s] = m.values()[s];
     const bool read_indices = !sh.indices && sh.nnz > 0;
-    const bool read_values = !src_values[s] && sh.nnz > 0 && (sh.source || m.computed(s));
+    const bool read_values = !src_values[s] && sh.nnz > 0 &&
+                             (sh.source || m.computed(s) || m.gathered(s));
     if (!read_indices && !read_values) continue;
     BufferPtr i = make_buffer(kPinned, size_t(sh.nnz) * sizeof(int32_t));
     BufferPtr v = make_buffer(kPinned, size_t(sh.nnz) * sizeof(float));

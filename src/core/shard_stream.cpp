@@ -1,5 +1,6 @@
 #include "shard_stream.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <future>
@@ -82,6 +83,10 @@ bool map_needs_genes(const ShardedMatrix& layer, size_t s) {
 Need need_of(const ShardIndex& sh, const std::vector<const ShardedMatrix*>& layers, size_t s,
              bool with_indices = true) {
   Need n;
+  if (sh.gathered) {  // a computed index: staged through its parent (run_gathered)
+    n.indices = true;
+    return n;
+  }
   n.indptr = !array_resident(sh.indptr, sh.device, indptr_bytes(sh));
   n.read = !sh.indices && sh.nnz > 0;
   CS_CHECK(!n.read || sh.source, "internal: a shard without indices or a source");
@@ -114,10 +119,23 @@ class DeviceStream {
            const StagedFn& fn) {
     std::vector<size_t> staged;
     std::map<size_t, Need> needs;
+    bool any_gathered = false, other_staged = false;
     for (size_t item : my_items) {
       size_t s = shard_of_item[item];
       if (!needs.count(s)) needs[s] = need_of(*index_.shards[s], layers_, s, with_indices_);
       if (needs[s].any()) staged.push_back(item);
+      if (index_.shards[s]->gathered) any_gathered = true;
+      else if (needs[s].any()) other_staged = true;
+    }
+    if (any_gathered && other_staged) {
+      // Computed and stored shards that stream, mixed: one item at a time,
+      // in order (no prefetch across the two kinds).
+      for (size_t item : my_items) run(shard_of_item, {item}, fn);
+      return;
+    }
+    if (any_gathered) {
+      run_gathered(shard_of_item, my_items, fn);
+      return;
     }
     if (staged.empty()) {
       // Everything resident: the plain loop, nothing copied, nothing awaited.
@@ -160,6 +178,108 @@ class DeviceStream {
   }
 
  private:
+  // The items of computed shards (IndexRecipe) and of resident ones, in
+  // order: one pass over the parent index stages the computed shards'
+  // parent shards (prefetching as any pass does), and each is gathered on
+  // the device into fresh buffers, the layers' values with it, before fn
+  // sees it. The parent's layers are the layers' gathered_from() (or their
+  // recipe base's): a chain of computed indices stages through each level.
+  void run_gathered(const std::vector<size_t>& shard_of_item, const std::vector<size_t>& my_items,
+                    const StagedFn& fn) {
+    std::shared_ptr<const ShardedIndex> parent;
+    std::vector<size_t> gathered_items, parent_shards;
+    for (size_t item : my_items) {
+      const ShardIndex& sh = *index_.shards[shard_of_item[item]];
+      if (!sh.gathered) continue;
+      CS_CHECK(!parent || parent == sh.gathered->parent, "internal: computed shards of two parents");
+      parent = sh.gathered->parent;
+      CS_CHECK(parent->shards[sh.gathered->parent_shard]->device == device_,
+               "internal: a computed shard away from its parent's device");
+      gathered_items.push_back(item);
+      parent_shards.push_back(sh.gathered->parent_shard);
+    }
+    // Each layer's source over the parent, and its place among the parent's layers.
+    std::vector<const ShardedMatrix*> parent_layers;
+    std::vector<int> from(layers_.size(), -1);
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const ShardedMatrix* g = gather_source(*layers_[l]);
+      if (!g) continue;
+      auto at = std::find(parent_layers.begin(), parent_layers.end(), g);
+      from[l] = int(at - parent_layers.begin());
+      if (at == parent_layers.end()) parent_layers.push_back(g);
+    }
+    size_t next_item = 0;  // the next of my_items to hand to fn
+    auto direct_until = [&](size_t stop) {
+      for (; next_item < my_items.size() && my_items[next_item] != stop; ++next_item) {
+        progress_check_stop();
+        fn(my_items[next_item], direct_views(shard_of_item[my_items[next_item]]));
+      }
+    };
+    for_each_staged(*parent, parent_layers, parent_shards, [&](size_t k, const ShardViews& pv) {
+      const size_t item = gathered_items[k];
+      direct_until(item);
+      fn(item, gathered_views(shard_of_item[item], pv, from));
+      ++next_item;
+    });
+    direct_until(size_t(-1));
+  }
+
+  // The layer over a computed shard's parent whose gathered values give
+  // layer l's values there (or its recipe base's): null when none is.
+  static const ShardedMatrix* gather_source(const ShardedMatrix& layer) {
+    if (layer.gathered_from()) return layer.gathered_from().get();
+    if (layer.recipe() && layer.recipe()->base->gathered_from())
+      return layer.recipe()->base->gathered_from().get();
+    return nullptr;
+  }
+
+  // Views of computed shard s, gathered from its parent's views `pv` (the
+  // parent layers' values at from[l]); the buffers live with the views.
+  struct GatheredViews : ShardViews {
+    GatherOutput out;
+    std::vector<BufferPtr> keep;
+  };
+  ShardViews gathered_views(size_t s, const ShardViews& pv, const std::vector<int>& from) const {
+    const ShardIndex& sh = *index_.shards[s];
+    const IndexRecipe& r = *sh.gathered;
+    gathered_ = std::make_shared<GatheredViews>();
+    GatheredViews& g = *gathered_;
+    g.out = backend_for(device_).gather(pv.index, pv.values, r.rows, *r.genes, nullptr);
+    CS_CHECK(g.out.nnz == sh.nnz, "internal: a computed index does not match its parent");
+    g.staged = true;
+    g.index = sh.view();
+    g.index.indptr = g.out.indptr->as<int64_t>();
+    g.index.indices = g.out.indices->as<int32_t>();
+    const size_t nb = nnz_bytes(sh);
+    // Stored values over a computed index (a layer made from host values).
+    auto on_device = [&](const BufferPtr& b) -> const float* {
+      if (b->device() == device_) return b->as<float>();
+      BufferPtr d = make_buffer(device_, nb);
+      backend_for(device_).upload_beside(d->data(), device_, b->data(), nb);
+      count(staged_bytes, double(nb));
+      g.keep.push_back(d);
+      return d->as<float>();
+    };
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const ShardedMatrix& layer = *layers_[l];
+      if (layer.gathered(s)) {
+        g.values.push_back(g.out.values[size_t(from[l])]->as<float>());
+      } else if (layer.computed(s)) {
+        const ShardedMatrix& base = *layer.recipe()->base;
+        const float* in = base.gathered(s) ? g.out.values[size_t(from[l])]->as<float>()
+                                            : on_device(base.values()[s]);
+        BufferPtr out = make_buffer(device_, nb);
+        pipeline_kernels_for(device_).map_values(g.index, in, out->as<float>(),
+                                                 layer.recipe()->for_rows(first_row_[s]));
+        g.keep.push_back(out);
+        g.values.push_back(out->as<float>());
+      } else {
+        g.values.push_back(on_device(layer.values()[s]));
+      }
+    }
+    return g;
+  }
+
   ShardViews direct_views(size_t s) const {
     const ShardIndex& sh = *index_.shards[s];
     ShardViews v;
@@ -222,7 +342,8 @@ class DeviceStream {
     // Reading a file gives values too: room for them even when no layer asks.
     source_nnz = std::max(source_nnz, read_nnz);
     const bool gpu = !is_host_memory(device_);
-    for (int k = 0; k < 2; ++k) {
+    // One slot for one shard (a pass of one shard reads nothing ahead).
+    for (size_t k = 0; k < std::min<size_t>(2, staged.size()); ++k) {
       Slot& slot = slots[k];
       if (ptr) slot.indptr = make_buffer(device_, ptr);
       if (nnz) slot.indices = make_buffer(device_, nnz);
@@ -282,6 +403,7 @@ class DeviceStream {
   const std::vector<const ShardedMatrix*>& layers_;
   const bool with_indices_;  // else the gene indices are staged only where a map needs them
   std::vector<int64_t> first_row_;  // of each shard
+  mutable std::shared_ptr<GatheredViews> gathered_;  // the computed shard fn sees now
 };
 
 }  // namespace
@@ -354,9 +476,41 @@ void settle_shard(ShardIndex& sh, std::vector<BufferPtr*> values) {
   for (BufferPtr* v : values) *v = to_pinned(*v);
 }
 
+namespace {
+
+// Shard s of `index` as a pass stages it (gathered, for a computed index),
+// downloaded: its gene indices and the values of `layer` (when not null).
+void staged_to_host(const ShardedIndex& index, const ShardedMatrix* layer, size_t s,
+                    int32_t* indices, float* values) {
+  std::vector<const ShardedMatrix*> layers;
+  if (layer) layers.push_back(layer);
+  for_each_staged(index, layers, {s}, [&](size_t, const ShardViews& v) {
+    Backend& be = backend_for(v.index.device);
+    const size_t nb = size_t(v.index.nnz) * sizeof(float);
+    if (indices && nb) be.copy_to_host(indices, v.index.indices, v.index.device, nb);
+    if (values && layer && nb) be.copy_to_host(values, v.values[0], v.index.device, nb);
+  });
+}
+
+}  // namespace
+
 void shard_to_host(const ShardIndex& sh, const BufferPtr& layer_values, int64_t* indptr,
                    int32_t* indices, float* values) {
   if (indptr) sh.indptr->download(indptr, indptr_bytes(sh));
+  if (sh.gathered && indices && sh.nnz > 0) {
+    // A computed index: gathered from its parent through a pass of one shard.
+    ShardedIndex alone;
+    alone.n_cols = sh.n_cols;
+    alone.shards.push_back(std::shared_ptr<ShardIndex>(std::shared_ptr<ShardIndex>(),
+                                                       const_cast<ShardIndex*>(&sh)));
+    staged_to_host(alone, nullptr, 0, indices, nullptr);
+  }
+  if (sh.gathered) {
+    CS_CHECK(!values || layer_values || sh.nnz == 0,
+             "internal: gathered values read without their layer (layer_shard_to_host)");
+    if (values && sh.nnz > 0) layer_values->download(values, nnz_bytes(sh));
+    return;
+  }
   if (sh.nnz == 0) return;
   bool read = !sh.indices || from_source(sh, layer_values);
   if (read && (indices || values)) {
@@ -373,6 +527,12 @@ void shard_to_host(const ShardIndex& sh, const BufferPtr& layer_values, int64_t*
 void layer_shard_to_host(const ShardedMatrix& m, size_t s, int64_t* indptr, int32_t* indices,
                          float* values) {
   const ShardIndex& sh = *m.index().shards[s];
+  if (sh.gathered) {
+    // A computed index: the layer's shard as a pass stages it.
+    if (indptr) sh.indptr->download(indptr, indptr_bytes(sh));
+    if (sh.nnz > 0 && (indices || values)) staged_to_host(m.index(), &m, s, indices, values);
+    return;
+  }
   if (!m.computed(s) || !values) {
     shard_to_host(sh, m.computed(s) ? nullptr : m.values()[s], indptr, indices,
                   m.computed(s) ? nullptr : values);
@@ -407,6 +567,10 @@ Residency residency_of(const ShardedMatrix& m) {
   for (size_t s = 0; s < idx.shards.size(); ++s) {
     const ShardIndex& sh = *idx.shards[s];
     add(sh.indptr, sh.device, double(indptr_bytes(sh)));
+    if (sh.gathered) {  // a computed index: its stored values only (kept nowhere else)
+      if (m.values()[s]) add(m.values()[s], sh.device, double(nnz_bytes(sh)));
+      continue;
+    }
     add(sh.indices, sh.device, double(nnz_bytes(sh)));
     if (!m.computed(s)) add(m.values()[s], sh.device, double(nnz_bytes(sh)));
   }

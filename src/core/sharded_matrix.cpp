@@ -45,10 +45,13 @@ ValueMap ValueRecipe::for_rows(int64_t first_row) const {
 
 ShardedMatrix::ShardedMatrix(std::shared_ptr<const ShardedIndex> index,
                              std::vector<BufferPtr> values,
-                             std::shared_ptr<const ValueRecipe> recipe)
-    : index_(std::move(index)), values_(std::move(values)), recipe_(std::move(recipe)) {
+                             std::shared_ptr<const ValueRecipe> recipe,
+                             std::shared_ptr<const ShardedMatrix> gathered_from)
+    : index_(std::move(index)), values_(std::move(values)), recipe_(std::move(recipe)),
+      gathered_from_(std::move(gathered_from)) {
   CS_CHECK(index_, "internal: matrix without an index");
   CS_CHECK(values_.size() == index_->shards.size(), "internal: one value buffer per shard");
+  CS_CHECK(!(recipe_ && gathered_from_), "internal: a layer both mapped and gathered");
   if (recipe_) {
     CS_CHECK(recipe_->base && &recipe_->base->index() == index_.get(),
              "internal: a recipe over another index");
@@ -57,7 +60,10 @@ ShardedMatrix::ShardedMatrix(std::shared_ptr<const ShardedIndex> index,
   }
   for (size_t s = 0; s < values_.size(); ++s) {
     const ShardIndex& sh = *index_->shards[s];
-    if (!values_[s] && (sh.source || recipe_)) continue;  // the source's or the recipe's values
+    if (gathered(s))
+      CS_CHECK(gathered_from_ && &gathered_from_->index() == sh.gathered->parent.get(),
+               "internal: gathered values without their parent layer");
+    if (!values_[s] && (sh.source || recipe_ || sh.gathered)) continue;  // not stored
     size_t have = values_[s] ? values_[s]->bytes() : 0;
     CS_CHECK(have == size_t(sh.nnz) * sizeof(float), "internal: values do not match the index");
     CS_CHECK(!values_[s] || values_[s]->device() == sh.device || values_[s]->device() == kPinned,

@@ -15,10 +15,27 @@
 
 namespace cellshard {
 
+struct ShardedIndex;
+
+// How a shard's gene indices (and the values of the layers over it) are
+// gathered from a shard of another index whenever a pass stages it, rather
+// than stored: a subset of shards kept off their device then writes nothing
+// back and takes no host memory but its row pointers, counted once (out of
+// core: the filter would otherwise write its whole result to fresh pinned
+// memory, slower than the link). The parent shard may itself be computed.
+struct IndexRecipe {
+  std::shared_ptr<const ShardedIndex> parent;
+  size_t parent_shard = 0;
+  std::vector<int64_t> rows;            // local rows of the parent shard
+  std::shared_ptr<const GeneMap> genes;  // of the parent's genes
+};
+
 // The sparsity pattern of one shard: 64-bit row pointers, 32-bit gene indices.
 // `device` is where its kernels run. Its arrays live there (resident), or in
 // pinned host memory (kPinned), or, with `source` set and `indices` null, only
-// in the source file; passes stage what is not resident (core/shard_stream.h).
+// in the source file, or, with `gathered` set and `indices` null, nowhere (the
+// row pointers aside: a computed index, gathered from its parent when
+// staged); passes stage what is not resident (core/shard_stream.h).
 struct ShardIndex {
   int device = kHost;
   int64_t n_rows = 0;
@@ -27,6 +44,7 @@ struct ShardIndex {
   BufferPtr indptr;   // int64, n_rows + 1 (on the device or kPinned; kept even with a source)
   BufferPtr indices;  // int32, nnz (null when read from `source` each time)
   std::shared_ptr<const ShardSource> source;
+  std::shared_ptr<const IndexRecipe> gathered;  // set: a computed index
 
   CsrView view() const;
 };
@@ -65,11 +83,13 @@ struct ValueRecipe {
 // One value layer over a shared index: what an R handle points to. A layer's
 // values of a shard live on the shard's device or in pinned host memory; null
 // values of a shard are computed by the layer's recipe when it has one, else
-// they are the source's (the file's matrix).
+// gathered from `gathered_from` (a layer over the parent index) when the
+// shard's index is computed, else they are the source's (the file's matrix).
 class ShardedMatrix : public std::enable_shared_from_this<ShardedMatrix> {
  public:
   ShardedMatrix(std::shared_ptr<const ShardedIndex> index, std::vector<BufferPtr> values,
-                std::shared_ptr<const ValueRecipe> recipe = nullptr);
+                std::shared_ptr<const ValueRecipe> recipe = nullptr,
+                std::shared_ptr<const ShardedMatrix> gathered_from = nullptr);
 
   int64_t n_rows() const { return index_->n_rows(); }
   int64_t n_cols() const { return index_->n_cols; }
@@ -81,6 +101,12 @@ class ShardedMatrix : public std::enable_shared_from_this<ShardedMatrix> {
   // Whether shard s's values are computed from the recipe when staged.
   bool computed(size_t s) const { return recipe_ && !values_[s]; }
   const std::shared_ptr<const ValueRecipe>& recipe() const { return recipe_; }
+  // Whether shard s's values are gathered from gathered_from() when staged
+  // (its index is computed, core IndexRecipe).
+  bool gathered(size_t s) const {
+    return !values_[s] && !computed(s) && index_->shards[s]->gathered;
+  }
+  const std::shared_ptr<const ShardedMatrix>& gathered_from() const { return gathered_from_; }
   // Device bytes held by this layer's values, and by the shared index.
   size_t value_bytes() const;
   size_t index_bytes() const;
@@ -89,6 +115,7 @@ class ShardedMatrix : public std::enable_shared_from_this<ShardedMatrix> {
   std::shared_ptr<const ShardedIndex> index_;
   std::vector<BufferPtr> values_;  // float32, one per shard
   std::shared_ptr<const ValueRecipe> recipe_;
+  std::shared_ptr<const ShardedMatrix> gathered_from_;  // over the computed shards' parent index
 };
 
 using MatrixPtr = std::shared_ptr<ShardedMatrix>;

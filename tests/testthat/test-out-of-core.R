@@ -176,3 +176,70 @@ test_that("a normalisation of streamed shards is computed when read, and reads l
                        log = TRUE))))
     expect_lt(max(abs(got - cs$colsum_lognorm) / cs$colsum_lognorm), 1e-6)
 })
+
+test_that("a filter of streamed shards is computed: nothing written back, every reader sees the in-memory filter (CPU)", {
+    skip_without_shared_data("pbmc3k")
+    ref_all <- read10xMtx(shared_data("pbmc3k"), devices = "cpu")
+    genes <- seq(2, nrow(ref_all), by = 3)
+    cells <- c(5:1200, 1300:2650)
+    ref <- ref_all[genes, cells]
+    with_budget("4MB", {
+        sce <- suppressMessages(read10xMtx(shared_data("pbmc3k"), devices = "cpu"))
+        before <- cellshard:::cs_stream_counters()
+        pinned_before <- deviceMemory("cpu")$pinned
+        sub <- sce[genes, cells]
+        # the streamed shards' subset is kept nowhere: only its row pointers
+        expect_true("computed" %in% names(homes(sub)))
+        expect_false("pinned" %in% names(homes(sub)))
+        expect_identical(cellshard:::cs_stream_counters()[["to_host"]], before[["to_host"]])
+        expect_lt(deviceMemory("cpu")$pinned - pinned_before, 8 * (ncol(sub) + 100))
+        lay <- deviceLayout(counts(sub))
+        expect_equal(sum(lay$nnz), Matrix::nnzero(as(counts(ref), "dgCMatrix")))
+
+        # every reader: blocks, sums, a rebalance, a file, further subsets
+        expect_identical(as(counts(sub), "dgCMatrix"), as(counts(ref), "dgCMatrix"))
+        expect_identical(as.matrix(counts(sub)[100:140, 200:300]),
+                         as.matrix(counts(ref)[100:140, 200:300]))
+        expect_identical(colSums(counts(sub)), colSums(counts(ref)))
+        expect_identical(rowSums(counts(sub)), rowSums(counts(ref)))
+        moved <- rebalance(sub, shards = 3)
+        expect_identical(as(counts(moved), "dgCMatrix"), as(counts(ref), "dgCMatrix"))
+        path <- file.path(tempdir(), "pbmc3k-gathered.h5ad")
+        writeH5AD(sub, path, overwrite = TRUE)
+        expect_identical(as(counts(readH5AD(path, devices = "cpu")), "dgCMatrix"),
+                         as(counts(ref), "dgCMatrix"))
+        g2 <- seq(1, nrow(sub), by = 2)
+        sub2 <- sub[g2, 100:2000]
+        expect_true("computed" %in% names(homes(sub2)))
+        expect_identical(as(counts(sub2), "dgCMatrix"), as(counts(ref[g2, 100:2000]), "dgCMatrix"))
+        reordered <- sub[rev(seq_len(50)), 1:1500]  # genes out of order
+        expect_identical(as(counts(reordered), "dgCMatrix"),
+                         as(counts(ref[rev(seq_len(50)), 1:1500]), "dgCMatrix"))
+        # cells only: row pointers from the source's, without a pass
+        staged_before <- cellshard:::cs_stream_counters()[["to_device"]]
+        cells_only <- sce[, cells]
+        expect_identical(cellshard:::cs_stream_counters()[["to_device"]], staged_before)
+        expect_true("computed" %in% names(homes(cells_only)))
+        expect_identical(as(counts(cells_only), "dgCMatrix"), as(counts(ref_all[, cells]), "dgCMatrix"))
+
+        # the pipeline's steps over it: normalising (computed from the
+        # gathered counts), HVG, scaling, PCA over the HVGs
+        run <- function(s) {
+            s <- normalizeTotal(s, target.sum = 1e4, log = TRUE)
+            s <- highlyVariableGenes(s, n.top = 500, flavor = "seurat", subset = FALSE)
+            s <- scaleGenes(s, max.value = 10)
+            computePCA(s, ncomponents = 10, subset.row = rowData(s)$highly_variable)
+        }
+        got <- run(sub)
+        want <- run(ref)
+        expect_true("computed" %in% names(homes(got, "logcounts")))
+        expect_identical(as(logcounts(got), "dgCMatrix"), as(logcounts(want), "dgCMatrix"))
+        expect_identical(as.matrix(assay(got, "scaled")[1:200, 1:100]),
+                         as.matrix(assay(want, "scaled")[1:200, 1:100]))
+        expect_same_pipeline(got, want)
+        # the logcounts assay alone, subset again (no counts subset to compute from)
+        hv <- which(rowData(got)$highly_variable)
+        expect_identical(as(logcounts(got)[hv, 10:1900], "dgCMatrix"),
+                         as(logcounts(want)[hv, 10:1900], "dgCMatrix"))
+    })
+})
