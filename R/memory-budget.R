@@ -39,6 +39,14 @@
 #'     and no copies of their own. An assay whose shards are all computed
 #'     stays computed through a subset or \code{rebalance} of the whole
 #'     object (from the same subset of the assay it came from).
+#'   \item Likewise a subset (\code{sce[genes, cells]}) of streamed shards,
+#'     or one whose result has no room left on the device, is not copied:
+#'     its shards are \code{"computed"} too, keeping only their row pointers
+#'     (one number per cell, counted by one pass over the source's row
+#'     pointers and gene indices, or none when every gene stays), and each
+#'     later step gathers them on the device from the shards they came from
+#'     (which they keep alive) as it reads them. A \code{rebalance} of such
+#'     an assay, as of the ones above, brings its values to host memory.
 #'   \item The readers say, with a message, how much of the data will stream
 #'     and roughly what each pass over it costs. \code{\link{deviceLayout}}
 #'     shows where each shard is (\code{home}), \code{\link{deviceMemory}} the

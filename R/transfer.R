@@ -186,8 +186,8 @@ rebalance <- function(x, devices = NULL, shards = NULL) {
 #'   \code{"pinned"} (host memory, streamed through the device at each step),
 #'   \code{"file"} (read again from its file at each step) or
 #'   \code{"computed"} (kept nowhere: a normalisation, log or scaling of a
-#'   streamed shard, computed on the device from the layer it came from each
-#'   time a step reads it; see \link{out-of-core}).
+#'   streamed shard, or a subset of one, computed on the device from the
+#'   layer it came from each time a step reads it; see \link{out-of-core}).
 #' @examples
 #' path <- system.file("extdata", "tenx_v3_chr21.h5", package = "cellshard")
 #' deviceLayout(counts(read10xH5(path, devices = "cpu", shards = 2)))

@@ -217,6 +217,15 @@ MatrixPtr computed_from_base_subset(const ShardedMatrix& m, const std::vector<Se
   return computed_from_base_result(m, key, &rows, true);
 }
 
+// A computed shard's row pointers, kept in pinned host memory (they are
+// small: one int64 per cell), counted among the bytes written back.
+BufferPtr pinned_row_pointers(const Buffer& on_device) {
+  BufferPtr b = make_buffer(kPinned, on_device.bytes());
+  on_device.download(b->data(), b->bytes());
+  count_written_back(double(b->bytes()));
+  return b;
+}
+
 // Row pointers of `seg`'s rows of shard sh under `genes`, counted on the
 // host from the shard's row pointers alone: for a map that keeps every gene
 // once (a subset of cells), else empty.
@@ -239,9 +248,10 @@ BufferPtr counted_on_host(const ShardIndex& sh, const Segment& seg, const GeneMa
 // source shard, the genes of `genes`, into a new matrix (or into the index
 // the same subset of another layer built, found under `key`; the new index is
 // remembered under it when `remember`). Segments of source shards that
-// stream are not gathered: their shards are computed (IndexRecipe), with
-// row pointers counted now and everything else gathered whenever a pass
-// stages them, so nothing is written back.
+// stream are not gathered, nor kept where their result has no room on the
+// device: their shards are computed (IndexRecipe), with row pointers counted
+// now and everything else gathered whenever a pass stages them, so nothing
+// is written back (fresh pinned memory is slower than the link).
 MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& segments,
                           const GeneMap& genes, std::vector<int64_t> key, bool remember) {
   const ShardedIndex& idx = m.index();
@@ -256,7 +266,7 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
       if (!prebuilt->shards[k]->gathered && !shard_resident(*prebuilt, {}, k)) prebuilt = nullptr;
 
   std::vector<GatherOutput> out(segments.size());
-  std::vector<bool> lazy(segments.size());
+  std::vector<char> lazy(segments.size());  // written by each device's thread
   std::vector<size_t> now, later, now_sources, later_sources;
   for (size_t k = 0; k < segments.size(); ++k) {
     const size_t src = segments[k].source_shard;
@@ -277,7 +287,15 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     size_t bytes = (out[k].indptr ? out[k].indptr->bytes() : 0) +
                    (out[k].indices ? out[k].indices->bytes() : 0);
     for (auto& b : out[k].values) bytes += b ? b->bytes() : 0;
-    if (v.staged || over_budget_now(sh.device, bytes, false)) {
+    const bool no_room = over_budget_now(sh.device, bytes, false);
+    if (no_room && !v.staged && !prebuilt) {
+      // Rather than written back, computed like a streamed segment: gathered
+      // again from its resident source when staged (nothing crosses the link).
+      lazy[k] = true;
+      out[k].indptr = pinned_row_pointers(*out[k].indptr);
+      out[k].indices = nullptr;
+      out[k].values.clear();
+    } else if (v.staged || no_room) {
       if (!prebuilt) {
         write_back.put(out[k].indptr, &out[k].indptr);
         write_back.put(out[k].indices, &out[k].indices);
@@ -301,14 +319,15 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     const size_t k = counted[j];
     GatherOutput g = backend_for(v.index.device).gather(v.index, {}, segments[k].local_rows, genes, nullptr);
     out[k].nnz = g.nnz;
-    out[k].indptr = make_buffer(kPinned, g.indptr->bytes());
-    g.indptr->download(out[k].indptr->data(), g.indptr->bytes());
+    out[k].indptr = pinned_row_pointers(*g.indptr);
   });
+  bool any_lazy = false;
+  for (char l : lazy) any_lazy = any_lazy || l;
 
   std::shared_ptr<const ShardedIndex> index = prebuilt;
   if (!index) {
     std::shared_ptr<const GeneMap> shared_genes;
-    if (!later.empty()) shared_genes = std::make_shared<const GeneMap>(genes);
+    if (any_lazy) shared_genes = std::make_shared<const GeneMap>(genes);
     auto built = std::make_shared<ShardedIndex>();
     built->n_cols = genes.n_out;
     for (size_t k = 0; k < segments.size(); ++k) {
@@ -333,7 +352,6 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
   }
   std::vector<BufferPtr> values;
   for (auto& o : out) values.push_back(o.values.empty() ? nullptr : o.values[0]);
-  const bool any_lazy = !later.empty();
   auto result = std::make_shared<ShardedMatrix>(
       index, std::move(values), nullptr,
       any_lazy ? std::shared_ptr<const ShardedMatrix>(m.shared_from_this()) : nullptr);
