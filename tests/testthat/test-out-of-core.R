@@ -224,6 +224,12 @@ test_that("a filter of streamed shards is computed: nothing written back, every 
         expect_identical(as(twin, "dgCMatrix"), doubled)
         expect_identical(colSums(twin), colSums(counts(ref)) * 2)
         expect_identical(as(rebalance(twin, shards = 2), "dgCMatrix"), doubled)
+        with_twin <- sub
+        SummarizedExperiment::assay(with_twin, "twin") <- twin
+        ref_twin <- ref
+        SummarizedExperiment::assay(ref_twin, "twin") <- cellshard:::.withValues(counts(ref), doubled)
+        expect_identical(as(logcounts(normalizeTotal(with_twin, assay.type = "twin", log = TRUE)), "dgCMatrix"),
+                         as(logcounts(normalizeTotal(ref_twin, assay.type = "twin", log = TRUE)), "dgCMatrix"))
         # cells only: row pointers from the source's, without a pass
         staged_before <- cellshard:::cs_stream_counters()[["to_device"]]
         cells_only <- sce[, cells]
@@ -250,5 +256,32 @@ test_that("a filter of streamed shards is computed: nothing written back, every 
         hv <- which(rowData(got)$highly_variable)
         expect_identical(as(logcounts(got)[hv, 10:1900], "dgCMatrix"),
                          as(logcounts(want)[hv, 10:1900], "dgCMatrix"))
+    })
+})
+
+test_that("a subset of two stored assays under a budget shares one computed index; scattered cells read right (CPU)", {
+    skip_without_shared_data("pbmc3k")
+    host <- toHost(read10xMtx(shared_data("pbmc3k"), devices = "cpu"))
+    twice <- counts(host)
+    twice@x <- twice@x * 2
+    SummarizedExperiment::assay(host, "twice") <- twice
+    genes <- seq(1, nrow(host), by = 2)
+    cells <- 3:2500
+    with_budget("4MB", {
+        sce <- suppressMessages(toDevice(host, devices = "cpu", shards = 40))
+        expect_true("pinned" %in% names(homes(sce, "twice")))
+        sub <- sce[genes, cells]
+        expect_true("computed" %in% names(homes(sub, "twice")))
+        expect_identical(deviceLayout(counts(sub))$nnz, deviceLayout(assay(sub, "twice"))$nnz)
+        expect_identical(as(assay(sub, "twice"), "dgCMatrix"), twice[genes, cells])
+        expect_identical(as(counts(sub), "dgCMatrix"), counts(host)[genes, cells])
+        # a map of the stored values over the computed index, and cells out of order
+        norm <- normalizeTotal(sub, assay.type = "twice", log = TRUE)
+        ref <- normalizeTotal(toDevice(host[genes, cells], devices = "cpu"), assay.type = "twice",
+                              log = TRUE)
+        expect_identical(as(logcounts(norm), "dgCMatrix"), as(logcounts(ref), "dgCMatrix"))
+        scattered <- sample(ncol(sub), 600)
+        expect_identical(as(counts(sub[, scattered]), "dgCMatrix"),
+                         counts(host)[genes, cells][, scattered])
     })
 })
