@@ -46,7 +46,10 @@
 #'     pointers and gene indices, or none when every gene stays), and each
 #'     later step gathers them on the device from the shards they came from
 #'     (which they keep alive) as it reads them. A \code{rebalance} of such
-#'     an assay, as of the ones above, brings its values to host memory.
+#'     an assay, as of the ones above, is made in one pass that stages the
+#'     shards it comes from and copies them on the device straight into the
+#'     new shards (on the device while the budget has room, else in pinned
+#'     host memory).
 #'   \item The readers say, with a message, how much of the data will stream
 #'     and roughly what each pass over it costs. \code{\link{deviceLayout}}
 #'     shows where each shard is (\code{home}), \code{\link{deviceMemory}} the

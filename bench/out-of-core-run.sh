@@ -12,8 +12,9 @@ free -g | head -2
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -40 "$LOGS/install.log"; exit 1; }
 sed -n "/^cellshard configuration/,/^  MPI/p" "$LOGS/install.log"
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
-echo "== GPU tests: out-of-core, pipeline-backends"
-CELLSHARD_TEST_FILTER="out-of-core|pipeline-backends" timeout 150 Rscript tests/run-testthat.R \
+TESTS=${OOC_TESTS:-"out-of-core|pipeline-backends"}  # a CELLSHARD_TEST_FILTER
+echo "== GPU tests: $TESTS"
+CELLSHARD_TEST_FILTER="$TESTS" timeout 300 Rscript tests/run-testthat.R \
   > "$LOGS/tests.log" 2>&1; echo "tests rc=$?"; tail -25 "$LOGS/tests.log"
 echo "== bench/out_of_core.R"
 timeout "${3:-200}" Rscript bench/out_of_core.R "${1:-1430156}" "${2:-8GB}" 0 2>&1 | tee "$LOGS/out_of_core.txt"

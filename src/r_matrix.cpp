@@ -175,7 +175,7 @@ SEXP cs_subset(SEXP handle, SEXP cells, SEXP genes) {
     return wrap_matrix(subset_genes(*m, make_gene_map(m->n_cols(), as_index(genes, m->n_cols(), "gene"))));
   std::vector<int64_t> rows = as_index(cells, m->n_rows(), "cell");
   GeneMap map = make_gene_map(m->n_cols(), as_index(genes, m->n_cols(), "gene"));
-  return wrap_matrix(subset(*m, rows, map));
+  return wrap_matrix(subset(*m, rows, map, /*cell_totals=*/true));
   CS_R_END
 }
 

@@ -31,14 +31,18 @@ void Buffer::download(void* host, size_t bytes, size_t offset) const {
 
 void copy_buffer(Buffer& dst, size_t dst_offset, const Buffer& src, size_t src_offset,
                  size_t bytes) {
-  CS_CHECK(dst_offset + bytes <= dst.bytes() && src_offset + bytes <= src.bytes(),
-           "internal: copy past the end of a buffer");
+  CS_CHECK(src_offset + bytes <= src.bytes(), "internal: copy past the end of a buffer");
+  copy_from_view(dst, dst_offset, static_cast<const char*>(src.data()) + src_offset, src.device(),
+                 bytes);
+}
+
+void copy_from_view(Buffer& dst, size_t dst_offset, const void* src, int src_device, size_t bytes) {
+  CS_CHECK(dst_offset + bytes <= dst.bytes(), "internal: copy past the end of a buffer");
   if (bytes == 0) return;
   void* d = static_cast<char*>(dst.data()) + dst_offset;
-  const void* s = static_cast<const char*>(src.data()) + src_offset;
   // The GPU backend handles any pair that involves a GPU.
-  int via = !is_host_memory(dst.device()) ? dst.device() : src.device();
-  backend_for(via).copy_between(d, dst.device(), s, src.device(), bytes);
+  int via = !is_host_memory(dst.device()) ? dst.device() : src_device;
+  backend_for(via).copy_between(d, dst.device(), src, src_device, bytes);
 }
 
 }  // namespace cellshard

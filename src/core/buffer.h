@@ -51,5 +51,8 @@ inline BufferPtr make_buffer(int device, size_t bytes) {
 // Copies `bytes` from src (+src_offset) to dst (+dst_offset), whatever devices they are on.
 void copy_buffer(Buffer& dst, size_t dst_offset, const Buffer& src, size_t src_offset,
                  size_t bytes);
+// The same from memory that no Buffer owns (a view of a staged shard) at
+// `src` on `src_device`.
+void copy_from_view(Buffer& dst, size_t dst_offset, const void* src, int src_device, size_t bytes);
 
 }  // namespace cellshard

@@ -56,6 +56,11 @@ std::vector<int> shard_devices(const ShardedIndex& index) {
 }
 
 void row_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive) {
+  if (const auto& known = m.cell_totals()) {  // counted by the pass that made m
+    std::copy(known->sums.begin(), known->sums.end(), sums);
+    std::copy(known->n_positive.begin(), known->n_positive.end(), n_positive);
+    return;
+  }
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
   for_each_staged(idx, {&m}, [&](size_t s, const ShardViews& v) {
@@ -253,7 +258,8 @@ BufferPtr counted_on_host(const ShardIndex& sh, const Segment& seg, const GeneMa
 // now and everything else gathered whenever a pass stages them, so nothing
 // is written back (fresh pinned memory is slower than the link).
 MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& segments,
-                          const GeneMap& genes, std::vector<int64_t> key, bool remember) {
+                          const GeneMap& genes, std::vector<int64_t> key, bool remember,
+                          bool cell_totals) {
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(genes.map_ptr.size()) == idx.n_cols + 1, "internal: gene map of the wrong size");
   if (MatrixPtr computed = computed_from_base_subset(m, segments, key)) return computed;
@@ -274,6 +280,33 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     (lazy[k] ? later : now).push_back(k);
     (lazy[k] ? later_sources : now_sources).push_back(src);
   }
+  // A subset of cells whose shards stream counts its cells' totals in the
+  // passes below, which stage the source anyway: the normalisation that
+  // follows a filter then makes no pass of its own. (Not for a cells-only
+  // subset of streamed shards, which makes no pass at all.)
+  std::shared_ptr<CellTotals> totals;
+  std::vector<int64_t> first_row(segments.size() + 1, 0);
+  if (cell_totals && !prebuilt && !later.empty() && !genes.identity) {
+    for (size_t k = 0; k < segments.size(); ++k)
+      first_row[k + 1] = first_row[k] + int64_t(segments[k].local_rows.size());
+    totals = std::make_shared<CellTotals>();
+    totals->sums.resize(size_t(first_row.back()));
+    totals->n_positive.resize(size_t(first_row.back()));
+  }
+  auto count_totals = [&](size_t k, const GatherOutput& g, int device) {
+    if (!totals) return;
+    CsrView view;
+    view.device = device;
+    view.n_rows = int64_t(segments[k].local_rows.size());
+    view.n_cols = genes.n_out;
+    view.nnz = g.nnz;
+    view.indptr = g.indptr->as<int64_t>();
+    view.indices = g.indices->as<int32_t>();
+    backend_for(device).row_stats(view, g.values[0]->as<float>(),
+                                  {totals->sums.data() + first_row[k],
+                                   totals->n_positive.data() + first_row[k]});
+  };
+
   WriteBack write_back;  // after `out`: gone before it
   for_each_staged(idx, {&m}, now_sources, [&](size_t j, const ShardViews& v) {
     const size_t k = now[j];
@@ -283,6 +316,7 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     if (prebuilt) pre = prebuilt->shards[k]->view();
     out[k] = backend_for(sh.device)
                  .gather(v.index, {v.values[0]}, seg.local_rows, genes, prebuilt ? &pre : nullptr);
+    count_totals(k, out[k], sh.device);
     // What has no room on the device streams out.
     size_t bytes = (out[k].indptr ? out[k].indptr->bytes() : 0) +
                    (out[k].indices ? out[k].indices->bytes() : 0);
@@ -315,9 +349,15 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
       counted_sources.push_back(later_sources[j]);
     }
   }
-  for_each_staged(idx, {}, counted_sources, [&](size_t j, const ShardViews& v) {
+  std::vector<const ShardedMatrix*> count_layers;
+  if (totals) count_layers.push_back(&m);
+  for_each_staged(idx, count_layers, counted_sources, [&](size_t j, const ShardViews& v) {
     const size_t k = counted[j];
-    GatherOutput g = backend_for(v.index.device).gather(v.index, {}, segments[k].local_rows, genes, nullptr);
+    std::vector<const float*> values;
+    if (totals) values.push_back(v.values[0]);
+    GatherOutput g =
+        backend_for(v.index.device).gather(v.index, values, segments[k].local_rows, genes, nullptr);
+    count_totals(k, g, v.index.device);
     out[k].nnz = g.nnz;
     out[k].indptr = pinned_row_pointers(*g.indptr);
   });
@@ -355,6 +395,7 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
   auto result = std::make_shared<ShardedMatrix>(
       index, std::move(values), nullptr,
       any_lazy ? std::shared_ptr<const ShardedMatrix>(m.shared_from_this()) : nullptr);
+  result->set_cell_totals(totals);
 
   if (!prebuilt && remember) derived_cache().remember(m, key, index);
   if (remember) derived_cache().remember_layer(m, key, result);
@@ -363,7 +404,8 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
 
 }  // namespace
 
-MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes) {
+MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes,
+                 bool cell_totals) {
   const ShardedIndex& idx = m.index();
   std::vector<int64_t> off = idx.row_offsets();
   int64_t n_rows = off.back();
@@ -383,7 +425,8 @@ MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const
   // Cells taken out of order can leave many small shards: even them out (the
   // result then has an index of its own, not remembered for other layers).
   const bool scattered = segments.size() > 2 * std::max<size_t>(1, idx.shards.size());
-  MatrixPtr result = gather_segments(m, segments, genes, subset_key(rows, genes), !scattered);
+  MatrixPtr result =
+      gather_segments(m, segments, genes, subset_key(rows, genes), !scattered, cell_totals);
   if (scattered) {
     std::vector<int> source_devices = shard_devices(idx);
     return rebalance(*result, even_placement(result->n_rows(), source_devices, idx.shards.size()));
@@ -403,7 +446,7 @@ MatrixPtr subset_genes(const ShardedMatrix& m, const GeneMap& genes) {
     rows.resize(size_t(idx.shards[segments[k].source_shard]->n_rows));
     for (size_t r = 0; r < rows.size(); ++r) rows[r] = int64_t(r);
   });
-  return gather_segments(m, segments, genes, genes_key(genes), true);
+  return gather_segments(m, segments, genes, genes_key(genes), true, false);
 }
 
 MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
@@ -418,8 +461,12 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
   bool same_layout = p.rows.size() == idx.shards.size();
   for (size_t t = 0; same_layout && t < p.rows.size(); ++t)
     same_layout = p.rows[t] == idx.shards[t]->n_rows && p.devices[t] == idx.shards[t]->device;
-  if (same_layout)
-    return std::make_shared<ShardedMatrix>(m.shared_index(), m.values(), m.recipe(), m.gathered_from());
+  if (same_layout) {
+    auto same = std::make_shared<ShardedMatrix>(m.shared_index(), m.values(), m.recipe(),
+                                                m.gathered_from());
+    same->set_cell_totals(m.cell_totals());
+    return same;
+  }
 
   std::vector<int64_t> key{2, int64_t(p.rows.size())};
   key.insert(key.end(), p.rows.begin(), p.rows.end());
@@ -435,84 +482,87 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     sh.indptr->download(src_ptr[s].data(), src_ptr[s].size() * sizeof(int64_t));
   }
   std::vector<int64_t> src_off = idx.row_offsets();
-  // The arrays to copy from. Shards read from their file at each pass, or
-  // computed (values or index), are read once here, into pinned host memory
-  // (rebalancing such data holds it in host memory).
-  std::vector<BufferPtr> src_indices(idx.shards.size()), src_values(idx.shards.size());
-  for (size_t s = 0; s < idx.shards.size(); ++s) {
-    const ShardIndex& sh = *idx.shards[s];
-    src_indices[s] = sh.indices;
-    src_values[s] = m.values()[s];
-    const bool read_indices = !sh.indices && sh.nnz > 0;
-    const bool read_values = !src_values[s] && sh.nnz > 0 &&
-                             (sh.source || m.computed(s) || m.gathered(s));
-    if (!read_indices && !read_values) continue;
-    BufferPtr i = make_buffer(kPinned, size_t(sh.nnz) * sizeof(int32_t));
-    BufferPtr v = make_buffer(kPinned, size_t(sh.nnz) * sizeof(float));
-    layer_shard_to_host(m, s, nullptr, i->as<int32_t>(), v->as<float>());
-    if (read_indices) src_indices[s] = i;
-    if (read_values) src_values[s] = v;
+
+  // Each new shard is made of pieces of consecutive source shards: rows
+  // [lo, hi) of source shard s, written at entry `at` of new shard t.
+  struct Piece { size_t t; int64_t lo, hi, at; };
+  const size_t n_new = p.rows.size();
+  std::vector<std::vector<Piece>> pieces_of(idx.shards.size());  // by source shard
+  std::vector<int64_t> new_nnz(n_new, 0);
+  for (size_t t = 0, s = 0, first = 0; t < n_new; first += size_t(p.rows[t]), ++t) {
+    const int64_t a = int64_t(first), b = a + p.rows[t];
+    while (s < idx.shards.size() && src_off[s + 1] <= a) ++s;
+    for (size_t u = s; u < idx.shards.size() && src_off[u] < b; ++u) {
+      const int64_t lo = std::max(a, src_off[u]) - src_off[u], hi = std::min(b, src_off[u + 1]) - src_off[u];
+      if (lo >= hi) continue;
+      pieces_of[u].push_back({t, lo, hi, new_nnz[t]});
+      new_nnz[t] += src_ptr[u][size_t(hi)] - src_ptr[u][size_t(lo)];
+    }
   }
 
-  size_t n_new = p.rows.size();
+  // The new shards, on their devices (or in pinned host memory where their
+  // device's budget has no room), with their row pointers.
   std::vector<std::shared_ptr<ShardIndex>> new_shards(n_new);
   std::vector<BufferPtr> new_values(n_new);
-  std::vector<int64_t> new_first(n_new + 1, 0);
-  for (size_t t = 0; t < n_new; ++t) new_first[t + 1] = new_first[t] + p.rows[t];
-
   for_each_shard(p.devices, [&](size_t t) {
-    int dev = p.devices[t];
-    int64_t a = new_first[t], b = new_first[t + 1];
-    // Pieces: (source shard, first local row, end local row).
-    struct Piece { size_t s; int64_t lo, hi; };
-    std::vector<Piece> pieces;
-    int64_t nnz = 0;
-    for (size_t s = 0; s < idx.shards.size(); ++s) {
-      int64_t lo = std::max(a, src_off[s]), hi = std::min(b, src_off[s + 1]);
-      if (lo >= hi) continue;
-      pieces.push_back({s, lo - src_off[s], hi - src_off[s]});
-      nnz += src_ptr[s][size_t(hi - src_off[s])] - src_ptr[s][size_t(lo - src_off[s])];
-    }
-    // Shards with no room on their device under the budget go to pinned host memory.
+    const int dev = p.devices[t];
+    const int64_t n_rows = p.rows[t], nnz = new_nnz[t];
     const size_t value_bytes = size_t(nnz) * sizeof(float);
-    const size_t shard_bytes = size_t(b - a + 1) * sizeof(int64_t) + 2 * value_bytes;
-    std::shared_ptr<ShardIndex> sh;
+    const size_t shard_bytes = size_t(n_rows + 1) * sizeof(int64_t) + 2 * value_bytes;
     int value_home = dev;
+    std::shared_ptr<ShardIndex> sh;
     if (prebuilt) {
       sh = std::const_pointer_cast<ShardIndex>(prebuilt->shards[t]);
       if (!shard_resident(*prebuilt, {}, t) || !keep_on_device(dev, value_bytes)) value_home = kPinned;
     } else {
-      const int home = keep_on_device(dev, shard_bytes) ? dev : kPinned;
-      value_home = home;
+      value_home = keep_on_device(dev, shard_bytes) ? dev : kPinned;
       sh = std::make_shared<ShardIndex>();
       sh->device = dev;
-      sh->n_rows = b - a;
+      sh->n_rows = n_rows;
       sh->n_cols = idx.n_cols;
       sh->nnz = nnz;
-      sh->indptr = make_buffer(home, size_t(b - a + 1) * sizeof(int64_t));
-      sh->indices = make_buffer(home, size_t(nnz) * sizeof(int32_t));
-      std::vector<int64_t> ptr;
-      ptr.reserve(size_t(b - a + 1));
-      ptr.push_back(0);
-      for (const Piece& pc : pieces)
-        for (int64_t r = pc.lo; r < pc.hi; ++r)
-          ptr.push_back(ptr.back() + src_ptr[pc.s][size_t(r + 1)] - src_ptr[pc.s][size_t(r)]);
-      sh->indptr->upload(ptr.data(), ptr.size() * sizeof(int64_t));
-    }
-    BufferPtr vals = make_buffer(value_home, value_bytes);
-    int64_t at = 0;
-    for (const Piece& pc : pieces) {
-      int64_t from = src_ptr[pc.s][size_t(pc.lo)], len = src_ptr[pc.s][size_t(pc.hi)] - from;
-      if (!prebuilt && len > 0)
-        copy_buffer(*sh->indices, size_t(at) * 4, *src_indices[pc.s], size_t(from) * 4,
-                    size_t(len) * 4);
-      if (src_values[pc.s] && len > 0)
-        copy_buffer(*vals, size_t(at) * 4, *src_values[pc.s], size_t(from) * 4, size_t(len) * 4);
-      at += len;
+      sh->indptr = make_buffer(value_home, size_t(n_rows + 1) * sizeof(int64_t));
+      sh->indices = make_buffer(value_home, value_bytes);
     }
     new_shards[t] = sh;
-    new_values[t] = vals;
+    new_values[t] = make_buffer(value_home, value_bytes);
   });
+  if (!prebuilt) {
+    std::vector<std::vector<int64_t>> ptr(n_new);
+    for (size_t s = 0; s < idx.shards.size(); ++s)
+      for (const Piece& pc : pieces_of[s]) {
+        std::vector<int64_t>& out = ptr[pc.t];
+        if (out.empty()) out.push_back(0);
+        for (int64_t r = pc.lo; r < pc.hi; ++r)
+          out.push_back(out.back() + src_ptr[s][size_t(r + 1)] - src_ptr[s][size_t(r)]);
+      }
+    for (size_t t = 0; t < n_new; ++t) {
+      if (ptr[t].empty()) ptr[t].push_back(0);
+      new_shards[t]->indptr->upload(ptr[t].data(), ptr[t].size() * sizeof(int64_t));
+    }
+  }
+
+  // One pass over the source shards copies their pieces straight from their
+  // views into the new shards: resident arrays are copied where they are,
+  // and shards that stream or are computed cross the link once (with the
+  // next one staged meanwhile), never through host memory.
+  std::vector<size_t> items;
+  for (size_t s = 0; s < idx.shards.size(); ++s)
+    if (!pieces_of[s].empty() && idx.shards[s]->nnz > 0) items.push_back(s);
+  for_each_staged(idx, {&m}, items, [&](size_t j, const ShardViews& v) {
+    const size_t s = items[j];
+    for (const Piece& pc : pieces_of[s]) {
+      const int64_t from = src_ptr[s][size_t(pc.lo)], len = src_ptr[s][size_t(pc.hi)] - from;
+      if (len == 0) continue;
+      const size_t bytes = size_t(len) * 4, at = size_t(pc.at) * 4;
+      Buffer& vals = *new_values[pc.t];
+      if (!prebuilt)
+        copy_from_view(*new_shards[pc.t]->indices, at, v.index.indices + from, v.index.device, bytes);
+      copy_from_view(vals, at, v.values[0] + from, v.index.device, bytes);
+      if (is_host_memory(vals.device()) && !is_host_memory(v.index.device))
+        count_written_back(double(bytes) * (prebuilt ? 1 : 2));
+    }
+  }, /*with_indices=*/!prebuilt);
 
   std::shared_ptr<const ShardedIndex> index = prebuilt;
   if (!index) {
@@ -523,6 +573,7 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     derived_cache().remember(m, key, index);
   }
   auto result = std::make_shared<ShardedMatrix>(index, std::move(new_values));
+  result->set_cell_totals(m.cell_totals());  // the same cells in the same order
   derived_cache().remember_layer(m, key, result);
   return result;
 }

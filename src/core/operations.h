@@ -24,7 +24,11 @@ void col_stats(const ShardedMatrix& m, double* sums, int64_t* n_positive);
 // The matrix of the given cells (global 0-based, any order, repeats allowed)
 // and genes. Layers sharing one index that are subset with the same cells and
 // genes get results sharing one new index (the last index built is remembered).
-MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes);
+// With `cell_totals` (a filter, which normalisation follows), a result whose
+// shards stream keeps its cells' row_stats(), counted in the subset's own
+// passes, so that they cost no pass later.
+MatrixPtr subset(const ShardedMatrix& m, const std::vector<int64_t>& rows, const GeneMap& genes,
+                 bool cell_totals = false);
 
 // subset() of every cell: each shard keeps its cells, only genes change, with
 // no work per cell on the host (the HVG subset of millions of cells).

@@ -62,6 +62,16 @@ struct ShardedIndex {
 
 class ShardedMatrix;
 
+// Per-cell sums of a layer's values and counts of values > 0
+// (Backend::row_stats), kept with the layer when the pass that made it could
+// count them at no cost of their own: a subset of cells kept off the devices
+// stages its source anyway, and normalisation, which follows a filter, needs
+// them (out of core, core/operations.cpp).
+struct CellTotals {
+  std::vector<double> sums;
+  std::vector<int64_t> n_positive;
+};
+
 // How a layer's values of some shards are computed from another layer when a
 // pass stages them, rather than stored: a map (normalising, log1p, scaling)
 // of a shard kept off its device then costs no pass, no copy over the link
@@ -107,6 +117,9 @@ class ShardedMatrix : public std::enable_shared_from_this<ShardedMatrix> {
     return !values_[s] && !computed(s) && index_->shards[s]->gathered;
   }
   const std::shared_ptr<const ShardedMatrix>& gathered_from() const { return gathered_from_; }
+  // The layer's per-cell totals when known (null: a pass counts them).
+  const std::shared_ptr<const CellTotals>& cell_totals() const { return cell_totals_; }
+  void set_cell_totals(std::shared_ptr<const CellTotals> t) { cell_totals_ = std::move(t); }
   // Device bytes held by this layer's values, and by the shared index.
   size_t value_bytes() const;
   size_t index_bytes() const;
@@ -116,6 +129,7 @@ class ShardedMatrix : public std::enable_shared_from_this<ShardedMatrix> {
   std::vector<BufferPtr> values_;  // float32, one per shard
   std::shared_ptr<const ValueRecipe> recipe_;
   std::shared_ptr<const ShardedMatrix> gathered_from_;  // over the computed shards' parent index
+  std::shared_ptr<const CellTotals> cell_totals_;
 };
 
 using MatrixPtr = std::shared_ptr<ShardedMatrix>;

@@ -236,6 +236,16 @@ test_that("a filter of streamed shards is computed: nothing written back, every 
         expect_identical(cellshard:::cs_stream_counters()[["to_device"]], staged_before)
         expect_true("computed" %in% names(homes(cells_only)))
         expect_identical(as(counts(cells_only), "dgCMatrix"), as(counts(ref_all[, cells]), "dgCMatrix"))
+        # the filter counted its cells' totals in its own passes, and a
+        # rebalance keeps them: normalising either stages nothing, and gives
+        # the in-memory values
+        want_norm <- as(logcounts(normalizeTotal(ref, log = TRUE)), "dgCMatrix")
+        for (filtered in list(sub, moved)) {
+            staged_before <- cellshard:::cs_stream_counters()[["to_device"]]
+            normed <- normalizeTotal(filtered, log = TRUE)
+            expect_identical(cellshard:::cs_stream_counters()[["to_device"]], staged_before)
+            expect_identical(as(logcounts(normed), "dgCMatrix"), want_norm)
+        }
 
         # the pipeline's steps over it: normalising (computed from the
         # gathered counts), HVG, scaling, PCA over the HVGs
