@@ -42,10 +42,11 @@
 #'   \item Likewise a subset (\code{sce[genes, cells]}) of streamed shards,
 #'     or one whose result has no room left on the device, is not copied:
 #'     its shards are \code{"computed"} too, keeping only their row pointers
-#'     (one number per cell, counted by one pass over the source's row
-#'     pointers and gene indices, or none when every gene stays), and each
-#'     later step gathers them on the device from the shards they came from
-#'     (which they keep alive) as it reads them. A \code{rebalance} of such
+#'     (one number per cell, counted by one pass over the source, or none
+#'     when every gene stays), and each later step gathers them on the device
+#'     from the shards they came from (which they keep alive) as it reads
+#'     them. A filter of cells and genes also counts its cells' totals in
+#'     that pass, so the \code{normalizeTotal} that follows it makes none. A \code{rebalance} of such
 #'     an assay, as of the ones above, is made in one pass that stages the
 #'     shards it comes from and copies them on the device straight into the
 #'     new shards (on the device while the budget has room, else in pinned

@@ -10,7 +10,9 @@
 # The drivers run with API-error reports off: they provoke some on purpose
 # (out-of-memory, a missing device) and every call is checked anyway. The R
 # run keeps them (with them off, compute-sanitizer crashed starting Rscript,
-# 2026-11-25): expect the 3-4 deliberate out-of-memory reports there.
+# 2026-11-25): expect the deliberate out-of-memory reports of the lifetime
+# tests' cs_probe_allocation there and nothing else (8 on 2026-11-26: four
+# probes, each reported at the failed cudaMallocAsync and the check after it).
 # Logs go to $OUT when set (the device tool brings them back), else /tmp.
 set -u -o pipefail
 LOGS=${OUT:-/tmp}
