@@ -53,8 +53,9 @@
 #'     host memory).
 #'   \item The readers say, with a message, how much of the data will stream
 #'     and roughly what each pass over it costs. \code{\link{deviceLayout}}
-#'     shows where each shard is (\code{home}), \code{\link{deviceMemory}} the
-#'     budget and what cellshard holds.
+#'     shows where each shard is (\code{home}), \code{\link{plotDeviceLayout}}
+#'     draws it, and \code{\link{deviceMemory}} gives the budget and what
+#'     cellshard holds.
 #' }
 #' Results are the same numbers as with everything on the devices.
 #'
