@@ -33,9 +33,8 @@ plotDeviceLayout <- function(x, assay.type = "counts") {
              "(see toDevice())", call. = FALSE)
     shards <- deviceLayout(m)
     homes <- c(device = "steelblue", pinned = "darkorange", file = "grey45", computed = "seagreen")
-    shards$device <- factor(ifelse(shards$device < 0, "CPU", paste("GPU", shards$device)),
-                            levels = unique(ifelse(sort(unique(shards$device)) < 0, "CPU",
-                                                   paste("GPU", sort(unique(shards$device))))))
+    label <- function(d) ifelse(d < 0, "CPU", paste("GPU", d))
+    shards$device <- factor(label(shards$device), levels = label(sort(unique(shards$device))))
     shards$home <- factor(shards$home, levels = names(homes))
     # row pointers (one int64 per cell and one more), gene indices and values (4 bytes each)
     shards$bytes <- (shards$cells + 1) * 8 + shards$nnz * 8
