@@ -339,7 +339,8 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
   });
   write_back.finish();
   // The computed shards' row pointers: from the source's row pointers when
-  // every gene stays, else one pass over the source's index (no values).
+  // every gene stays, else one pass over the source's index (and its values
+  // when the cells' totals are counted).
   std::vector<size_t> counted, counted_sources;
   for (size_t j = 0; !prebuilt && j < later.size(); ++j) {
     const size_t k = later[j];
@@ -483,11 +484,15 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
   }
   std::vector<int64_t> src_off = idx.row_offsets();
 
-  // Each new shard is made of pieces of consecutive source shards: rows
-  // [lo, hi) of source shard s, written at entry `at` of new shard t.
-  struct Piece { size_t t; int64_t lo, hi, at; };
+  // Each new shard t is made of pieces of consecutive source shards, in
+  // order: rows [lo, hi) of source shard s, written at entry `at` of t.
+  // Pieces are listed by new shard (pieces[first_piece[t] ..
+  // first_piece[t + 1])) and, for the pass below, by source shard.
+  struct Piece { size_t s, t; int64_t lo, hi, at; };
   const size_t n_new = p.rows.size();
-  std::vector<std::vector<Piece>> pieces_of(idx.shards.size());  // by source shard
+  std::vector<Piece> pieces;
+  std::vector<size_t> first_piece(n_new + 1, 0);
+  std::vector<std::vector<size_t>> pieces_of(idx.shards.size());
   std::vector<int64_t> new_nnz(n_new, 0);
   for (size_t t = 0, s = 0, first = 0; t < n_new; first += size_t(p.rows[t]), ++t) {
     const int64_t a = int64_t(first), b = a + p.rows[t];
@@ -495,13 +500,16 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     for (size_t u = s; u < idx.shards.size() && src_off[u] < b; ++u) {
       const int64_t lo = std::max(a, src_off[u]) - src_off[u], hi = std::min(b, src_off[u + 1]) - src_off[u];
       if (lo >= hi) continue;
-      pieces_of[u].push_back({t, lo, hi, new_nnz[t]});
+      pieces_of[u].push_back(pieces.size());
+      pieces.push_back({u, t, lo, hi, new_nnz[t]});
       new_nnz[t] += src_ptr[u][size_t(hi)] - src_ptr[u][size_t(lo)];
     }
+    first_piece[t + 1] = pieces.size();
   }
 
   // The new shards, on their devices (or in pinned host memory where their
-  // device's budget has no room), with their row pointers.
+  // device's budget has no room), with their row pointers (built by each
+  // device's thread).
   std::vector<std::shared_ptr<ShardIndex>> new_shards(n_new);
   std::vector<BufferPtr> new_values(n_new);
   for_each_shard(p.devices, [&](size_t t) {
@@ -523,24 +531,19 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
       sh->nnz = nnz;
       sh->indptr = make_buffer(value_home, size_t(n_rows + 1) * sizeof(int64_t));
       sh->indices = make_buffer(value_home, value_bytes);
+      std::vector<int64_t> ptr;
+      ptr.reserve(size_t(n_rows + 1));
+      ptr.push_back(0);
+      for (size_t i = first_piece[t]; i < first_piece[t + 1]; ++i) {
+        const Piece& pc = pieces[i];
+        for (int64_t r = pc.lo; r < pc.hi; ++r)
+          ptr.push_back(ptr.back() + src_ptr[pc.s][size_t(r + 1)] - src_ptr[pc.s][size_t(r)]);
+      }
+      sh->indptr->upload(ptr.data(), ptr.size() * sizeof(int64_t));
     }
     new_shards[t] = sh;
     new_values[t] = make_buffer(value_home, value_bytes);
   });
-  if (!prebuilt) {
-    std::vector<std::vector<int64_t>> ptr(n_new);
-    for (size_t s = 0; s < idx.shards.size(); ++s)
-      for (const Piece& pc : pieces_of[s]) {
-        std::vector<int64_t>& out = ptr[pc.t];
-        if (out.empty()) out.push_back(0);
-        for (int64_t r = pc.lo; r < pc.hi; ++r)
-          out.push_back(out.back() + src_ptr[s][size_t(r + 1)] - src_ptr[s][size_t(r)]);
-      }
-    for (size_t t = 0; t < n_new; ++t) {
-      if (ptr[t].empty()) ptr[t].push_back(0);
-      new_shards[t]->indptr->upload(ptr[t].data(), ptr[t].size() * sizeof(int64_t));
-    }
-  }
 
   // One pass over the source shards copies their pieces straight from their
   // views into the new shards: resident arrays are copied where they are,
@@ -551,7 +554,8 @@ MatrixPtr rebalance(const ShardedMatrix& m, const Placement& p) {
     if (!pieces_of[s].empty() && idx.shards[s]->nnz > 0) items.push_back(s);
   for_each_staged(idx, {&m}, items, [&](size_t j, const ShardViews& v) {
     const size_t s = items[j];
-    for (const Piece& pc : pieces_of[s]) {
+    for (size_t i : pieces_of[s]) {
+      const Piece& pc = pieces[i];
       const int64_t from = src_ptr[s][size_t(pc.lo)], len = src_ptr[s][size_t(pc.hi)] - from;
       if (len == 0) continue;
       const size_t bytes = size_t(len) * 4, at = size_t(pc.at) * 4;
