@@ -10,12 +10,9 @@
 // next collects, whenever that is.
 #include "r_host_vector.h"
 
-#include "core/parallel_for.h"
-
 #include <R_ext/Altrep.h>
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -85,23 +82,8 @@ SEXP duplicate_method(SEXP x, Rboolean) {
 // past the end) is left to R.
 template <class Vector>
 bool gather(const Vector& from, SEXP indx, Vector& to) {
-  const size_t n = size_t(XLENGTH(indx));
-  const double len = double(from.size());
-  const int* as_int = TYPEOF(indx) == INTSXP ? INTEGER(indx) : nullptr;
-  const double* as_real = as_int ? nullptr : REAL(indx);
-  to.resize(n);
-  std::atomic<bool> in_range{true};
-  parallel_items(n, [&](size_t begin, size_t end) {
-    for (size_t k = begin; k < end; ++k) {
-      const double i = as_int ? (as_int[k] == NA_INTEGER ? 0.0 : double(as_int[k])) : as_real[k];
-      if (!(i >= 1 && i <= len)) {  // NaN fails too
-        in_range = false;
-        return;
-      }
-      to[k] = from[size_t(i) - 1];
-    }
-  });
-  return in_range;
+  to.resize(size_t(XLENGTH(indx)));
+  return for_each_position(indx, from.size(), [&](size_t k, size_t p) { to[k] = from[p]; });
 }
 
 SEXP extract_subset_method(SEXP x, SEXP indx, SEXP) {

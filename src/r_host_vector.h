@@ -4,10 +4,14 @@
 #include <Rinternals.h>
 #include <R_ext/Altrep.h>  // after Rinternals.h, whose SEXP it uses
 
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "core/parallel_for.h"
 
 namespace cellshard {
 
@@ -52,6 +56,29 @@ SEXP owning_altrep(R_altrep_class_t cls, std::unique_ptr<T> state, SEXP keep) {
   SEXP x = R_new_altrep(cls, ptr, R_NilValue);
   UNPROTECT(1);
   return x;
+}
+
+// The positions of R's index `indx` (integer or double, 1-based) into a
+// vector of `len` values, for the vectors' Extract_subset methods: calls
+// put(k, p) with the 0-based position p of each indx[k], on host threads.
+// False when one is NA, not positive or past the end (R then subsets).
+template <class Put>
+bool for_each_position(SEXP indx, size_t len, Put put) {
+  const size_t n = size_t(XLENGTH(indx));
+  const int* as_int = TYPEOF(indx) == INTSXP ? INTEGER(indx) : nullptr;
+  const double* as_real = as_int ? nullptr : REAL(indx);
+  std::atomic<bool> in_range{true};
+  parallel_items(n, [&](size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) {
+      const double i = as_int ? (as_int[k] == NA_INTEGER ? 0.0 : double(as_int[k])) : as_real[k];
+      if (!(i >= 1 && i <= double(len))) {  // NaN fails too
+        in_range = false;
+        return;
+      }
+      put(k, size_t(i) - 1);
+    }
+  });
+  return in_range;
 }
 
 SEXP host_doubles(HostDoubles&& values);

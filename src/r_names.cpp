@@ -10,12 +10,10 @@
 #include <Rcpp.h>
 #include <R_ext/Altrep.h>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "core/parallel_for.h"
 #include "r_host_vector.h"
 
 namespace cellshard {
@@ -83,26 +81,12 @@ SEXP extract_subset_method(SEXP x, SEXP indx, SEXP) {
   const Names* from = names_of(x);
   std::shared_ptr<HostInts> at;
   try {
-    const size_t n = size_t(XLENGTH(indx));
-    const double len = double(length_method(x));
-    const int* as_int = TYPEOF(indx) == INTSXP ? INTEGER(indx) : nullptr;
-    const double* as_real = as_int ? nullptr : REAL(indx);
     const int* base = from->at ? from->at->data() : nullptr;
-    at = std::make_shared<HostInts>(n);
+    at = std::make_shared<HostInts>(size_t(XLENGTH(indx)));
     int* to = at->data();
-    std::atomic<bool> in_range{true};
-    parallel_items(n, [&](size_t begin, size_t end) {
-      for (size_t k = begin; k < end; ++k) {
-        const double i = as_int ? (as_int[k] == NA_INTEGER ? 0.0 : double(as_int[k])) : as_real[k];
-        if (!(i >= 1 && i <= len)) {  // NaN fails too
-          in_range = false;
-          return;
-        }
-        const size_t p = size_t(i) - 1;
-        to[k] = base ? base[p] : int(p);
-      }
-    });
-    if (!in_range) return nullptr;
+    if (!for_each_position(indx, size_t(length_method(x)),
+                           [&](size_t k, size_t p) { to[k] = base ? base[p] : int(p); }))
+      return nullptr;
   } catch (const std::exception&) {
     return nullptr;
   }
