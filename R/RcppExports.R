@@ -153,6 +153,10 @@ cs_reader_finish <- function(reader) {
     .Call(`_cellshard_cs_reader_finish`, reader)
 }
 
+cs_last_reader_phases <- function() {
+    .Call(`_cellshard_cs_last_reader_phases`)
+}
+
 cs_reader_close <- function(reader) {
     invisible(.Call(`_cellshard_cs_reader_close`, reader))
 }

@@ -461,6 +461,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_last_reader_phases
+Rcpp::NumericVector cs_last_reader_phases();
+RcppExport SEXP _cellshard_cs_last_reader_phases() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_last_reader_phases());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_reader_close
 void cs_reader_close(SEXP reader);
 RcppExport SEXP _cellshard_cs_reader_close(SEXP readerSEXP) {
@@ -863,6 +873,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_read_mtx", (DL_FUNC) &_cellshard_cs_read_mtx, 3},
     {"_cellshard_cs_reader_step", (DL_FUNC) &_cellshard_cs_reader_step, 2},
     {"_cellshard_cs_reader_finish", (DL_FUNC) &_cellshard_cs_reader_finish, 1},
+    {"_cellshard_cs_last_reader_phases", (DL_FUNC) &_cellshard_cs_last_reader_phases, 0},
     {"_cellshard_cs_reader_close", (DL_FUNC) &_cellshard_cs_reader_close, 1},
     {"_cellshard_cs_write_h5ad", (DL_FUNC) &_cellshard_cs_write_h5ad, 9},
     {"_cellshard_cs_from_csc", (DL_FUNC) &_cellshard_cs_from_csc, 8},

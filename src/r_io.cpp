@@ -14,6 +14,7 @@
 #include "io/h5ad_reader.h"
 #include "io/h5ad_writer.h"
 #include "io/mtx_reader.h"
+#include "io/reader_phases.h"
 #include "io/tenx_h5_reader.h"
 #include "r_handle.h"
 
@@ -373,6 +374,16 @@ SEXP cs_reader_finish(SEXP reader) {
   finalize_reader(reader);  // frees the reader's host buffers now
   return handle;
   CS_R_END
+}
+
+// Seconds that the last streaming reader to finish spent in each phase
+// (io/reader_phases.h), for bench/load_parts.R.
+// [[Rcpp::export]]
+Rcpp::NumericVector cs_last_reader_phases() {
+  const ReaderPhases& p = last_reader_phases();
+  return Rcpp::NumericVector::create(Rcpp::Named("read") = p.read, Rcpp::Named("check") = p.check,
+                                     Rcpp::Named("canonical") = p.canonical,
+                                     Rcpp::Named("wait") = p.wait, Rcpp::Named("upload") = p.upload);
 }
 
 // Drops a reader now (an interrupted read), freeing what it had read.

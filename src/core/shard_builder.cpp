@@ -1,6 +1,7 @@
 #include "shard_builder.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "errors.h"
@@ -84,6 +85,7 @@ void ShardBuilder::run(Worker* w) {
       job = std::move(w->queue.front());
       w->queue.pop_front();
     }
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       ShardIndex& sh = *shards_[job.shard];
       int64_t local = job.chunk.first_row - first_row_[job.shard];
@@ -102,8 +104,11 @@ void ShardBuilder::run(Worker* w) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
     }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      upload_seconds_ += seconds;
       --pending_;
       if (spare_.size() < 2) spare_.push_back(std::move(job.chunk));
     }
@@ -142,6 +147,11 @@ void ShardBuilder::put(HostChunk chunk) {
     workers_[worker_of_shard_[s]]->queue.push_back(Job{s, std::move(chunk), offset});
   }
   changed_.notify_all();
+}
+
+double ShardBuilder::upload_seconds() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return upload_seconds_;
 }
 
 HostChunk ShardBuilder::spare_chunk() {

@@ -13,15 +13,18 @@
 #include <vector>
 
 #include "sharded_matrix.h"
+#include "staging_allocator.h"
 
 namespace cellshard {
 
 // Cells [first_row, first_row + n) as CSR with row pointers starting at 0.
+// The entries sit in staging memory (pinned where GPUs are visible), so that
+// they upload at the link's speed.
 struct HostChunk {
   int64_t first_row = 0;
   std::vector<int64_t> indptr;
-  std::vector<int32_t> indices;
-  std::vector<float> values;
+  StagingVector<int32_t> indices;
+  StagingVector<float> values;
   int64_t n_rows() const { return int64_t(indptr.size()) - 1; }
 };
 
@@ -56,6 +59,8 @@ class ShardBuilder {
   HostChunk spare_chunk();
   // Waits for the uploads and checks that every shard is full.
   MatrixPtr finish(const SourceFactory& sources = nullptr);
+  // Seconds the devices' threads spent uploading so far (summed over them).
+  double upload_seconds();
 
  private:
   struct Job {
@@ -81,6 +86,7 @@ class ShardBuilder {
   std::vector<size_t> worker_of_shard_;
   std::vector<HostChunk> spare_;
   size_t max_pending_, pending_ = 0;
+  double upload_seconds_ = 0;
   bool stopping_ = false;
   std::exception_ptr error_;
   std::mutex mutex_;

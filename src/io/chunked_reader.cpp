@@ -1,8 +1,14 @@
 #include "chunked_reader.h"
 
 #include "../core/errors.h"
+#include "reader_phases.h"
 
 namespace cellshard {
+
+ReaderPhases& last_reader_phases() {
+  static ReaderPhases phases;
+  return phases;
+}
 
 int64_t ChunkedReader::step(int64_t n) {
   if (!failure_.empty()) throw Error(failure_);

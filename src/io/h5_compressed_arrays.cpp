@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "../core/errors.h"
-#include "../core/parallel_for.h"
 #include "csr_canonical.h"
 
 namespace cellshard {
@@ -53,33 +52,38 @@ CompressedArrays open_compressed_arrays(std::shared_ptr<const h5::File> file,
   return a;
 }
 
-void read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
+bool read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
                            int64_t first_major, const std::vector<int64_t>& ptr,
-                           std::vector<int32_t>* indices, std::vector<float>* values) {
-  indices->resize(size_t(hi - lo));
-  values->resize(size_t(hi - lo));
+                           int32_t* indices, float* values, ReaderPhases* phases) {
+  CS_CHECK(int64_t(ptr.size()) >= 1 && ptr.front() == 0 && ptr.back() == hi - lo,
+           "internal: row pointers do not cover the range read");
+  const auto t0 = std::chrono::steady_clock::now();
   // HDF5 clips integers that do not fit int32 to its limits, which the range
   // check below then rejects.
-  a.indices.read(indices->data(), hsize_t(lo), hsize_t(hi - lo));
-  a.data.read(values->data(), hsize_t(lo), hsize_t(hi - lo));
+  a.indices.read(indices, hsize_t(lo), hsize_t(hi - lo));
+  a.data.read(values, hsize_t(lo), hsize_t(hi - lo));
+  const auto t1 = std::chrono::steady_clock::now();
+  if (phases) phases->read += seconds_since(t0);
+  EntryCheck found = check_entries(ptr, indices, values, a.n_minor);
+  if (phases) phases->check += seconds_since(t1);
   // The cell or gene (1-based) that holds entry k of this range.
   auto major_of = [&](int64_t k) {
     return first_major + int64_t(std::upper_bound(ptr.begin(), ptr.end(), k) - ptr.begin());
   };
-  int64_t bad = first_index_out_of_range(*indices, a.n_minor);
-  if (bad >= 0) {
+  if (found.index_out_of_range >= 0) {
     std::string minor_word = a.major_word == "cell" ? "gene" : "cell";
     a.file->fail("'" + a.group + "/indices' holds " + minor_word + " index " +
-                 num((*indices)[size_t(bad)]) + " in " + a.major_word + " " + num(major_of(bad)) +
-                 " (1-based), outside [0, " + num(a.n_minor) + ")");
+                 num(indices[found.index_out_of_range]) + " in " + a.major_word + " " +
+                 num(major_of(found.index_out_of_range)) + " (1-based), outside [0, " +
+                 num(a.n_minor) + ")");
   }
   // Values (or a stored type like float64 that overflows float32) must be finite,
   // as everywhere in cellshard.
-  int64_t not_finite =
-      first_index_where(values->size(), [&](size_t k) { return !std::isfinite((*values)[k]); });
-  if (not_finite >= 0)
+  if (found.not_finite >= 0)
     a.file->fail("'" + a.group + "/data' holds a NaN or infinite value (or one too large for "
-                 "float32) in " + a.major_word + " " + num(major_of(not_finite)) + " (1-based)");
+                 "float32) in " + a.major_word + " " + num(major_of(found.not_finite)) +
+                 " (1-based)");
+  return found.canonical;
 }
 
 }  // namespace cellshard

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "h5_file.h"
+#include "reader_phases.h"
 
 namespace cellshard {
 
@@ -29,11 +30,15 @@ CompressedArrays open_compressed_arrays(std::shared_ptr<const h5::File> file,
                                         const std::string& group, int64_t n_major,
                                         int64_t n_minor, const std::string& major_word);
 
-// Reads entries [lo, hi) of indices (as int32) and data (as float32), and
-// checks that every index is below n_minor; `first_major` and `ptr` (local
-// pointers of the majors covered) name the offending cell or gene.
-void read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
+// Reads entries [lo, hi) of indices (as int32) and data (as float32) into
+// `indices` and `values` (hi - lo entries each), checking in one pass over
+// them that every index is below n_minor and every value is finite;
+// `first_major` and `ptr` (local pointers of the majors covered) name the
+// offending cell or gene. Returns whether every major's indices strictly
+// increase (canonical form: nothing for canonicalize_rows to do).
+// `phases`, when given, gets the seconds spent reading and checking.
+bool read_compressed_range(const CompressedArrays& a, int64_t lo, int64_t hi,
                            int64_t first_major, const std::vector<int64_t>& ptr,
-                           std::vector<int32_t>* indices, std::vector<float>* values);
+                           int32_t* indices, float* values, ReaderPhases* phases = nullptr);
 
 }  // namespace cellshard

@@ -21,9 +21,9 @@ void H5CscReader::do_step() {
   int64_t lo = arrays_.indptr[size_t(a)], hi = arrays_.indptr[size_t(b)];
   std::vector<int64_t> ptr(size_t(b - a + 1));
   for (int64_t g = a; g <= b; ++g) ptr[size_t(g - a)] = arrays_.indptr[size_t(g)] - lo;
-  std::vector<int32_t> cells;
-  std::vector<float> values;
-  read_compressed_range(arrays_, lo, hi, a, ptr, &cells, &values);
+  std::vector<int32_t> cells(size_t(hi - lo));
+  std::vector<float> values(size_t(hi - lo));
+  read_compressed_range(arrays_, lo, hi, a, ptr, cells.data(), values.data());
   cells_.insert(cells_.end(), cells.begin(), cells.end());
   values_.insert(values_.end(), values.begin(), values.end());
   for (int64_t g = a; g < b; ++g)

@@ -1,5 +1,6 @@
 #include "h5_csr_stream_reader.h"
 
+
 #include "../core/memory_budget.h"
 #include "csr_canonical.h"
 #include "h5_rows_source.h"
@@ -38,28 +39,39 @@ H5CsrStreamReader::H5CsrStreamReader(CompressedArrays arrays, const std::vector<
   total_ = int64_t(chunk_starts_.size()) - 1;
 }
 
-HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed, HostChunk c) const {
+HostChunk H5CsrStreamReader::read_chunk(size_t k, int64_t* removed, HostChunk c) {
   int64_t a = chunk_starts_[k], b = chunk_starts_[k + 1];
   int64_t lo = arrays_.indptr[size_t(range_.first + a)], hi = arrays_.indptr[size_t(range_.first + b)];
   c.first_row = a;
   c.indptr.resize(size_t(b - a + 1));
   for (int64_t r = a; r <= b; ++r) c.indptr[size_t(r - a)] = arrays_.indptr[size_t(range_.first + r)] - lo;
-  read_compressed_range(arrays_, lo, hi, range_.first + a, c.indptr, &c.indices, &c.values);
-  *removed = canonicalize_rows(c.indptr, c.indices, c.values);
+  c.indices.resize(size_t(hi - lo));
+  c.values.resize(size_t(hi - lo));
+  *removed = 0;
+  if (read_compressed_range(arrays_, lo, hi, range_.first + a, c.indptr, c.indices.data(),
+                            c.values.data(), &phases_))
+    return c;
+  const auto t0 = std::chrono::steady_clock::now();
+  *removed = canonicalize_rows(c.indptr, c.indices.data(), c.values.data());
+  c.indices.resize(size_t(c.indptr.back()));
+  c.values.resize(size_t(c.indptr.back()));
+  phases_.canonical += seconds_since(t0);
   return c;
 }
 
 void H5CsrStreamReader::restart_with_distinct_counts(size_t k) {
   std::vector<int64_t> prefix(size_t(n_rows()) + 1, 0);
   std::vector<int32_t> indices;
+  std::vector<float> unused;
   const int64_t first = range_.first;
   for (size_t j = 0; j + 1 < chunk_starts_.size(); ++j) {
     int64_t a = chunk_starts_[j], b = chunk_starts_[j + 1];
     int64_t lo = arrays_.indptr[size_t(first + a)], hi = arrays_.indptr[size_t(first + b)];
     std::vector<int64_t> ptr(size_t(b - a + 1));
     for (int64_t r = a; r <= b; ++r) ptr[size_t(r - a)] = arrays_.indptr[size_t(first + r)] - lo;
-    std::vector<float> unused;
-    read_compressed_range(arrays_, lo, hi, first + a, ptr, &indices, &unused);
+    indices.resize(size_t(hi - lo));
+    unused.resize(size_t(hi - lo));
+    read_compressed_range(arrays_, lo, hi, first + a, ptr, indices.data(), unused.data());
     std::vector<int64_t> counts = distinct_per_row(ptr, indices);
     for (int64_t r = a; r < b; ++r) prefix[size_t(r + 1)] = prefix[size_t(r)] + counts[size_t(r - a)];
   }
@@ -78,7 +90,9 @@ void H5CsrStreamReader::do_step() {
   int64_t removed = 0;
   HostChunk c = read_chunk(k, &removed, builder_->spare_chunk());
   if (removed > 0 && !counts_exact_) restart_with_distinct_counts(k);
+  const auto t0 = std::chrono::steady_clock::now();
   builder_->put(std::move(c));
+  phases_.wait += seconds_since(t0);
 }
 
 MatrixPtr H5CsrStreamReader::do_finish() {
@@ -90,7 +104,9 @@ MatrixPtr H5CsrStreamReader::do_finish() {
     if (!arrays) arrays = std::make_shared<const CompressedArrays>(std::move(arrays_));
     return std::make_shared<H5RowsSource>(arrays, range_.first + first[s], sh.n_rows, sh.nnz);
   });
+  phases_.upload = builder_->upload_seconds();
   builder_.reset();
+  last_reader_phases() = phases_;
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include "chunk_plan.h"
 #include "chunked_reader.h"
 #include "h5_compressed_arrays.h"
+#include "reader_phases.h"
 #include "row_share.h"
 
 namespace cellshard {
@@ -31,7 +32,7 @@ class H5CsrStreamReader : public ChunkedReader {
   MatrixPtr do_finish() override;
   // Reads chunk k as canonical CSR (sorted, duplicates summed), into the
   // arrays of `c` (a spare chunk from the builder, or a new one).
-  HostChunk read_chunk(size_t k, int64_t* removed, HostChunk c = HostChunk()) const;
+  HostChunk read_chunk(size_t k, int64_t* removed, HostChunk c = HostChunk());
   // Duplicates were found: the shards were sized for the file's entry count,
   // so count the distinct entries of every cell, size new shards, and read
   // again the chunks before `k`. Rare (scipy leaves duplicates only when asked).
@@ -44,6 +45,7 @@ class H5CsrStreamReader : public ChunkedReader {
   std::vector<int64_t> chunk_starts_;
   std::unique_ptr<ShardBuilder> builder_;
   bool counts_exact_ = false;
+  ReaderPhases phases_;
 };
 
 }  // namespace cellshard

@@ -16,18 +16,28 @@ void H5RowsSource::read(int32_t* indices, float* values) const {
   const int64_t lo = a.indptr[size_t(first_)], hi = a.indptr[size_t(first_ + n_)];
   std::vector<int64_t> ptr(size_t(n_) + 1);
   for (int64_t r = 0; r <= n_; ++r) ptr[size_t(r)] = a.indptr[size_t(first_ + r)] - lo;
-  std::vector<int32_t> i;
-  std::vector<float> v;
-  read_compressed_range(a, lo, hi, first_, ptr, &i, &v);
-  canonicalize_rows(ptr, i, v);
-  // The file changed since it was read (another program wrote it): refuse
-  // rather than hand the kernels arrays of the wrong size.
-  if (int64_t(i.size()) != nnz_)
-    throw Error(describe() + " now holds " + std::to_string(i.size()) + " entries, not the " +
-                std::to_string(nnz_) + " read before: the file changed since it was opened; "
-                "read it again");
-  std::copy(i.begin(), i.end(), indices);
-  std::copy(v.begin(), v.end(), values);
+  // The usual file (no duplicate entries) reads straight into the caller's arrays.
+  if (hi - lo == nnz_) {
+    if (!read_compressed_range(a, lo, hi, first_, ptr, indices, values))
+      canonicalize_rows(ptr, indices, values);
+    if (ptr.back() != nnz_) throw_changed(ptr.back());
+    return;
+  }
+  std::vector<int32_t> i(size_t(hi - lo));
+  std::vector<float> v(size_t(hi - lo));
+  if (!read_compressed_range(a, lo, hi, first_, ptr, i.data(), v.data()))
+    canonicalize_rows(ptr, i.data(), v.data());
+  if (ptr.back() != nnz_) throw_changed(ptr.back());
+  std::copy(i.begin(), i.begin() + nnz_, indices);
+  std::copy(v.begin(), v.begin() + nnz_, values);
+}
+
+// The file changed since it was read (another program wrote it): refuse
+// rather than hand the kernels arrays of the wrong size.
+void H5RowsSource::throw_changed(int64_t entries) const {
+  throw Error(describe() + " now holds " + std::to_string(entries) + " entries, not the " +
+              std::to_string(nnz_) + " read before: the file changed since it was opened; "
+              "read it again");
 }
 
 std::string H5RowsSource::describe() const {

@@ -20,6 +20,8 @@ class H5RowsSource : public ShardSource {
   std::string describe() const override;
 
  private:
+  [[noreturn]] void throw_changed(int64_t entries) const;
+
   std::shared_ptr<const CompressedArrays> arrays_;
   int64_t first_, n_, nnz_;
 };

@@ -24,7 +24,9 @@ HostCsr csr_from_coordinates(int64_t n_rows, int64_t n_cols, std::vector<int32_t
   std::vector<int32_t>().swap(rows);
   std::vector<int32_t>().swap(cols);
   std::vector<float>().swap(values);
-  canonicalize_rows(csr.indptr, csr.indices, csr.values);
+  canonicalize_rows(csr.indptr, csr.indices.data(), csr.values.data());
+  csr.indices.resize(size_t(csr.indptr.back()));
+  csr.values.resize(size_t(csr.indptr.back()));
   return csr;
 }
 
