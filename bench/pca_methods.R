@@ -61,3 +61,28 @@ show(c("dense", "syevdx"), ref)
 for (combo in list(c("sparse", "syevdx"), c("dense", "lanczos"), c("sparse", "lanczos"),
                    c("dense", "chefsi"), c("sparse", "chefsi"), c("auto", "auto"), c("auto", "auto")))
     show(combo, run(combo[1], combo[2]))
+
+# The projection (cs_multiply: X V plus the centring shift, scores left on the
+# device) by each method, forced with CELLSHARD_MULTIPLY_METHOD = dense (rows
+# densified, cublasDgemm) | sparse (the gathering kernel); median of 3 after a
+# warm-up, and the largest difference between the two methods' scores.
+project <- function(method) {
+    Sys.setenv(CELLSHARD_MULTIPLY_METHOD = method)
+    on.exit(Sys.unsetenv("CELLSHARD_MULTIPLY_METHOD"))
+    v <- ref$vectors
+    shift <- -as.numeric(crossprod(v, b))
+    seconds <- numeric(4)
+    for (r in 1:4) {
+        t0 <- proc.time()[["elapsed"]]
+        s <- ns$.seedCall(d@seed, ns$cs_multiply, v, shift, NULL)
+        seconds[r] <- proc.time()[["elapsed"]] - t0
+        if (r < 4) rm(s)
+    }
+    list(seconds = median(seconds[-1]), scores = ns$cs_scores_matrix(s))
+}
+dense <- project("dense")
+sparse <- project("sparse")
+chosen <- project("auto")
+cat(sprintf("projection (k = %d): dense %.4f s, sparse %.4f s, package's choice %.4f s; largest |dense - sparse| %.3g (largest |score| %.3g)\n",
+            k, dense$seconds, sparse$seconds, chosen$seconds, max(abs(dense$scores - sparse$scores)),
+            max(abs(dense$scores))))

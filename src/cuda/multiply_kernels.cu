@@ -15,6 +15,8 @@
 //   for bit.
 // Both give the same bits from run to run.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "../core/errors.h"
@@ -138,6 +140,10 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
 }  // namespace
 
 bool multiply_uses_dense_rows(const CsrView& a) {
+  if (const char* force = std::getenv("CELLSHARD_MULTIPLY_METHOD")) {  // benchmarks
+    if (std::strcmp(force, "sparse") == 0) return false;
+    if (std::strcmp(force, "dense") == 0) return a.n_cols <= int64_t(INT32_MAX);
+  }
   return a.n_cols <= int64_t(INT32_MAX) &&
          double(a.nnz) >= kDenseDensity * double(a.n_rows) * double(a.n_cols);
 }
