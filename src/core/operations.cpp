@@ -249,6 +249,45 @@ BufferPtr counted_on_host(const ShardIndex& sh, const Segment& seg, const GeneMa
   return b;
 }
 
+// Which of the segments `now` (of shards resident on their devices) would
+// leave no room under the budget (derived_limit) once gathered: decided
+// before gathering, so that no result is made only to be dropped beside its
+// source (the peak a budget promises). A result is bounded by its rows'
+// entries in the source, times the most columns one gene maps to, with one
+// value layer; the source's row pointers come to the host only where its
+// whole shard would not fit. Results too large to stream stay, as before.
+std::vector<char> without_room(const ShardedIndex& idx, const std::vector<Segment>& segments,
+                               const std::vector<size_t>& now, const GeneMap& genes) {
+  int64_t copies = 1;
+  if (!genes.identity)
+    for (size_t g = 0; g + 1 < genes.map_ptr.size(); ++g)
+      copies = std::max(copies, genes.map_ptr[g + 1] - genes.map_ptr[g]);
+  const double entry_bytes = double(copies) * (sizeof(int32_t) + sizeof(float));
+  std::map<int, double> planned;
+  auto fits = [&](int device, double bytes) {
+    return double(held_bytes(device)) + planned[device] + bytes <= double(derived_limit(device));
+  };
+  std::vector<char> no_room(now.size(), 0);
+  for (size_t j = 0; j < now.size(); ++j) {
+    const Segment& seg = segments[now[j]];
+    const ShardIndex& sh = *idx.shards[seg.source_shard];
+    const double rows_bytes = double(seg.local_rows.size() + 1) * sizeof(int64_t);
+    double bound = rows_bytes + double(sh.nnz) * entry_bytes;
+    if (!fits(sh.device, bound)) {
+      std::vector<int64_t> ptr(size_t(sh.n_rows) + 1);
+      sh.indptr->download(ptr.data(), ptr.size() * sizeof(int64_t));
+      int64_t entries = 0;
+      for (int64_t r : seg.local_rows) entries += ptr[size_t(r) + 1] - ptr[size_t(r)];
+      bound = rows_bytes + double(entries) * entry_bytes;
+    }
+    if (!fits(sh.device, bound) && bound <= 2.0 * double(stream_shard_bytes(sh.device)))
+      no_room[j] = 1;
+    else
+      planned[sh.device] += bound;
+  }
+  return no_room;
+}
+
 // The gather shared by subset() and subset_genes(): each segment's rows of its
 // source shard, the genes of `genes`, into a new matrix (or into the index
 // the same subset of another layer built, found under `key`; the new index is
@@ -279,6 +318,22 @@ MatrixPtr gather_segments(const ShardedMatrix& m, const std::vector<Segment>& se
     lazy[k] = prebuilt ? prebuilt->shards[k]->gathered != nullptr : !shard_resident(idx, {&m}, src);
     (lazy[k] ? later : now).push_back(k);
     (lazy[k] ? later_sources : now_sources).push_back(src);
+  }
+  if (!prebuilt) {  // results with no room are computed like those of streamed shards
+    const std::vector<char> no_room = without_room(idx, segments, now, genes);
+    std::vector<size_t> kept, kept_sources;
+    for (size_t j = 0; j < now.size(); ++j) {
+      if (no_room[j]) {
+        lazy[now[j]] = 1;
+        later.push_back(now[j]);
+        later_sources.push_back(now_sources[j]);
+      } else {
+        kept.push_back(now[j]);
+        kept_sources.push_back(now_sources[j]);
+      }
+    }
+    now.swap(kept);
+    now_sources.swap(kept_sources);
   }
   // A subset of cells whose shards stream counts its cells' totals in the
   // passes below, which stage the source anyway: the normalisation that

@@ -4,10 +4,11 @@
 // GPU: R reads them block by block when asked (a 1.4M-cell PCA is 1.1 GB,
 // whose copy into a fresh R matrix cost more than the product). Two methods:
 //
-// - Dense enough rows (the highly variable genes of a PCA, typically 10% or
-//   more): blocks of rows are densified and cublasDgemm multiplies them by V,
-//   on the FP64 tensor cores, at a fraction of the cost of gathering V's rows.
-// - Sparse rows: V goes to the device transposed (row g of V contiguous).
+// - Dense rows: blocks of rows are densified and cublasDgemm multiplies them
+//   by V, on the FP64 tensor cores.
+// - Sparse rows (the seed pipeline's 5,000 HVGs, 3.5% stored: 0.025 s
+//   against the dense method's 0.076 s on an H100): V goes to the device
+//   transposed (row g of V contiguous).
 //   One warp per row of X: the warp walks the row's values in order and lane
 //   j accumulates columns j, j + 32, j + 64, j + 96 of the current pass (128
 //   columns a pass), so each out[r, j] is a sequential sum over the row's
@@ -34,9 +35,15 @@ namespace {
 
 constexpr int kColsPerLane = 4;
 constexpr int kColsPerPass = 32 * kColsPerLane;
-// Above this fraction of stored values, densifying and cublasDgemm beat the
-// gathering kernel (which reads k values of V for every stored value).
-constexpr double kDenseDensity = 0.005;
+// Seconds of each method, from bench/pca_methods.R on an H100 (1,430,154 x
+// 5,000 at 3.51%, k = 100: sparse 0.025 s, dense 0.076 s). The gathering
+// kernel reads V's row for every stored value, once per pass of 128 columns;
+// the dense method writes and reads every element of the densified rows
+// (about 6e-12 s an element at the copy bandwidth) and multiplies it by k
+// columns (the rest of the 0.076 s). Crossover: near 10% stored at k = 100.
+constexpr double kSparseSecondsPerValuePass = 1.0e-10;
+constexpr double kDenseSecondsPerElement = 6.0e-12;
+constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 
 // Rows of X times columns [j0, j0 + kc) of V (vt: k values per gene), into
 // out (column-major, leading dimension ld).
@@ -139,13 +146,17 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
 
 }  // namespace
 
-bool multiply_uses_dense_rows(const CsrView& a) {
+bool multiply_uses_dense_rows(const CsrView& a, int k) {
+  if (a.n_cols > int64_t(INT32_MAX)) return false;
   if (const char* force = std::getenv("CELLSHARD_MULTIPLY_METHOD")) {  // benchmarks
     if (std::strcmp(force, "sparse") == 0) return false;
-    if (std::strcmp(force, "dense") == 0) return a.n_cols <= int64_t(INT32_MAX);
+    if (std::strcmp(force, "dense") == 0) return true;
   }
-  return a.n_cols <= int64_t(INT32_MAX) &&
-         double(a.nnz) >= kDenseDensity * double(a.n_rows) * double(a.n_cols);
+  const double passes = double((k + kColsPerPass - 1) / kColsPerPass);
+  const double sparse = double(a.nnz) * passes * kSparseSecondsPerValuePass;
+  const double dense = double(a.n_rows) * double(a.n_cols) *
+                       (kDenseSecondsPerElement + double(k) * kDenseSecondsPerElementColumn);
+  return dense < sparse;
 }
 
 void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
@@ -161,7 +172,7 @@ void multiply_on_device(const CsrView& a, const float* values, const double* v, 
     return;
   }
   CS_CHECK(values != nullptr && v != nullptr, "internal: multiply without values");
-  if (multiply_uses_dense_rows(a)) {
+  if (multiply_uses_dense_rows(a, k)) {
     multiply_dense(ctx, a, values, v, k, shift, out, ld_out);
   } else {
     multiply_sparse(ctx, a, values, v, k, shift, out, ld_out);

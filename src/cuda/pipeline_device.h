@@ -31,7 +31,7 @@ void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values
 void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
                         const double* shift, double* out, int64_t ld_out);
 // Whether multiply_on_device takes the dense (cuBLAS) method for this shard.
-bool multiply_uses_dense_rows(const CsrView& a);
+bool multiply_uses_dense_rows(const CsrView& a, int k);
 
 // A copy of `count` host values on `device`; null when `host` is null or
 // `count` is 0 (kernels read a null array as "not given").

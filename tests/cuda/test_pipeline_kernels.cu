@@ -539,7 +539,7 @@ void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& 
             if (r < first || r >= first + h.n_rows) untouched = untouched && got[size_t(j * ld + r)] == -7.0;
         check(untouched, what + ": writes only its rows");
         // The sparse method sums in the host's order; the dense one (cuBLAS) does not.
-        if (!multiply_uses_dense_rows(d.view)) check(want == got, what + " bit for bit");
+        if (!multiply_uses_dense_rows(d.view, k)) check(want == got, what + " bit for bit");
         check(gpu_multiply() == got, what + " reproducible");
       });
     }
@@ -1150,12 +1150,12 @@ int main(int argc, char** argv) {
     test_multiply(rng, h, d, label, {1, 7, 100, 130});
   }
 
-  {  // the sparse multiply method (random_shard's dense rows always pick the dense one)
-    // 3 of 2,000 columns: a density of 0.15%, under the dense method's 0.5%
+  {  // the sparse multiply method
+    // 3 of 2,000 columns: a density of 0.15%, far under the crossover (~10% at k = 100)
     std::string label = "3000x2000, 3 values a row";
     HostShard h = few_per_row_shard(rng, 3000, 2000, 3);
     DeviceShard d = upload(h, 0);
-    check(!multiply_uses_dense_rows(d.view), label + " takes the sparse method");
+    for (int k : {1, 100, 130}) check(!multiply_uses_dense_rows(d.view, k), label + " takes the sparse method");
     test_multiply(rng, h, d, label, {1, 100, 130});
   }
 
@@ -1179,15 +1179,15 @@ int main(int argc, char** argv) {
     std::string label = "400000x3000, 4 values a row, sparse (several multiply blocks)";
     HostShard h = few_per_row_shard(rng, 400000, 3000, 4);
     DeviceShard d = upload(h, n_gpus - 1);
-    check(!multiply_uses_dense_rows(d.view), label + " takes the sparse method");
+    check(!multiply_uses_dense_rows(d.view, 100), label + " takes the sparse method");
     test_multiply(rng, h, d, label, {100});
     test_row_subset_sums(rng, h, d, label);
   }
   if (!quick) {
     std::string label = "150000x2000 log, dense (several densified blocks)";
-    HostShard h = random_shard(rng, 150000, 2000, 0.01, Values::Log);
+    HostShard h = random_shard(rng, 150000, 2000, 0.2, Values::Log);
     DeviceShard d = upload(h, 0);
-    check(multiply_uses_dense_rows(d.view), label + " takes the dense method");
+    for (int k : {100, 3}) check(multiply_uses_dense_rows(d.view, k), label + " takes the dense method");
     test_multiply(rng, h, d, label, {100, 3});
   }
 
