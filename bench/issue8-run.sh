@@ -2,9 +2,9 @@
 # Issue 8's GPU benchmarks in one call on the GPU machine, from the repository
 # root: the device's copy bandwidth and GEMM rates, the load benchmark (which
 # also writes the atlas as h5ad), cellshard's steps, rapids-singlecell's steps
-# on that file, then the tables and the plot. Everything lands in $OUT (8 files:
+# on that file, then the tables and the plot. Everything lands in $OUT (9 files:
 # run.log, install.log, device_rates.csv, load.csv, cellshard_steps.csv,
-# rsc_steps.csv, steps_summary.csv, steps.png).
+# r_floor.csv, rsc_steps.csv, steps_summary.csv, steps.png).
 #
 # Needs: the R bundle (.devr, or DEVR=path) and the peer's wheels
 # (sh bench/peers/fetch-wheels.sh here first); on the run tool, carry
@@ -70,6 +70,9 @@ fi
 
 stage "cellshard steps: bench/gpu_steps.R"
 timeout "$LIMIT" Rscript bench/gpu_steps.R "$N" "$REPS" "$OUT/cellshard_steps.csv" /tmp/pool_peak.so
+
+stage "the R side's floor: bench/r_floor.R"
+timeout "$LIMIT" Rscript bench/r_floor.R "$N" "$REPS" "$OUT/r_floor.csv"
 
 stage "rapids-singlecell steps: bench/peers/rsc_steps.py"
 timeout "$LIMIT" env LD_LIBRARY_PATH="$PY_LD" PYTHONUNBUFFERED=1 PYTHONPATH="$SITE" \

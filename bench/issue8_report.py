@@ -3,7 +3,7 @@
 
 Reads, from DIR: cellshard_steps.csv (bench/gpu_steps.R), rsc_steps.csv
 (bench/peers/rsc_steps.py), device_rates.csv (bench/device_rates.py and
-bench/inflate_rate.py) and load.csv (bench/load.R). Writes DIR/steps_summary.csv
+bench/inflate_rate.py) load.csv (bench/load.R) and r_floor.csv (bench/r_floor.R). Writes DIR/steps_summary.csv
 and DIR/steps.png, and prints the tables (Markdown) with the targets:
 
   floor time = max(bytes / copy bandwidth, flops / fp64 GEMM rate), both rates
@@ -12,6 +12,8 @@ and DIR/steps.png, and prints the tables (Markdown) with the targets:
                target >= 0.5 of the floor;
   total:       rapids-singlecell's total / cellshard's >= 4;
   load:        cat time / readH5AD time >= 0.7 (uncompressed, same cache state);
+  R floor:     bench/r_floor.R's total (r_floor.csv), the SingleCellExperiment
+               calls alone, against the 0.2 s target;
                compressed: readH5AD's rate against cores x one core's inflate rate.
 
   python3 bench/issue8_report.py DIR
@@ -129,6 +131,16 @@ def main(d):
                   f"inflates {fmt(one / 1e9, '.2f')} GB/s; {fmt(cores, '.0f')} cores -> "
                   f"{fmt(rate / one, '.1f')} cores' worth, {fmt(100 * rate / (one * cores), '.0f')}% of all cores "
                   f"(cellshard threads {gz[0]['cellshard_threads']})")
+    floor_r = read(os.path.join(d, "r_floor.csv"))
+    if floor_r:
+        print("\n## The R side's floor (bench/r_floor.R: the SingleCellExperiment calls alone, no data)\n")
+        print("| step | seconds |")
+        print("|---|---:|")
+        for r in floor_r:
+            print(f"| {r['step']} | {num(r['seconds']):.4f} |")
+        total = next((num(r["seconds"]) for r in floor_r if r["step"] == "total"), float("nan"))
+        print(f"R-side floor {total:.3f} s against the 0.2 s target for everything after load; "
+              f"cellshard's total {tot_o:.3f} s")
     plot(rows, os.path.join(d, "steps.png"), device)
 
 
