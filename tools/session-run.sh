@@ -8,7 +8,8 @@ export CELLSHARD_SHARED_DATA=$PWD/.shared-data CELLSHARD_H5AD_FIXTURES=$PWD/.fix
 T0=$(date +%s); stamp() { echo "== $* (+$(( $(date +%s) - T0 )) s)"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc; free -g | head -2
 stamp install
-R CMD INSTALL --library=/tmp/rlib . > "$OUT/install.log" 2>&1 || { tail -30 "$OUT/install.log"; exit 1; }
+if [ "${REUSE:-}" = 1 ] && [ -d /tmp/rlib/cellshard ]; then echo reusing; else
+R CMD INSTALL --library=/tmp/rlib . > "$OUT/install.log" 2>&1 || { tail -30 "$OUT/install.log"; exit 1; }; fi
 export R_LIBS=/tmp/rlib${R_LIBS:+:$R_LIBS}
 (cp bench/pool_peak.c /tmp/ && cd /tmp && R CMD SHLIB -o pool_peak.so pool_peak.c > /dev/null)
 for step in ${STEPS:-tests load pca budget}; do
@@ -21,6 +22,8 @@ load) stamp "write atlas"
   timeout 300 Rscript bench/load_parts.R /tmp/d/atlas.h5ad 0 2 "$OUT/load_parts.csv" ;;
 pca) stamp "pca methods"
   timeout 300 Rscript bench/pca_methods.R 1430156 0 2>&1 | tee "$OUT/pca_methods.log" ;;
+drivers) stamp "CUDA drivers"
+  CELLSHARD_DRIVERS_ONLY=1 timeout 500 bash tools/gpu-check.sh quick 2>&1 | tail -5 ;;
 budget) stamp "steps under 36.8GB"
   ISSUE8_BUDGET=36.8GB timeout 300 Rscript bench/gpu_steps.R 1430156 3 "$OUT/budget_steps.csv" /tmp/pool_peak.so 2>&1 | tail -30 ;;
 esac
