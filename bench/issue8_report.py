@@ -12,8 +12,9 @@ and DIR/steps.png, and prints the tables (Markdown) with the targets:
                target >= 0.5 of the floor;
   total:       rapids-singlecell's total / cellshard's >= 4;
   load:        cat time / readH5AD time >= 0.7 (uncompressed, same cache state);
-  R floor:     bench/r_floor.R's total (r_floor.csv), the SingleCellExperiment
-               calls alone, against the 0.2 s target;
+  R floor:     bench/r_floor.R's seconds per step and in total (r_floor.csv),
+               the SingleCellExperiment calls alone, beside each step and
+               against the 0.2 s target;
                compressed: readH5AD's rate against cores x one core's inflate rate.
 
   python3 bench/issue8_report.py DIR
@@ -59,6 +60,7 @@ def main(d):
     gemm = num(rates.get("fp64_gemm", {}).get("value"))
     device = next((r["device"] for r in rates.values() if r.get("device") not in (None, "CPU")), "?")
 
+    r_floor = {r["step"]: num(r["seconds"]) for r in read(os.path.join(d, "r_floor.csv"))}
     rows = []
     for s in STEPS:
         o, p = ours.get(s, {}), peer.get(s, {})
@@ -74,6 +76,7 @@ def main(d):
                          cellshard_peak_extra_gb=num(o.get("peak_extra_bytes")) / 1e9,
                          rsc_peak_gb=num(p.get("peak_device_bytes")) / 1e9,
                          rsc_peak_extra_gb=num(p.get("peak_extra_bytes")) / 1e9,
+                         r_floor_s=r_floor.get(s, float("nan")),
                          cells=o.get("cells", ""), genes=o.get("genes", ""), nnz=o.get("nnz", "")))
     with open(os.path.join(d, "steps_summary.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -84,19 +87,19 @@ def main(d):
     print(f"## GPU steps ({device}; {bw_name} {fmt(bw / 1e9, '.0f')} GB/s, "
           f"fp64 GEMM {fmt(gemm / 1e12, '.1f')} TFLOP/s, measured in this run)\n")
     print("| step | cellshard s | rapids-singlecell s | ratio (peer / cellshard) | bytes floor (GB) | GFLOP | "
-          "floor s | cellshard % of floor | peer % of floor | peak GB (cellshard / peer) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "floor s | cellshard % of floor | peer % of floor | R floor s | peak GB (cellshard / peer) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         mark = " *" if r["step"] in MEMORY_BOUND and r["cellshard_fraction_of_floor"] < 0.5 else ""
         print(f"| {LABELS[r['step']]} | {fmt(r['cellshard_s'], '.4f')} | {fmt(r['rsc_s'], '.4f')} | "
               f"{fmt(r['rsc_over_cellshard'], '.2f')} | {fmt(r['bytes_floor'] / 1e9, '.2f')} | "
               f"{fmt(r['flops'] / 1e9, '.1f')} | {fmt(r['floor_s'], '.4f')} | "
               f"{fmt(100 * r['cellshard_fraction_of_floor'], '.1f')}{mark} | "
-              f"{fmt(100 * r['rsc_fraction_of_floor'], '.1f')} | "
+              f"{fmt(100 * r['rsc_fraction_of_floor'], '.1f')} | {fmt(r['r_floor_s'], '.4f')} | "
               f"{fmt(r['cellshard_peak_gb'], '.1f')} / {fmt(r['rsc_peak_gb'], '.1f')} |")
     tot_o = sum(r["cellshard_s"] for r in rows if r["cellshard_s"] == r["cellshard_s"])
     tot_p = sum(r["rsc_s"] for r in rows if r["rsc_s"] == r["rsc_s"])
-    print(f"| **total** | **{tot_o:.3f}** | **{tot_p:.3f}** | **{fmt(tot_p / tot_o if tot_o else float('nan'), '.2f')}** | | | | | | |")
+    print(f"| **total** | **{tot_o:.3f}** | **{tot_p:.3f}** | **{fmt(tot_p / tot_o if tot_o else float('nan'), '.2f')}** | | | | | | | |")
     print("\n(* a memory-bound step under the 50% target)")
     met = [r["step"] for r in rows if r["step"] in MEMORY_BOUND and r["cellshard_fraction_of_floor"] >= 0.5]
     print(f"targets: memory-bound steps at >= 50% of the floor: {len(met)} of {len(MEMORY_BOUND)} "
@@ -156,10 +159,12 @@ def plot(rows, path, device):
     labels = [LABELS[r["step"]] for r in shown]
     series = [("cellshard", "cellshard_s", "#1b6ca8"), ("rapids-singlecell", "rsc_s", "#e07b39"),
               ("floor (bytes at copy bandwidth, flops at fp64 GEMM)", "floor_s", "#7a7a7a")]
+    if any(r["r_floor_s"] == r["r_floor_s"] for r in shown):
+        series.append(("R side's floor (the SingleCellExperiment calls alone)", "r_floor_s", "#59a14f"))
     fig, ax = plt.subplots(figsize=(9, 6))
-    h = 0.26
+    h = 0.8 / len(series)
     for k, (name, key, colour) in enumerate(series):
-        ys = [i + (k - 1) * h for i in range(len(shown))]
+        ys = [i + (k - (len(series) - 1) / 2) * h for i in range(len(shown))]
         xs = [r[key] if r[key] == r[key] and r[key] > 0 else float("nan") for r in shown]
         ax.barh(ys, xs, height=h, color=colour, label=name)
     ax.set_yticks(range(len(shown)))

@@ -8,8 +8,9 @@
 #   finish    waiting for the last uploads, handing over the matrix
 #   assemble  the SingleCellExperiment around the shards
 # and, within the matrix part, the reader's own phases (io/reader_phases.h):
-# reading the file, checking the entries, canonical form, waiting for an
-# upload slot, and the uploads (on the devices' threads, beside the rest).
+# reading the file, checking the entries (0 when each piece is checked as it
+# is read: "read" then holds both), canonical form, waiting for an upload
+# slot, and the uploads (on the devices' threads, beside the rest).
 # The matrix part is run on the chosen device and, for the reading and
 # checking alone, into host memory ("cpu"), so that the upload's share shows.
 #

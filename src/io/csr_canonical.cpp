@@ -25,46 +25,57 @@ static bool finite(float v) {
   return (bits & 0x7f800000u) != 0x7f800000u;
 }
 
-EntryCheck check_entries(const std::vector<int64_t>& indptr, const int32_t* indices,
-                         const float* values, int64_t n_cols) {
-  const int64_t n = indptr.back();
-  const size_t pieces = std::max<size_t>(1, size_t(n) / kPiece);
-  std::vector<EntryCheck> found(pieces);
+EntryCheck check_entry_range(const std::vector<int64_t>& indptr, const int32_t* indices,
+                             const float* values, int64_t n_cols, int64_t begin, int64_t end,
+                             bool with_previous) {
+  EntryCheck f;
+  if (begin >= end) return f;
   const uint32_t limit = uint32_t(std::min<int64_t>(n_cols, INT32_MAX));
-  parallel_for(pieces, [&](size_t p) {
-    const int64_t begin = n * int64_t(p) / int64_t(pieces), end = n * int64_t(p + 1) / int64_t(pieces);
-    if (begin == end) return;
-    // The row that holds entry `begin`, then row by row: comparisons without
-    // branches, so that the loops vectorise.
-    size_t r = size_t(std::upper_bound(indptr.begin(), indptr.end(), begin) - indptr.begin()) - 1;
-    bool in_range = true, is_finite = true, increasing = true;
-    for (int64_t k = begin; k < end;) {
-      while (indptr[r + 1] <= k) ++r;
-      const int64_t stop = std::min(indptr[r + 1], end);
-      if (k > indptr[r]) increasing &= indices[k] > indices[k - 1];
-      for (int64_t j = k + 1; j < stop; ++j) increasing &= indices[j] > indices[j - 1];
-      for (int64_t j = k; j < stop; ++j) {
-        in_range &= uint32_t(indices[j]) < limit;
-        is_finite &= finite(values[j]);
-      }
-      k = stop;
+  // The row that holds entry `begin`, then row by row: comparisons without
+  // branches, so that the loops vectorise.
+  size_t r = size_t(std::upper_bound(indptr.begin(), indptr.end(), begin) - indptr.begin()) - 1;
+  bool in_range = true, is_finite = true, increasing = true;
+  for (int64_t k = begin; k < end;) {
+    while (indptr[r + 1] <= k) ++r;
+    const int64_t stop = std::min(indptr[r + 1], end);
+    if (k > indptr[r] && (k > begin || with_previous)) increasing &= indices[k] > indices[k - 1];
+    for (int64_t j = k + 1; j < stop; ++j) increasing &= indices[j] > indices[j - 1];
+    for (int64_t j = k; j < stop; ++j) {
+      in_range &= uint32_t(indices[j]) < limit;
+      is_finite &= finite(values[j]);
     }
-    EntryCheck& f = found[p];
-    f.canonical = increasing;
-    // Rare: find where the piece went wrong.
-    for (int64_t k = begin; k < end && (!in_range || !is_finite); ++k) {
-      if (!in_range && f.index_out_of_range < 0 && uint32_t(indices[k]) >= limit) f.index_out_of_range = k;
-      if (!is_finite && f.not_finite < 0 && !finite(values[k])) f.not_finite = k;
-      if ((in_range || f.index_out_of_range >= 0) && (is_finite || f.not_finite >= 0)) break;
-    }
-  });
+    k = stop;
+  }
+  f.canonical = increasing;
+  // Rare: find where the range went wrong.
+  for (int64_t k = begin; k < end && (!in_range || !is_finite); ++k) {
+    if (!in_range && f.index_out_of_range < 0 && uint32_t(indices[k]) >= limit) f.index_out_of_range = k;
+    if (!is_finite && f.not_finite < 0 && !finite(values[k])) f.not_finite = k;
+    if ((in_range || f.index_out_of_range >= 0) && (is_finite || f.not_finite >= 0)) break;
+  }
+  return f;
+}
+
+EntryCheck first_of(const std::vector<EntryCheck>& in_order) {
   EntryCheck all;
-  for (const EntryCheck& f : found) {
+  for (const EntryCheck& f : in_order) {
     if (all.index_out_of_range < 0) all.index_out_of_range = f.index_out_of_range;
     if (all.not_finite < 0) all.not_finite = f.not_finite;
     all.canonical = all.canonical && f.canonical;
   }
   return all;
+}
+
+EntryCheck check_entries(const std::vector<int64_t>& indptr, const int32_t* indices,
+                         const float* values, int64_t n_cols) {
+  const int64_t n = indptr.back();
+  const size_t pieces = std::max<size_t>(1, size_t(n) / kPiece);
+  std::vector<EntryCheck> found(pieces);
+  parallel_for(pieces, [&](size_t p) {
+    found[p] = check_entry_range(indptr, indices, values, n_cols, n * int64_t(p) / int64_t(pieces),
+                                 n * int64_t(p + 1) / int64_t(pieces));
+  });
+  return first_of(found);
 }
 
 // Whether every row already has strictly increasing indices (checked on host threads).

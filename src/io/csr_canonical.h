@@ -19,6 +19,16 @@ struct EntryCheck {
 EntryCheck check_entries(const std::vector<int64_t>& indptr, const int32_t* indices,
                          const float* values, int64_t n_cols);
 
+// The same for entries [begin, end) only, on the calling thread. `canonical`
+// covers the rows' order within the range and, `with_previous`, against the
+// entry before it when that one is in the same row.
+EntryCheck check_entry_range(const std::vector<int64_t>& indptr, const int32_t* indices,
+                             const float* values, int64_t n_cols, int64_t begin, int64_t end,
+                             bool with_previous = true);
+
+// The checks of consecutive ranges, in order, as one: the first bad entries.
+EntryCheck first_of(const std::vector<EntryCheck>& in_order);
+
 // Sorts each row by index and sums duplicate indices, compacting the arrays
 // in place (indptr[0] must be 0; indices and values hold indptr.back()
 // entries). Returns the number of entries removed; the arrays' first

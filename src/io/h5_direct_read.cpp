@@ -279,8 +279,16 @@ const DirectPlan& direct_plan(const Dataset& ds) {
   return *ds.direct_;
 }
 
+template <class T>
+bool reads_contiguous(const Dataset& ds) {
+  if (stored_code<T>() == Stored::Other) return false;
+  const DirectPlan& p = direct_plan(ds);
+  return p.storage == DirectPlan::Storage::Contiguous && p.stored == stored_code<T>();
+}
+
 #define CS_DIRECT_INSTANTIATE(T) \
-  template bool read_direct<T>(const Dataset&, T*, hsize_t, hsize_t);
+  template bool read_direct<T>(const Dataset&, T*, hsize_t, hsize_t); \
+  template bool reads_contiguous<T>(const Dataset&);
 CS_DIRECT_INSTANTIATE(int8_t)
 CS_DIRECT_INSTANTIATE(int16_t)
 CS_DIRECT_INSTANTIATE(int32_t)

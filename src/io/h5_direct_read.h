@@ -22,5 +22,11 @@ struct DirectPlan;
 template <class T>
 bool read_direct(const Dataset& ds, T* out, hsize_t offset, hsize_t count);
 
+// Whether read_direct reads `ds` as T from contiguous storage without any
+// conversion or HDF5 call. Reads of disjoint ranges of such a dataset may run
+// on several threads at once; one of under 4 MiB runs on the calling thread.
+template <class T>
+bool reads_contiguous(const Dataset& ds);
+
 }  // namespace h5
 }  // namespace cellshard

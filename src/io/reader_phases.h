@@ -1,7 +1,8 @@
 // Where a streaming reader's time went, in seconds (bench/load_parts.R):
-// reading the file, checking what was read, putting rows in canonical form,
-// waiting for a free upload slot (the uploads are behind), and uploading
-// (summed over the devices' threads, beside the rest).
+// reading the file, checking what was read (0 where each piece is checked by
+// the thread that read it: then `read` holds both), putting rows in canonical
+// form, waiting for a free upload slot (the uploads are behind), and
+// uploading (summed over the devices' threads, beside the rest).
 #pragma once
 #include <chrono>
 

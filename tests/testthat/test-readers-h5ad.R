@@ -86,6 +86,73 @@ test_that("unsorted indices are sorted and duplicates summed, as scipy does", {
     }
 })
 
+# Byte offset (0-based) of the only occurrence of `pattern` in `bytes`.
+only_offset <- function(bytes, pattern) {
+    n <- length(bytes) - length(pattern) + 1L
+    hit <- rep(TRUE, n)
+    for (k in seq_along(pattern)) hit <- hit & bytes[k - 1L + seq_len(n)] == pattern[k]
+    hits <- which(hit)
+    expect_length(hits, 1)
+    hits[1] - 1L
+}
+
+test_that("large reads check each piece as it lands: order across pieces, and the first bad entry (CPU and GPU)", {
+    # 22,000 cells of 100 genes each (2.2M entries: read in pieces of 2^19 on
+    # several threads). Cell 5243 (1-based) straddles the first boundary
+    # between pieces (entry 524,288 = 2^19 is its 89th) and holds genes that no
+    # other cell has, so that their bytes can be found in the file.
+    n_genes <- 100000L; n_cells <- 22000L
+    i <- rep(0:99, n_cells)
+    i[5242 * 100 + 1:100] <- 99900:99999
+    i[15000 * 100 + 1:100] <- 99800:99899
+    x <- rep(1, length(i))
+    x[5242 * 100 + 1:100] <- 1:100
+    x[15000 * 100 + 50] <- 12345.5
+    m <- Matrix::sparseMatrix(i = i + 1L, p = seq(0L, by = 100L, length.out = n_cells + 1L), x = x,
+                              dims = c(n_genes, n_cells))
+    sce <- SingleCellExperiment::SingleCellExperiment(list(counts = m))
+    dimnames(sce) <- list(sprintf("g%d", seq_len(n_genes)), sprintf("c%d", seq_len(n_cells)))
+    clean <- tempfile(fileext = ".h5ad")
+    writeH5AD(sce, clean)
+    bytes <- readBin(clean, "raw", file.size(clean))
+    int_bytes <- function(v) writeBin(as.integer(v), raw(), endian = "little")
+    float_bytes <- function(v) writeBin(v, raw(), size = 4, endian = "little")
+    # Entry 524,288 given the gene of entry 524,287 (99987, 0-based): a
+    # duplicate exactly across the boundary, which the reader must sum (and
+    # then hold one entry fewer than the file).
+    at <- only_offset(bytes, int_bytes(c(99987L, 99988L)))
+    twice <- bytes
+    twice[at + 5:8] <- int_bytes(99987L)
+    f_twice <- tempfile(fileext = ".h5ad")
+    writeBin(twice, f_twice)
+    want <- m
+    want[99988, 5243] <- 88 + 89
+    want[99989, 5243] <- 0
+    want <- unname(as.matrix(want[, c(1, 5243, n_cells)]))
+    # A gene index past the end and a NaN, both in a later piece (cell 15001).
+    bad_index <- bytes
+    at <- only_offset(bytes, int_bytes(99810:99811))
+    bad_index[at + 1:4] <- int_bytes(n_genes + 7L)
+    f_index <- tempfile(fileext = ".h5ad")
+    writeBin(bad_index, f_index)
+    bad_value <- bytes
+    at <- only_offset(bytes, float_bytes(12345.5))
+    bad_value[at + 1:4] <- float_bytes(NaN)
+    f_value <- tempfile(fileext = ".h5ad")
+    writeBin(bad_value, f_value)
+    for (devices in unique(lapply(device_configs(), `[[`, "devices"))) {
+        got <- readH5AD(f_twice, devices = devices)
+        expect_equal(sum(as.numeric(deviceLayout(counts(got))$nnz)), length(i) - 1)
+        expect_identical(unname(as.matrix(counts(got)[, c(1, 5243, n_cells)])), want)
+        releaseDevice(got)
+        expect_error(readH5AD(f_index, devices = devices),
+                     "holds gene index 100007 in cell 15001 \\(1-based\\)")
+        expect_error(readH5AD(f_value, devices = devices),
+                     "NaN or infinite value .* in cell 15001 \\(1-based\\)")
+    }
+    unlink(c(clean, f_twice, f_index, f_value))
+})
+
 test_that("cs_h5ad_info and cs_h5ad_read_frame describe the file", {
     info <- cellshard:::cs_h5ad_info(fixture("csr_f32.h5ad"))
     expect_equal(info$n_obs, 40)
