@@ -245,6 +245,8 @@ read10xMtx <- function(path, devices = NULL, shards = NULL, assay = "counts", pr
 #' @param layers Names of further assays to write under \code{layers/}.
 #' @param overwrite Replace an existing file.
 #' @param compression gzip level for the matrix arrays (0, the default, for none).
+#'   The chunks are compressed on all host threads (\code{CELLSHARD_THREADS}
+#'   sets how many), as HDF5's own filter would compress them.
 #' @param reducedDims Names of the \code{reducedDims} to write (by default all;
 #'   \code{character()} for none). Each is written as \code{obsm/X_<name in
 #'   lower case>} (\code{PCA} as \code{X_pca}, \code{UMAP} as \code{X_umap}),
