@@ -1,6 +1,5 @@
 #include "h5_csr_stream_reader.h"
 
-
 #include "../core/memory_budget.h"
 #include "csr_canonical.h"
 #include "h5_rows_source.h"

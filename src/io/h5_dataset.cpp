@@ -22,6 +22,22 @@ template <> hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
 template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
 template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
 
+ChunkLayout chunk_layout(hid_t dcpl) {
+  ChunkLayout c;
+  hsize_t dim = 0;
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED || H5Pget_chunk(dcpl, 1, &dim) != 1) return c;
+  c.entries = dim;
+  c.n_filters = H5Pget_nfilters(dcpl);
+  if (c.n_filters == 1) {
+    unsigned flags = 0, config = 0;
+    size_t n_values = 0;
+    char name[64];
+    c.deflate_only = H5Pget_filter2(dcpl, 0, &flags, &n_values, nullptr, sizeof name, name,
+                                    &config) == H5Z_FILTER_DEFLATE;
+  }
+  return c;
+}
+
 Dataset::Dataset(std::shared_ptr<const File> file, std::string name, Handle handle)
     : Object(std::move(file), std::move(name), std::move(handle)) {
   Handle space(H5Dget_space(id()));

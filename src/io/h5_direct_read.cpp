@@ -83,23 +83,14 @@ static std::shared_ptr<const DirectPlan> make_plan(const Dataset& ds) {
     if (p->address == HADDR_UNDEF) return p;  // never written: HDF5 gives fill values
     storage = DirectPlan::Storage::Contiguous;
   } else if (layout == H5D_CHUNKED) {
-    hsize_t dim = 0;
+    const ChunkLayout c = chunk_layout(dcpl.get());
     // HDF5 caps chunks at 4 GiB; a damaged header could claim more, and each
     // thread holds a chunk, so large ones are left to HDF5.
-    if (H5Pget_chunk(dcpl.get(), 1, &dim) != 1 || dim == 0 || dim > (hsize_t(64) << 20) / p->elem)
-      return p;
-    p->chunk = dim;
-    int n_filters = H5Pget_nfilters(dcpl.get());
-    if (n_filters < 0 || n_filters > 1) return p;
-    if (n_filters == 1) {
-      unsigned flags = 0, config = 0;
-      size_t n_values = 0;
-      char name[64];
-      H5Z_filter_t f = H5Pget_filter2(dcpl.get(), 0, &flags, &n_values, nullptr, sizeof name,
-                                      name, &config);
-      if (f != H5Z_FILTER_DEFLATE) return p;
-      p->deflate = true;
-    }
+    if (c.entries == 0 || c.entries > (hsize_t(64) << 20) / p->elem) return p;
+    // No filter, or deflate alone.
+    if (c.n_filters != 0 && !c.deflate_only) return p;
+    p->chunk = c.entries;
+    p->deflate = c.deflate_only;
     storage = DirectPlan::Storage::Chunked;
   } else {
     return p;

@@ -164,5 +164,16 @@ class File : public std::enable_shared_from_this<File> {
 template <class T>
 hid_t native_type();
 
+// How a 1-D dataset is chunked, from its creation property list: entries per
+// chunk (0 when it is not chunked in one dimension), how many filters its
+// chunks pass through (-1 when HDF5 cannot say), and whether there is exactly
+// one and it is deflate (gzip).
+struct ChunkLayout {
+  hsize_t entries = 0;
+  int n_filters = -1;
+  bool deflate_only = false;
+};
+ChunkLayout chunk_layout(hid_t dcpl);
+
 }  // namespace h5
 }  // namespace cellshard

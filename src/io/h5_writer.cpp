@@ -154,17 +154,9 @@ static bool write_through_hdf5(hid_t d, const T* data, hsize_t offset, hsize_t n
 // 0 for any other storage.
 static hsize_t deflated_chunk_entries(hid_t d) {
   Handle plist(H5Dget_create_plist(d));
-  hsize_t chunk = 0;
-  if (!plist.valid() || H5Pget_layout(plist.get()) != H5D_CHUNKED ||
-      H5Pget_chunk(plist.get(), 1, &chunk) != 1 || H5Pget_nfilters(plist.get()) != 1)
-    return 0;
-  unsigned flags = 0, config = 0;
-  size_t n_values = 0;
-  char filter_name[64];
-  return H5Pget_filter2(plist.get(), 0, &flags, &n_values, nullptr, sizeof filter_name,
-                        filter_name, &config) == H5Z_FILTER_DEFLATE
-             ? chunk
-             : 0;
+  if (!plist.valid()) return 0;
+  const ChunkLayout c = chunk_layout(plist.get());
+  return c.deflate_only ? c.entries : 0;
 }
 
 template <class T>
@@ -183,10 +175,9 @@ void Writer::write_range(const std::string& name, const T* data, size_t offset, 
   if (!space.valid() || H5Sget_simple_extent_dims(space.get(), &length, nullptr) != 1)
     fail_write(name);
   const hsize_t end = hsize_t(offset + n);
-  hsize_t first = chunk ? (hsize_t(offset) + chunk - 1) / chunk : 0;
-  hsize_t last = chunk ? std::min(end, length - length % chunk) / chunk : 0;  // exclusive
-  if (last <= first) first = last = 0;
-  if (first == last) {
+  const hsize_t first = chunk ? (hsize_t(offset) + chunk - 1) / chunk : 0;
+  const hsize_t last = chunk ? std::min(end, length - length % chunk) / chunk : 0;  // exclusive
+  if (last <= first) {  // no whole chunk
     if (!write_through_hdf5(d.get(), data, hsize_t(offset), hsize_t(n))) fail_write(name);
     return;
   }
