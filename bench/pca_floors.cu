@@ -118,8 +118,10 @@ __global__ void add_float_kernel(int64_t n, const float* part, double* sum) {
 // mode 0: one load and two atomics with the carry (the tile kernel's);
 // mode 1: one 32-bit atomic; mode 2: one load; mode 3: as mode 0 with each
 // lane in its own bank (no bank conflicts: what no ordering of the products
-// could beat). Random entries put ~3.5 lanes of a warp in the busiest bank;
-// the tile kernel measured 2.6.
+// could beat); mode 4: one load and one 64-bit integer atomic (the same
+// fixed-point sum in one word); mode 5: one load and one float64 atomic.
+// Random entries put ~3.5 lanes of a warp in the busiest bank; the tile
+// kernel measured 2.6.
 __global__ void __launch_bounds__(1024, 1) shared_ops_kernel(int64_t per_thread, int mode,
                                                              unsigned long long* sink) {
   extern __shared__ unsigned tile[];  // 128 KiB: more than static shared memory may hold
@@ -143,6 +145,12 @@ __global__ void __launch_bounds__(1024, 1) shared_ops_kernel(int64_t per_thread,
       const unsigned old = atomicAdd(lo + at, v_lo);
       const int carry = unsigned(old + v_lo) < old ? 1 : 0;
       atomicAdd(hi + at, int(v >> 32) + carry);
+    } else if (mode == 4) {
+      acc += lo[at ^ 1];
+      atomicAdd(reinterpret_cast<unsigned long long*>(tile) + at, (unsigned long long)v);
+    } else if (mode == 5) {
+      acc += lo[at ^ 1];
+      atomicAdd(reinterpret_cast<double*>(tile) + at, double(v));
     } else if (mode == 1) {
       atomicAdd(lo + at, unsigned(v));
     } else {
@@ -297,8 +305,9 @@ int main(int argc, char** argv) {
                                   tile_bytes));
   const int64_t per_thread = int64_t(std::ceil(products / (double(blocks) * 1024)));
   const char* modes[] = {"1 load + 2 atomics with carry (the kernel's)", "1 32-bit atomic",
-                         "1 load", "the kernel's, no bank conflicts"};
-  for (int mode = 0; mode < 4; ++mode) {
+                         "1 load", "the kernel's, no bank conflicts",
+                         "1 load + 1 64-bit integer atomic", "1 load + 1 float64 atomic"};
+  for (int mode = 0; mode < 6; ++mode) {
     const double t = best_time(reps, [&] {
       shared_ops_kernel<<<blocks, 1024, tile_bytes>>>(per_thread, mode, sink);
     });
