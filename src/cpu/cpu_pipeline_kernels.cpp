@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 
 #include "../core/parallel_for.h"
@@ -24,40 +25,40 @@ double apply_op(double x, const ValueMap& m) {
   return x;
 }
 
-// op(x * row_factor) of one row, kept for small whole x. A cell's stored
-// counts are mostly 1, 2 or 3, and std::log1p is most of the CPU map's time
-// (100,000 cells: 1.0 of 1.4 s), so each row computes it once per distinct
-// small count. The same expression gives the same bits as without the cache.
-class SmallCountCache {
+// f(x) remembered for the values of one row. A cell's stored values repeat:
+// its counts are mostly 1, 2 or 3, and its normalised values hold one value
+// per distinct count. log1p is most of the time of the CPU's map (100,000
+// cells: 1.0 of 1.4 s), so each row computes it once per distinct value. Direct-mapped on the float's bits (so
+// -0 and 0 stay apart); forget() at each row. The same f of the same float
+// gives the same bits as without the memo.
+template <class F>
+class RowMemo {
  public:
-  static constexpr int kCounts = 32;  // whole x in 1 .. kCounts - 1 (not 0: its sign is kept)
-  explicit SmallCountCache(const ValueMap& m) : m_(m) {}
-  void start_row(double row_factor) {
-    row_factor_ = row_factor;
-    known_ = 0u;
-  }
+  explicit RowMemo(F f) : f_(f) {}
+  void forget() { valid_ = 0; }
   double operator()(float x) {
-    if (m_.op == ValueMap::Op::None || !(x >= 1.0f && x < float(kCounts)) || x != float(int(x)))
-      return compute(x);
-    const int c = int(x);
-    if (!(known_ >> c & 1u)) {
-      value_[c] = compute(x);
-      known_ |= 1u << c;
-    }
-    return value_[c];
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    const int slot = int((bits * 0x9e3779b1u) >> (32 - kSlotBits));
+    if ((valid_ >> slot & 1u) && key_[slot] == bits) return value_[slot];
+    const double v = f_(x);
+    key_[slot] = bits;
+    value_[slot] = v;
+    valid_ |= uint64_t(1) << slot;
+    return v;
   }
 
  private:
-  double compute(float x) const {
-    double v = apply_op(double(x) * row_factor_, m_);
-    return m_.float_after_op ? double(float(v)) : v;
-  }
-  const ValueMap& m_;
-  double row_factor_ = 1.0;
-  uint32_t known_ = 0u;  // bit c: value_[c] holds count c's
-  double value_[kCounts];
+  static constexpr int kSlotBits = 6;  // 64 slots: one bit each in valid_
+  F f_;
+  uint64_t valid_ = 0;
+  uint32_t key_[1 << kSlotBits];
+  double value_[1 << kSlotBits];
 };
-static_assert(SmallCountCache::kCounts <= 32, "one bit a count");
+template <class F>
+RowMemo<F> row_memo(F f) {
+  return RowMemo<F>(f);
+}
 
 // Every kernel shares the shard among host threads: per-cell work by ranges
 // of rows, per-gene sums by ranges of genes (csr_ranges.h), so each result is
@@ -66,12 +67,18 @@ class CpuPipelineKernels : public PipelineKernels {
  public:
   void map_values(const CsrView& a, const float* in, float* out, const ValueMap& m) override {
     for_row_ranges(a, [&](int64_t r0, int64_t r1) {
-      SmallCountCache op_of(m);
+      double rf = 1.0;
+      const auto map_one = [&](float x) {
+        const double v = apply_op(double(x) * rf, m);
+        return m.float_after_op ? double(float(v)) : v;
+      };
+      auto remembered = row_memo(map_one);  // a product alone costs less than the memo
       for (int64_t r = r0; r < r1; ++r) {
-        op_of.start_row(m.row_factor ? m.row_factor[r] : 1.0);
+        rf = m.row_factor ? m.row_factor[r] : 1.0;
+        remembered.forget();
         for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k) {
           // Genes only for per-gene maps: a row-only map may come without indices.
-          double v = op_of(in[k]);
+          double v = m.op == ValueMap::Op::None ? map_one(in[k]) : remembered(in[k]);
           if (m.col_factor) v *= m.col_factor[a.indices[k]];
           if (m.col_offset) v += m.col_offset[a.indices[k]];
           out[k] = float(std::min(std::max(v, m.lo), m.hi));
