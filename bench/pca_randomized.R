@@ -64,7 +64,9 @@ for (q in 0:max_power) {
         rel_error_20 = abs(values[20] - lambda[20]) / lambda[20],
         rel_error_100 = abs(values[100] - lambda[100]) / lambda[100],
         min_cos_separated = min(cosines[separated]))
-    print(rows[[length(rows)]], row.names = FALSE, digits = 3)
+    with(rows[[length(rows)]], cat(sprintf(
+        "power %d, %2d passes: largest variance error %.3g (20th %.3g, 100th %.3g), min |cos| separated %.4f\n",
+        power, passes, max_rel_variance_error, rel_error_20, rel_error_100, min_cos_separated)))
 }
 res <- do.call(rbind, rows)
 ok <- res$max_rel_variance_error <= 1e-4 & res$min_cos_separated >= 0.9999
