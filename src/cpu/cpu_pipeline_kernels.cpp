@@ -28,9 +28,9 @@ double apply_op(double x, const ValueMap& m) {
 // f(x) remembered for the values of one row. A cell's stored values repeat:
 // its counts are mostly 1, 2 or 3, and its normalised values hold one value
 // per distinct count. log1p is most of the time of the CPU's map (100,000
-// cells: 1.0 of 1.4 s), so each row computes it once per distinct value. Direct-mapped on the float's bits (so
-// -0 and 0 stay apart); forget() at each row. The same f of the same float
-// gives the same bits as without the memo.
+// cells: 1.0 of 1.4 s), so each row computes it once per distinct value.
+// Direct-mapped on the float's bits (so -0 and 0 stay apart); forget() at
+// each row. The same f of the same float gives the same bits as without it.
 template <class F>
 class RowMemo {
  public:
@@ -72,7 +72,7 @@ class CpuPipelineKernels : public PipelineKernels {
         const double v = apply_op(double(x) * rf, m);
         return m.float_after_op ? double(float(v)) : v;
       };
-      auto remembered = row_memo(map_one);  // a product alone costs less than the memo
+      auto remembered = row_memo(map_one);  // with an op: a product costs less than a look-up
       for (int64_t r = r0; r < r1; ++r) {
         rf = m.row_factor ? m.row_factor[r] : 1.0;
         remembered.forget();

@@ -58,9 +58,9 @@ test_that("QC, normalisation and log1p equal host computations", {
 })
 
 test_that("normalise + log1p of small, large and fractional counts equals the host's", {
-    # The CPU backend computes log1p once a cell for each small whole count;
-    # large counts, fractions (e.g. ambient-corrected counts) and base 2 go
-    # their own way. Each value must be its own count's.
+    # The CPU backend computes log1p once a cell for each distinct value:
+    # small and large whole counts, fractions (e.g. ambient-corrected counts)
+    # and base 2. Each value must be its own count's.
     set.seed(23)
     dm <- matrix(0, 60, 8)
     dm[sample(length(dm), 300)] <- c(1:31, 32, 33, 40, 1e5, 2.5, 0.25, 30.5, 1 + 2^-10)[
@@ -73,7 +73,8 @@ test_that("normalise + log1p of small, large and fractional counts equals the ho
         sce <- to_device_as(SingleCellExperiment::SingleCellExperiment(list(counts = m)),
                             device_configs()[[cfg_name]])
         got <- normalizeTotal(sce, target.sum = 1e4, log = TRUE)
-        expect_equal(unname(as.matrix(logcounts(got))), expected, tolerance = 1e-6, info = cfg_name)
+        expect_equal(unname(as.matrix(logcounts(got))), expected, tolerance = 1e-6,
+                     info = cfg_name)
         got2 <- log1pTransform(normalizeTotal(sce, target.sum = 1e4), base = 2)
         expect_equal(unname(as.matrix(logcounts(got2))), expected / log(2), tolerance = 1e-6,
                      info = cfg_name)
