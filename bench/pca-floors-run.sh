@@ -20,6 +20,8 @@ wait
 echo "built in ${SECONDS} s"
 export R_LIBS=$LIB${R_LIBS:+:$R_LIBS}
 echo "== bench/pca_floors.cu (${SECONDS} s)"
+# the seed matrix's rows after the filter (2 of the 1,430,156 cells go); the
+# products of gram_kernel.cu's uniform shard, whose tile time is known
 timeout 150 /tmp/pca_floors $(( CELLS - 2 )) ${PRODUCTS:-2.2e10} 3 2>&1 | tee "$LOGS/pca_floors.txt"
 echo "== bench/pca_parts.R (${SECONDS} s)"
 timeout 150 Rscript bench/pca_parts.R "$CELLS" 0 3 2>&1 | tee "$LOGS/pca_parts.txt"
