@@ -12,12 +12,27 @@ namespace cellshard {
 
 namespace {
 
+// For a monotone gene map (each gene kept at most once, in order: a plain
+// subset, as the filter and the HVG subset make): each source gene's output
+// column, or -1 where it goes. One look-up an entry, and rows written as
+// they are read. Empty for other maps.
+std::vector<int32_t> output_columns(const GeneMap& genes) {
+  if (genes.identity || !genes.monotone) return {};
+  const size_t n_source = genes.map_ptr.size() - 1;
+  std::vector<int32_t> column(n_source, -1);
+  for (size_t g = 0; g < n_source; ++g)
+    if (genes.map_ptr[g + 1] > genes.map_ptr[g])
+      column[g] = genes.out_cols[size_t(genes.map_ptr[g])];
+  return column;
+}
+
 // Writes output row i (source row r) into cols / vals from position `at`.
 // Scratch vectors are the calling thread's.
 struct RowWriter {
   const CsrView& a;
   const std::vector<const float*>& values;
   const GeneMap& genes;
+  const std::vector<int32_t>& column_of;  // output_columns(genes)
   int32_t* cols;               // null: the index is prebuilt
   const std::vector<float*>& vals;
   std::vector<int32_t> row_cols;
@@ -29,6 +44,16 @@ struct RowWriter {
       if (cols) std::memcpy(cols + at, a.indices + begin, size_t(end - begin) * sizeof(int32_t));
       for (size_t l = 0; l < vals.size(); ++l)
         std::memcpy(vals[l] + at, values[l] + begin, size_t(end - begin) * sizeof(float));
+      return;
+    }
+    if (!column_of.empty()) {  // a plain subset: kept entries keep their order
+      for (int64_t k = begin; k < end; ++k) {
+        const int32_t c = column_of[size_t(a.indices[k])];
+        if (c < 0) continue;
+        if (cols) cols[at] = c;
+        for (size_t l = 0; l < vals.size(); ++l) vals[l][at] = values[l][k];
+        ++at;
+      }
       return;
     }
     const int64_t* mp = genes.map_ptr.data();
@@ -66,6 +91,7 @@ GatherOutput gather_rows_on_host(const CsrView& a, const std::vector<const float
   // Output rows are independent: each piece of rows runs on a host thread.
   const size_t pieces = cpu_pieces(a.nnz / std::max<int64_t>(1, a.n_rows) * n + n, 1 << 16);
 
+  const std::vector<int32_t> column_of = output_columns(genes);
   // Row pointers: from the prebuilt index, or counted here.
   std::vector<int64_t> ptr(size_t(n) + 1, 0);
   if (prebuilt) {
@@ -77,6 +103,9 @@ GatherOutput gather_rows_on_host(const CsrView& a, const std::vector<const float
         int64_t r = rows[i], count = 0;
         if (genes.identity) {
           count = a.indptr[r + 1] - a.indptr[r];
+        } else if (!column_of.empty()) {
+          for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k)
+            count += column_of[size_t(a.indices[k])] >= 0;
         } else {
           for (int64_t k = a.indptr[r]; k < a.indptr[r + 1]; ++k)
             count += mp[a.indices[k] + 1] - mp[a.indices[k]];
@@ -102,7 +131,7 @@ GatherOutput gather_rows_on_host(const CsrView& a, const std::vector<const float
   }
 
   parallel_ranges(size_t(n), pieces, [&](size_t i0, size_t i1) {
-    RowWriter writer{a, values, genes, cols, vals, {}, {}, {}};
+    RowWriter writer{a, values, genes, column_of, cols, vals, {}, {}, {}};
     for (size_t i = i0; i < i1; ++i) writer.write(rows[i], ptr[i]);
   });
   return out;
