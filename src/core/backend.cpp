@@ -10,6 +10,18 @@
 
 namespace cellshard {
 
+std::vector<int32_t> selected_columns(const GeneMap& genes) {
+  if (!genes.monotone) return {};
+  const size_t n_source = genes.map_ptr.size() - 1;
+  std::vector<int32_t> col(n_source, -1);
+  for (size_t g = 0; g < n_source; ++g) {
+    const int64_t copies = genes.map_ptr[g + 1] - genes.map_ptr[g];
+    if (copies > 1) return {};
+    if (copies == 1) col[g] = genes.out_cols[size_t(genes.map_ptr[g])];
+  }
+  return col;
+}
+
 Backend& backend_for(int device) {
   if (device == kHost) return cpu_backend();
 #ifdef CELLSHARD_CUDA

@@ -33,6 +33,12 @@ struct GeneMap {
   bool identity = false;  // every gene kept once, in order: nothing to remap
 };
 
+// Each source gene's output column, or -1 where it is not kept, for a map
+// that keeps genes at most once each and in source order (a plain subset, as
+// the filter and the HVG step make); empty for other maps. The gathers use it
+// to place an entry with one look-up.
+std::vector<int32_t> selected_columns(const GeneMap& genes);
+
 // Output of a gather; index buffers are empty when a prebuilt index was given.
 struct GatherOutput {
   int64_t nnz = 0;

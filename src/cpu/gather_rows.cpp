@@ -12,27 +12,13 @@ namespace cellshard {
 
 namespace {
 
-// For a monotone gene map (each gene kept at most once, in order: a plain
-// subset, as the filter and the HVG subset make): each source gene's output
-// column, or -1 where it goes. One look-up an entry, and rows written as
-// they are read. Empty for other maps.
-std::vector<int32_t> output_columns(const GeneMap& genes) {
-  if (genes.identity || !genes.monotone) return {};
-  const size_t n_source = genes.map_ptr.size() - 1;
-  std::vector<int32_t> column(n_source, -1);
-  for (size_t g = 0; g < n_source; ++g)
-    if (genes.map_ptr[g + 1] > genes.map_ptr[g])
-      column[g] = genes.out_cols[size_t(genes.map_ptr[g])];
-  return column;
-}
-
 // Writes output row i (source row r) into cols / vals from position `at`.
 // Scratch vectors are the calling thread's.
 struct RowWriter {
   const CsrView& a;
   const std::vector<const float*>& values;
   const GeneMap& genes;
-  const std::vector<int32_t>& column_of;  // output_columns(genes)
+  const std::vector<int32_t>& column_of;  // selected_columns(genes), or empty
   int32_t* cols;               // null: the index is prebuilt
   const std::vector<float*>& vals;
   std::vector<int32_t> row_cols;
@@ -91,7 +77,8 @@ GatherOutput gather_rows_on_host(const CsrView& a, const std::vector<const float
   // Output rows are independent: each piece of rows runs on a host thread.
   const size_t pieces = cpu_pieces(a.nnz / std::max<int64_t>(1, a.n_rows) * n + n, 1 << 16);
 
-  const std::vector<int32_t> column_of = output_columns(genes);
+  const std::vector<int32_t> column_of =
+      genes.identity ? std::vector<int32_t>() : selected_columns(genes);
   // Row pointers: from the prebuilt index, or counted here.
   std::vector<int64_t> ptr(size_t(n) + 1, 0);
   if (prebuilt) {

@@ -71,20 +71,6 @@ BufferPtr sort_row_columns(const DeviceContext& ctx, int device, BufferPtr cols,
   return keys.Current() == cols->as<int32_t>() ? cols : alt;
 }
 
-// Each source gene's output column, or -1 where it is not kept, for a map
-// that keeps genes at most once each and in source order; empty for others.
-std::vector<int32_t> selected_columns(const GeneMap& genes) {
-  if (!genes.monotone) return {};
-  const size_t n_source = genes.map_ptr.size() - 1;
-  std::vector<int32_t> col(n_source, -1);
-  for (size_t g = 0; g < n_source; ++g) {
-    const int64_t copies = genes.map_ptr[g + 1] - genes.map_ptr[g];
-    if (copies > 1) return {};
-    if (copies == 1) col[g] = genes.out_cols[size_t(genes.map_ptr[g])];
-  }
-  return col;
-}
-
 // For each output column, the source gene it comes from (host, n_out entries).
 std::vector<int32_t> source_gene_of_columns(const GeneMap& genes) {
   std::vector<int32_t> source(size_t(genes.n_out), 0);
