@@ -1,9 +1,7 @@
-# Where computePCA's time goes, R included: each top-level statement of its
-# body, as the package has it, timed on its own on the seed pipeline's scaled
-# HVG matrix (one GPU's share unless told). The statements are evaluated one
-# by one in a frame of the cellshard namespace with computePCA's arguments
-# bound, so this follows the code as it changes. Median of `reps` runs after a
-# warm-up; R's garbage collected before each run, outside the clock.
+# Where computePCA's time goes, R included, on the seed pipeline's scaled HVG
+# matrix (one GPU's share unless told): the matrix's stored entries and its
+# sparse Gram's products, each statement of computePCA timed on its own
+# (bench/pca_breakdown.R, median of `reps` runs), then the whole call.
 #   Rscript bench/pca_parts.R [n.cells] [device | cpu] [reps]     (1430156 0 3)
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
@@ -23,36 +21,9 @@ cat(sprintf("scaled HVG matrix: %d cells x %d genes, nnz %.4g (%.2f%% stored), G
             sum(per_cell * (per_cell + 1) / 2)))
 rm(per_cell)
 
-ns <- asNamespace("cellshard")
-statements <- as.list(body(ns$computePCA))[-1]
-labels <- vapply(statements, function(s) {
-    text <- paste(trimws(deparse(s, width.cutoff = 500L)), collapse = " ")
-    if (nchar(text) > 70) paste0(substr(text, 1, 67), "...") else text
-}, "")
-one_run <- function() {
-    frame <- new.env(parent = ns)
-    frame$sce <- out; frame$ncomponents <- 100; frame$zero.center <- TRUE
-    frame$subset.row <- NULL; frame$assay.type <- NULL; frame$name <- "PCA"
-    invisible(gc())
-    seconds <- numeric(length(statements))
-    for (i in seq_along(statements)) {
-        t0 <- clock()
-        eval(statements[[i]], frame)
-        seconds[i] <- clock() - t0
-    }
-    list(seconds = seconds, phases = frame$seconds)
-}
-invisible(one_run())  # warm-up
-runs <- lapply(seq_len(reps), function(r) one_run())
-per_statement <- apply(do.call(rbind, lapply(runs, `[[`, "seconds")), 2, median)
-phases <- apply(do.call(rbind, lapply(runs, `[[`, "phases")), 2, median)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "pca_breakdown.R"))
 whole <- vapply(seq_len(reps), function(r) {
     invisible(gc()); t0 <- clock(); invisible(computePCA(out, ncomponents = 100)); clock() - t0
 }, 0)
-cat(sprintf("\ncomputePCA statement by statement, median of %d runs (s):\n", reps))
-for (i in order(-per_statement)[seq_len(min(12, length(per_statement)))])
-    cat(sprintf("  %7.4f  %s\n", per_statement[i], labels[i]))
-cat(sprintf("  %7.4f  all statements\n", sum(per_statement)))
-cat("its phases (metadata(sce)$PCA$seconds):\n")
-print(round(phases, 4))
 cat(sprintf("computePCA as a whole: %s s\n", paste(sprintf("%.3f", whole), collapse = ", ")))

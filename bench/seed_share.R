@@ -44,7 +44,7 @@ source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), val
                  "pca_breakdown.R"))
 one <- list(cells = colnames(out), genes = rownames(out), pca = reducedDim(out, "PCA"),
             qc = atlas$n_genes_by_counts)
-rm(out, atlas, run, gen, m, pcs, eig, mom); invisible(gc())
+rm(out, atlas, run, gen); invisible(gc())
 
 # The same cells in 3 uneven shards on the same device.
 sizes <- round(n_cells * c(0.5, 0.3, 0.2)); sizes[3] <- n_cells - sum(sizes[1:2])
