@@ -58,3 +58,24 @@ test_that("saveRDS writes the scores' values: readRDS gives an ordinary matrix",
     expect_false(cellshard:::cs_scores_on_device(reducedDim(host, "PCA", withDimnames = FALSE)))
     unlink(f)
 })
+
+test_that("computePCA stores its reducedDim as SingleCellExperiment's own setter does", {
+    # computePCA writes int_colData directly (skipping the setter's
+    # updateObject); the object must be the one reducedDim<- makes.
+    m <- random_counts(25, 90, density = 0.3, seed = 33)
+    sce <- SingleCellExperiment::SingleCellExperiment(list(logcounts = log1p(m)))
+    reducedDim(sce, "UMAP") <- matrix(seq_len(180), 90, 2)
+    sce <- toDevice(sce, devices = "cpu")
+    got <- computePCA(sce, ncomponents = 3, assay.type = "logcounts", name = "PCA3")
+    ref <- sce
+    reducedDim(ref, "PCA3", withDimnames = FALSE) <- reducedDim(got, "PCA3", withDimnames = FALSE)
+    metadata(ref) <- metadata(got)
+    expect_identical(reducedDimNames(got), c("UMAP", "PCA3"))
+    expect_identical(reducedDim(got, "UMAP"), reducedDim(sce, "UMAP"))
+    expect_identical(int_colData(got), int_colData(ref))
+    expect_true(validObject(got))
+    # A second run replaces the entry in place.
+    again <- computePCA(got, ncomponents = 2, assay.type = "logcounts", name = "PCA3")
+    expect_identical(reducedDimNames(again), c("UMAP", "PCA3"))
+    expect_identical(ncol(reducedDim(again, "PCA3")), 2L)
+})
