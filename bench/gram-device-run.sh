@@ -6,8 +6,9 @@
 # kernel bench at the share (bench/gram_kernel.cu), Nsight Compute on both
 # tile kernels of a one-chunk shard (when ncu is there; NCU=0 skips), the
 # methods' crossover sweep (bench/gram_methods.cu), the CUDA drivers (test_backend, test_pipeline_kernels), and PCA's methods on the
-# real matrix (bench/pca_methods.R; PCA=0 skips). VARIANT_SRC=file: that
-# version of sparse_gram_tiles.cu joins the bench as a third method. Logs go to $OUT.
+# real matrix (bench/pca_methods.R; PCA=0 skips). VARIANT_SRC="file ...": each
+# such version of sparse_gram_tiles.cu joins the bench as a third method, one
+# bench run each. Logs go to $OUT.
 #   source .devr/activate.sh && bash bench/gram-device-run.sh
 set -u -o pipefail
 LOGS=${OUT:-/tmp}
@@ -21,13 +22,14 @@ SECONDS=0
 for d in gram_kernel:bench gram_methods:bench test_pipeline_kernels:tests/cuda test_backend:tests/cuda; do
   nvcc $NVFLAGS -Xcompiler -fPIC -c ${d#*:}/${d%%:*}.cu -o /tmp/${d%%:*}.o >> "$LOGS/drivers.log" 2>&1 &
 done
-if [ -n "${VARIANT_SRC:-}" ]; then  # another version of the tile file, as a third method
-  nvcc $NVFLAGS -Xcompiler -fPIC -Isrc/cuda -c $VARIANT_SRC -o /tmp/variant.o \
+VARIANTS=(${VARIANT_SRC:-})
+for i in "${!VARIANTS[@]}"; do  # other versions of the tile file, each as a third method
+  nvcc $NVFLAGS -Xcompiler -fPIC -Isrc/cuda -c ${VARIANTS[$i]} -o /tmp/variant_$i.o \
     -Dsparse_gram_lower=variant_sparse_gram_lower -Dsparse_gram_last_phases=variant_sparse_gram_last_phases \
     -Dgram_work=variant_gram_work -Dsparse_gram_is_faster=variant_sparse_gram_is_faster >> "$LOGS/drivers.log" 2>&1 &
-  nvcc $NVFLAGS -DGRAM_BENCH_VARIANT -Xcompiler -fPIC -c bench/gram_kernel.cu -o /tmp/gram_kernel_v.o \
-    >> "$LOGS/drivers.log" 2>&1 &
-fi
+done
+[ ${#VARIANTS[@]} -gt 0 ] && { nvcc $NVFLAGS -DGRAM_BENCH_VARIANT -Xcompiler -fPIC -c bench/gram_kernel.cu \
+  -o /tmp/gram_kernel_v.o >> "$LOGS/drivers.log" 2>&1 & }
 nvcc $NVFLAGS -Xptxas -v -c src/cuda/sparse_gram_tiles.cu -o /tmp/sgt_resources.o > "$LOGS/ptxas.log" 2>&1 &
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -30 "$LOGS/install.log"; exit 1; }
@@ -40,10 +42,16 @@ for d in gram_kernel gram_methods test_pipeline_kernels test_backend; do
   g++ -o /tmp/$d /tmp/$d.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 ||
     { echo "link of $d failed"; tail -5 "$LOGS/drivers.log"; }
 done
-[ -n "${VARIANT_SRC:-}" ] && { g++ -o /tmp/gram_kernel /tmp/gram_kernel_v.o /tmp/variant.o src/core/*.o \
-  src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 || echo "link of the variant bench failed"; }
-echo "== bench/gram_kernel.cu (${SECONDS} s)"
-timeout $(left) /tmp/gram_kernel 1430156 5000 0.035 ${REPS:-3} 2>&1 | tee "$LOGS/gram_kernel.txt"
+BENCHES=(/tmp/gram_kernel)
+for i in "${!VARIANTS[@]}"; do
+  g++ -o /tmp/gram_kernel_$i /tmp/gram_kernel_v.o /tmp/variant_$i.o src/core/*.o src/cpu/*.o \
+    src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 || echo "link of the bench of ${VARIANTS[$i]} failed"
+  BENCHES[$i]=/tmp/gram_kernel_$i
+done
+for i in "${!BENCHES[@]}"; do
+  echo "== bench/gram_kernel.cu${VARIANTS[$i]:+, variant ${VARIANTS[$i]}} (${SECONDS} s)"
+  timeout $(left) ${BENCHES[$i]} 1430156 5000 0.035 ${REPS:-3} 2>&1 | tee "$LOGS/gram_kernel_$i.txt"
+done
 if [ "${NCU:-1}" != 0 ] && command -v ncu > /dev/null; then
   echo "== ncu, tile kernels (NCU_SKIP=1: the new one only), 300,000 skewed rows (${SECONDS} s)"
   timeout $(left) ncu -k regex:gram_tile --launch-skip ${NCU_SKIP:-0} --launch-count $((2 - ${NCU_SKIP:-0})) --section SpeedOfLight --section Occupancy \

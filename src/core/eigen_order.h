@@ -10,4 +10,9 @@ namespace cellshard {
 void eigenpairs_decreasing(const double* w, const double* z, int64_t n, int k, double* values,
                            double* vectors);
 
+// Flips the sign of each of the k columns of `vectors` (n x k, column-major)
+// whose largest-magnitude entry (the first, on ties) is negative, so that the
+// basis is the same whatever signs the eigensolver gave.
+void largest_loading_positive(int64_t n, int k, double* vectors);
+
 }  // namespace cellshard

@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "cluster_collectives.h"
 #include "device_partials.h"
+#include "eigen_order.h"
 #include "errors.h"
 #include "memory_budget.h"
 #include "operations.h"
@@ -257,6 +258,7 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
     const auto eigen_started = std::chrono::steady_clock::now();
     progress_phase("eigendecomposition", 0);
     kernels.top_eigen(device, a, n_genes, k, out.values.data(), out.vectors.data());
+    largest_loading_positive(int64_t(n_genes), k, out.vectors.data());
     out.eigen_seconds = seconds_since(eigen_started);
   } else {
     out.gram_seconds = seconds_since(started);

@@ -54,7 +54,7 @@ std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_to
 // broadcasts the eigenpairs.
 struct Eigenpairs {
   std::vector<double> values;   // k, decreasing
-  std::vector<double> vectors;  // n_cols x k, column-major
+  std::vector<double> vectors;  // n_cols x k, column-major, each column's largest-magnitude entry positive
   double gram_seconds = 0;      // building the matrix (Gram pass, all-reduce, corrections)
   double eigen_seconds = 0;     // the eigensolver
 };

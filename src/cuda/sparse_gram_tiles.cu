@@ -5,8 +5,9 @@
 // panel 0, then of panel 1, ...), so that consecutive rows of one panel are
 // consecutive memory. Each entry is one 64-bit word: x_g = x / s_g as a
 // double (exact: s_g is a power of two, and x has float's 24 significant
-// bits, so the double's low 29 bits are zero) with the gene's place in its
-// panel in the low 8 bits. Where each row starts in each panel is a 32-bit
+// bits, so the double's low 29 bits are zero) with its tile key in the low 14
+// bits: the gene's place in its panel times 129 (the place twice, in bits 0-6
+// and 7-13). Where each row starts in each panel is a 32-bit
 // offset (a chunk holds at most 2^27 entries, or one row).
 //
 // Tiles: block (t, s) owns the tile of the Gram between panels p >= q (pair t)
@@ -21,9 +22,10 @@
 // binary search over the rows' starts, then a division, or a square root on
 // the diagonal) and steps through it, b by b. So every lane has work whatever
 // the rows' lengths (~4.4 entries a panel a row at 3.5% density), and a row
-// costs the warp only its share of the window's bookkeeping. Tile entry
-// (a, b) lives at gb * 128 + (ga + gb) mod 128, which spreads a row's
-// products of one a over the banks.
+// costs the warp only its share of the window's bookkeeping; the next
+// window's row bounds are loaded before the current one's products. Tile
+// entry (a, b) lives at gb * 128 + (ga xor gb), b's key xor ga, which spreads
+// a row's products of one a over the banks.
 //
 // Where the time goes (bench/gram_kernel.cu and Nsight Compute, H100, 1.43M
 // rows x 5,000 genes at 3.5%, 2.2e10 products): the tile kernel is ~90% of
@@ -36,6 +38,10 @@
 // shared loads, 21 of 32 lanes active on average). Per-strip tables
 // (a lane per (row, a), products by a warp OR over strip starts) were slower:
 // 0.085 s. What is left is two shared atomics and one shared load a product.
+// Then (bench/gram-device-run.sh with VARIANT_SRC, H200): the key in the
+// entry (one LOP3 for the tile index), the carry by add.cc / addc and the
+// bounds loaded a window ahead took the tiles from 0.0723 to 0.0704 s
+// (uniform) and 0.0784 to 0.0745 s (skewed), the same bits.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
@@ -86,11 +92,15 @@ constexpr int kMaxRangeGenes = 8192;        // genes a block of gene_max_abs_ker
 
 // x_g as a double with the gene's place in its panel in the low 8 bits.
 using PanelEntry = unsigned long long;
-static_assert(kPanel <= 256, "a panel's genes must fit in 8 bits");
+static_assert(kPanel == 128, "a tile key holds a gene's place in its panel in 7 bits, twice");
 
-__device__ __forceinline__ int entry_gene(PanelEntry e) { return int(e & 0xffull); }
+// The low 14 bits of an entry hold its tile key: the gene's place in its
+// panel times 129 (the place in bits 0-6 and again in bits 7-13).
+constexpr unsigned long long kKeyMask = 0x3fffull;
+__device__ __forceinline__ int entry_key(PanelEntry e) { return int(e & kKeyMask); }
+__device__ __forceinline__ int entry_gene(PanelEntry e) { return int(e & 0x7full); }
 __device__ __forceinline__ double entry_value(PanelEntry e) {
-  return __longlong_as_double((long long)(e & ~0xffull));
+  return __longlong_as_double((long long)(e & ~kKeyMask));
 }
 
 // Largest |x| of each gene, as float bits (non-negative floats order like
@@ -167,7 +177,7 @@ __global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __
       const int64_t p = g / kPanel;
       const int64_t dest = first[p * (rows + 1) + i] + (k - b - start[p * rows + i]);
       const double x = double(values[k]) * inv_scale[g];  // exact: a power of two
-      entries[dest] = (PanelEntry)__double_as_longlong(x) | PanelEntry(g - p * kPanel);
+      entries[dest] = (PanelEntry)__double_as_longlong(x) | PanelEntry((g - p * kPanel) * 129);
     }
   }
 }
@@ -179,14 +189,6 @@ __device__ void panel_pair(int64_t t, int& p, int& q) {
   while (pp * (pp + 1) / 2 > t) --pp;
   p = int(pp);
   q = int(t - pp * (pp + 1) / 2);
-}
-
-// Adds the fixed-point value v to the 64-bit sum held as (hi, lo) words.
-__device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, long long v) {
-  const unsigned v_lo = unsigned((unsigned long long)v);
-  const unsigned old = atomicAdd(lo, v_lo);
-  const int carry = unsigned(old + v_lo) < old ? 1 : 0;
-  atomicAdd(hi, int(v >> 32) + carry);
 }
 
 // Inclusive prefix sum of x over the lanes (32-bit). All 32 lanes must call it.
@@ -205,11 +207,9 @@ __device__ __forceinline__ int warp_inclusive_sum_int(int x) {
 // z: its entries in p (low) and in q (high); w: 1 / (entries in q) as float bits.
 using RowMeta = int4;
 
-// The tile entry of genes ga (panel p) and gb (panel q): row gb, column
-// rotated by gb, so that a warp's products spread over the banks.
-__device__ __forceinline__ int tile_index(int ga, int gb) {
-  return gb * kPanel + ((ga + gb) & (kPanel - 1));
-}
+// The tile entry of genes ga (panel p) and gb (panel q, key_b = 129 gb): row
+// gb, column ga xor gb, so that a warp's products spread over the banks.
+__device__ __forceinline__ int tile_index(int ga, int key_b) { return key_b ^ ga; }
 
 // Grid (panel pairs, row blocks). Adds the tile of panels (p, q) over rows
 // [y * kRowsPerBlock, ...) of the chunk to part y of the output: `gram` for
@@ -242,18 +242,30 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
   const int64_t w_end = min(r_end, r_begin + (warp + 1) * share);
   const double to_fixed = ldexp(1.0, kFractionBits);
   const double magic = 6755399441055744.0;  // 1.5 2^52: adding it leaves round(y) in the low bits
+  // Lane j's row bounds in both panels, loaded one window ahead so that
+  // their latency hides behind the current window's products.
+  int pa0 = 0, pa1 = 0, qb0 = 0, qb1 = 0;
+  auto load_bounds = [&](int64_t row) {
+    if (row < w_end) {
+      pa0 = first_p[row];
+      pa1 = first_p[row + 1];
+      if (!diagonal) {
+        qb0 = first_q[row];
+        qb1 = first_q[row + 1];
+      }
+    }
+  };
+  load_bounds(r_begin + warp * share + lane);
   for (int64_t r = r_begin + warp * share; r < w_end;) {
     // Lane j: row r + j's entries in each panel and where they start.
     const int64_t row = r + lane;
     const bool in = row < w_end;
     int a0 = 0, na = 0, b0 = 0, nb = 0;
     if (in) {
-      a0 = first_p[row];
-      na = first_p[row + 1] - a0;
-      if (!diagonal) {
-        b0 = first_q[row];
-        nb = first_q[row + 1] - b0;
-      }
+      a0 = pa0;
+      na = pa1 - pa0;
+      b0 = qb0;
+      nb = qb1 - qb0;
     }
     // The window: rows whose entries fit the staging area (prefix sums of
     // na in the low 16 bits and nb in the high; at most 32 x 128 each).
@@ -264,6 +276,7 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
     const int staged_a = __shfl_sync(kFullWarp, end_a, m - 1);
     const int staged_b = __shfl_sync(kFullWarp, end_b, m - 1);
     const int first_a = __shfl_sync(kFullWarp, a0, 0), first_b = __shfl_sync(kFullWarp, b0, 0);
+    load_bounds(r + m + lane);
     if (diagonal) nb = na;
     const int products = take ? (diagonal ? na * (na + 1) / 2 : na * nb) : 0;
     const int end_products = warp_inclusive_sum_int(products);
@@ -307,10 +320,10 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
       PanelEntry ea = stage[at_a + ia];
       double xa = entry_value(ea) * to_fixed;  // x_a 2^F, exact
       int ga = entry_gene(ea);
-      int b_end = diagonal ? ia + 1 : nb;
+      const PanelEntry* pb = stage + at_b + ib;  // the next b entry
+      const PanelEntry* pb_end = stage + at_b + (diagonal ? ia + 1 : nb);
       for (; t < t_end; ++t) {
-        if (ib == b_end) {  // the next a of the row, or the next row
-          ib = 0;
+        if (pb == pb_end) {  // the next a of the row, or the next row
           if (++ia == na) {
             mt = meta[++c];
             na = mt.z & 0xffff;
@@ -322,15 +335,21 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
           ea = stage[at_a + ia];
           xa = entry_value(ea) * to_fixed;
           ga = entry_gene(ea);
-          b_end = diagonal ? ia + 1 : nb;
+          pb = stage + at_b;
+          pb_end = pb + (diagonal ? ia + 1 : nb);
         }
-        const PanelEntry eb = stage[at_b + ib];
-        // round(x_a x_b 2^F): the product is exact, then one rounding
+        const PanelEntry eb = *pb++;
+        const int at = tile_index(ga, entry_key(eb));
+        // round(x_a x_b 2^F): the product is exact, then one rounding; the
+        // low word of y is the low word of the fixed-point value (magic's is 0)
         const double y = fma(xa, entry_value(eb), magic);
-        const long long fixed = __double_as_longlong(y) - __double_as_longlong(magic);
-        const int at = tile_index(ga, entry_gene(eb));
-        add_fixed(lo + at, hi + at, fixed);
-        ++ib;
+        const unsigned v_lo = unsigned(__double2loint(y));
+        const int v_hi = __double2hiint(y) - 0x43380000;
+        const unsigned old = atomicAdd(lo + at, v_lo);
+        int hi_add;  // v_hi plus the carry out of the low word
+        asm("{\n\t.reg .u32 t;\n\tadd.cc.u32 t, %1, %2;\n\taddc.u32 %0, %3, 0;\n\t}"
+            : "=r"(hi_add) : "r"(old), "r"(v_lo), "r"(v_hi));
+        atomicAdd(hi + at, hi_add);
       }
     }
     __syncwarp();  // the staging area and the rows' list are reused by the next window
@@ -339,7 +358,7 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
   __syncthreads();
   double* out = blockIdx.y == 0 ? gram : partials + (int64_t(blockIdx.y) - 1) * n_cols * n_cols;
   for (int idx = threadIdx.x; idx < kPanel * kPanel; idx += blockDim.x) {
-    const int j = idx / kPanel, i = (idx - j) & (kPanel - 1);  // idx = tile_index(i, j)
+    const int j = idx / kPanel, i = (idx & (kPanel - 1)) ^ j;  // idx = tile_index(i, 129 j)
     const int64_t gi = int64_t(p) * kPanel + i, gj = int64_t(q) * kPanel + j;
     const long long sum = (long long)(((unsigned long long)(unsigned)hi[idx] << 32) | lo[idx]);
     if (gi >= n_cols || gj >= n_cols || gi < gj || sum == 0) continue;

@@ -106,6 +106,13 @@ test_that("PCA equals prcomp on a small matrix, with deterministic signs", {
     pcs <- reducedDim(sce, "PCA")
     expect_equal(sqrt(attr(pcs, "varExplained")), pr$sdev[1:5], tolerance = 1e-8)
     expect_equal(abs(as.vector(pcs)), abs(as.vector(pr$x[, 1:5])), tolerance = 1e-6)
+    # The SPEC's signs: each component's largest-magnitude loading positive.
+    largest <- apply(abs(pr$rotation[, 1:5]), 2, which.max)
+    flip <- sign(pr$rotation[cbind(largest, 1:5)])
+    expect_equal(matrix(as.numeric(pcs), nrow(pcs)), unname(sweep(pr$x[, 1:5], 2, flip, `*`)),
+                 tolerance = 1e-6)
+    expect_equal(unname(attr(pcs, "rotation")), unname(sweep(pr$rotation[, 1:5], 2, flip, `*`)),
+                 tolerance = 1e-6)
     expect_equal(attr(pcs, "percentVar"), 100 * pr$sdev[1:5]^2 / sum(pr$sdev^2), tolerance = 1e-8)
     unc <- computePCA(sce, ncomponents = 3, zero.center = FALSE, assay.type = "logcounts", name = "U")
     sv <- svd(t(as.matrix(log1p(m))), nu = 3, nv = 3)
