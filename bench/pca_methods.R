@@ -6,7 +6,11 @@
 # the dense Gram + syevdx (the methods before): eigenvalues (relative), and
 # the eigenvectors' |cosine| where an eigenvalue is separated from its
 # neighbours by more than 1% (SPEC.md's fidelity bar).
-#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1]
+# With a fourth argument (tolerances, comma-separated), then the sparse Gram
+# and chefsi at each locking tolerance (CELLSHARD_CHEFSI_TOLERANCE; the
+# package's is 1e-10): the eigensolver's seconds (median of 3 after a
+# warm-up) and the same distances from dense + syevdx.
+#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1] [tolerances]
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
 n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
@@ -86,3 +90,15 @@ chosen <- project("auto")
 cat(sprintf("projection (k = %d): dense %.4f s, sparse %.4f s, package's choice %.4f s; largest |dense - sparse| %.3g (largest |score| %.3g)\n",
             k, dense$seconds, sparse$seconds, chosen$seconds, max(abs(dense$scores - sparse$scores)),
             max(abs(dense$scores))))
+
+if (length(args) >= 4) {
+    cat(sprintf("\nchefsi's locking tolerance (sparse Gram), eigen s median of 3:\n"))
+    for (tolerance in strsplit(args[4], ",")[[1]]) {
+        Sys.setenv(CELLSHARD_CHEFSI_TOLERANCE = tolerance)
+        runs <- lapply(1:4, function(r) run("sparse", "chefsi"))[-1]
+        e <- runs[[1]]
+        e$seconds[["eigen"]] <- median(vapply(runs, function(x) x$seconds[["eigen"]], 0))
+        show(c("tol", tolerance), e)
+    }
+    Sys.unsetenv("CELLSHARD_CHEFSI_TOLERANCE")
+}

@@ -47,6 +47,17 @@ EigenMethod first_method(int64_t n, int k) {
   return n >= 2000 && int64_t(k) * 4 <= n ? EigenMethod::Chefsi : EigenMethod::Syevdx;
 }
 
+// The solver's options; CELLSHARD_CHEFSI_TOLERANCE (a number) replaces the
+// locking tolerance (benchmarks: bench/pca_methods.R's tolerance sweep).
+ChefsiOptions chefsi_options() {
+  ChefsiOptions options;
+  if (const char* tolerance = std::getenv("CELLSHARD_CHEFSI_TOLERANCE")) {
+    const double t = std::atof(tolerance);
+    if (t > 0 && t < 1) options.tolerance = t;
+  }
+  return options;
+}
+
 }  // namespace
 
 void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values,
@@ -60,7 +71,7 @@ void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values
       return;
   }
   if (method == EigenMethod::Chefsi &&
-      chefsi_top_eigen_on_device(use_device(device), a, n, k, values, vectors, ChefsiOptions())
+      chefsi_top_eigen_on_device(use_device(device), a, n, k, values, vectors, chefsi_options())
           .converged)
     return;
   syevdx_top_eigen(device, a, n, k, values, vectors);
