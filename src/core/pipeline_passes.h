@@ -54,7 +54,8 @@ std::vector<uint8_t> dominant_genes(const ShardedMatrix& m, const double* row_to
 // broadcasts the eigenpairs.
 struct Eigenpairs {
   std::vector<double> values;   // k, decreasing
-  std::vector<double> vectors;  // n_cols x k, column-major, each column's largest-magnitude entry positive
+  std::vector<double> vectors;  // n_cols x k, column-major; each column's largest-magnitude
+                                // entry positive (largest_loading_positive)
   double gram_seconds = 0;      // building the matrix (Gram pass, all-reduce, corrections)
   double eigen_seconds = 0;     // the eigensolver
 };
