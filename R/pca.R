@@ -37,6 +37,9 @@
 #' @export
 computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = NULL,
                        assay.type = NULL, name = "PCA") {
+    if (!is(sce, "SingleCellExperiment"))
+        stop("computePCA(): sce must be a SingleCellExperiment, whose reducedDim takes the PCA ",
+             "(as(sce, \"SingleCellExperiment\") converts a SummarizedExperiment)", call. = FALSE)
     if (is.null(assay.type))
         assay.type <- if ("scaled" %in% assayNames(sce)) "scaled" else "logcounts"
     m <- .deviceAssay(sce, assay.type, "computePCA")

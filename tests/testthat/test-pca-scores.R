@@ -79,3 +79,14 @@ test_that("computePCA stores its reducedDim as SingleCellExperiment's own setter
     expect_identical(reducedDimNames(again), c("UMAP", "PCA3"))
     expect_identical(ncol(reducedDim(again, "PCA3")), 2L)
 })
+
+test_that("computePCA asks for a SingleCellExperiment, and the conversion works", {
+    m <- random_counts(25, 60, density = 0.3, seed = 34)
+    se <- toDevice(SummarizedExperiment::SummarizedExperiment(list(logcounts = log1p(m))),
+                   devices = "cpu")
+    expect_error(computePCA(se, ncomponents = 3, assay.type = "logcounts"),
+                 "must be a SingleCellExperiment")
+    sce <- computePCA(as(se, "SingleCellExperiment"), ncomponents = 3, assay.type = "logcounts")
+    ref <- prcomp_scores(m, 3)
+    expect_equal(aligned(reducedDim(sce, "PCA"), ref), unname(ref), tolerance = 1e-6)
+})
