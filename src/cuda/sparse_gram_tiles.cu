@@ -97,6 +97,9 @@ static_assert(kPanel == 128, "a tile key holds a gene's place in its panel in 7 
 // The low 14 bits of an entry hold its tile key: the gene's place in its
 // panel times 129 (the place in bits 0-6 and again in bits 7-13).
 constexpr unsigned long long kKeyMask = 0x3fffull;
+__device__ __forceinline__ PanelEntry tile_key(int place) {
+  return PanelEntry(place * (kPanel + 1));
+}
 __device__ __forceinline__ int entry_key(PanelEntry e) { return int(e & kKeyMask); }
 __device__ __forceinline__ int entry_gene(PanelEntry e) { return int(e & 0x7full); }
 __device__ __forceinline__ double entry_value(PanelEntry e) {
@@ -177,7 +180,7 @@ __global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __
       const int64_t p = g / kPanel;
       const int64_t dest = first[p * (rows + 1) + i] + (k - b - start[p * rows + i]);
       const double x = double(values[k]) * inv_scale[g];  // exact: a power of two
-      entries[dest] = (PanelEntry)__double_as_longlong(x) | PanelEntry((g - p * kPanel) * 129);
+      entries[dest] = (PanelEntry)__double_as_longlong(x) | tile_key(int(g - p * kPanel));
     }
   }
 }
@@ -344,7 +347,7 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
         // low word of y is the low word of the fixed-point value (magic's is 0)
         const double y = fma(xa, entry_value(eb), magic);
         const unsigned v_lo = unsigned(__double2loint(y));
-        const int v_hi = __double2hiint(y) - 0x43380000;
+        const int v_hi = __double2hiint(y) - __double2hiint(magic);
         const unsigned old = atomicAdd(lo + at, v_lo);
         int hi_add;  // v_hi plus the carry out of the low word
         asm("{\n\t.reg .u32 t;\n\tadd.cc.u32 t, %1, %2;\n\taddc.u32 %0, %3, 0;\n\t}"
