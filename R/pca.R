@@ -102,7 +102,26 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
         stop(sprintf("internal: %d rows for the reducedDim of %d cells", nrow(value), ncol(x)),
              call. = FALSE)
     internals <- int_colData(x)
-    internals[["reducedDims"]][[name]] <- value
+    internals[["reducedDims"]] <- .withColumn(internals[["reducedDims"]], name, value)
     int_colData(x) <- internals
     x
+}
+
+# df[[name]] <- value for a DataFrame whose rows the caller has checked
+# against NROW(value). S4Vectors' `[[<-` re-merges and re-validates every
+# column (0.010-0.015 s at 1.4M rows, whatever the value); a plain DFrame
+# keeps its columns in the listData slot, which is replaced here the way
+# `[[<-` would (a new name appended, an existing one replaced in place; the
+# test compares the two). Anything else goes through `[[<-`.
+.withColumn <- function(df, name, value) {
+    plain <- identical(class(df), structure("DFrame", package = "S4Vectors")) &&
+        is.null(S4Vectors::mcols(df))
+    if (!plain) {
+        df[[name]] <- value
+        return(df)
+    }
+    columns <- df@listData
+    columns[[name]] <- value
+    slot(df, "listData", check = FALSE) <- columns
+    df
 }

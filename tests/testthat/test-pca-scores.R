@@ -78,6 +78,26 @@ test_that("computePCA stores its reducedDim as SingleCellExperiment's own setter
     again <- computePCA(got, ncomponents = 2, assay.type = "logcounts", name = "PCA3")
     expect_identical(reducedDimNames(again), c("UMAP", "PCA3"))
     expect_identical(ncol(reducedDim(again, "PCA3")), 2L)
+    ref2 <- got
+    reducedDim(ref2, "PCA3", withDimnames = FALSE) <- reducedDim(again, "PCA3", withDimnames = FALSE)
+    metadata(ref2) <- metadata(again)
+    expect_identical(int_colData(again), int_colData(ref2))
+})
+
+test_that("the reducedDims column writer matches S4Vectors' [[<-, with or without mcols", {
+    df <- S4Vectors::make_zero_col_DFrame(4)
+    df[["A"]] <- matrix(1:8, 4)
+    ref <- df
+    ref[["B"]] <- matrix(0, 4, 3)
+    ref[["A"]] <- matrix(2, 4, 1)
+    got <- cellshard:::.withColumn(df, "B", matrix(0, 4, 3))
+    got <- cellshard:::.withColumn(got, "A", matrix(2, 4, 1))
+    expect_identical(got, ref)
+    expect_identical(names(got), c("A", "B"))
+    S4Vectors::mcols(df) <- S4Vectors::DataFrame(note = "a")
+    ref <- df
+    ref[["B"]] <- matrix(0, 4, 3)
+    expect_identical(cellshard:::.withColumn(df, "B", matrix(0, 4, 3)), ref)
 })
 
 test_that("computePCA asks for a SingleCellExperiment, and the conversion works", {
