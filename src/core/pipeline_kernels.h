@@ -100,10 +100,12 @@ class PipelineKernels {
   virtual void top_eigen(int device, double* a, int64_t n, int k, double* values,
                          double* vectors) = 0;
 
-  // out = X * V + 1 shift^T for V (host, n_cols x k, column-major) and shift
-  // (host, k entries, or null for none): out is memory on a's device, n_rows x
-  // k, column-major with leading dimension ld_out (>= n_rows), float64.
-  virtual void multiply(const CsrView& a, const float* values, const double* v, int k,
+  // out = X * V + 1 shift^T for V (host, n_cols x k, column-major; float32,
+  // as the stored values) and shift (host, k entries, or null for none): out
+  // is memory on a's device, n_rows x k, column-major with leading dimension
+  // ld_out (>= n_rows), float64; each product of two floats is exact in
+  // float64, and the sums are float64.
+  virtual void multiply(const CsrView& a, const float* values, const float* v, int k,
                         const double* shift, double* out, int64_t ld_out) = 0;
 };
 

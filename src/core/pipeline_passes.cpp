@@ -278,6 +278,7 @@ DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>
                                const double* shift) {
   const ShardedIndex& idx = m.index();
   CS_CHECK(int64_t(v.size()) == idx.n_cols * k, "internal: V has the wrong size");
+  const std::vector<float> v_float(v.begin(), v.end());
   auto out = std::make_shared<DenseShards>();
   out->n_cols = k;
   out->shards.resize(idx.shards.size());
@@ -288,7 +289,7 @@ DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>
     d.n_rows = sh.n_rows;
     if (sh.n_rows > 0 && k > 0) {
       d.values = make_buffer(sh.device, size_t(sh.n_rows) * size_t(k) * sizeof(double));
-      kernels_of(sh).multiply(views.index, views.values[0], v.data(), k, shift,
+      kernels_of(sh).multiply(views.index, views.values[0], v_float.data(), k, shift,
                               d.values->as<double>(), sh.n_rows);
     }
     progress_advance(1);

@@ -165,7 +165,7 @@ class CpuPipelineKernels : public PipelineKernels {
     symmetric_top_eigen(a, n, k, values, vectors);
   }
 
-  void multiply(const CsrView& a, const float* values, const double* v, int k,
+  void multiply(const CsrView& a, const float* values, const float* v, int k,
                 const double* shift, double* out, int64_t ld_out) override {
     sparse_project(a, values, v, k, shift, out, ld_out);
   }

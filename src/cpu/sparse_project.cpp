@@ -8,7 +8,7 @@
 
 namespace cellshard {
 
-void sparse_project(const CsrView& a, const float* values, const double* v, int k,
+void sparse_project(const CsrView& a, const float* values, const float* v, int k,
                     const double* shift, double* out, int64_t ld_out) {
   const int64_t n = a.n_cols;
   // V by rows (gene g's k loadings side by side, padded to a multiple of 4),
@@ -17,7 +17,7 @@ void sparse_project(const CsrView& a, const float* values, const double* v, int 
   std::vector<double> by_gene(size_t(n * kp), 0.0);
   parallel_ranges(size_t(n), cpu_pieces(n * k, 1 << 16), [&](size_t g0, size_t g1) {
     for (size_t g = g0; g < g1; ++g)
-      for (int j = 0; j < k; ++j) by_gene[g * size_t(kp) + size_t(j)] = v[int64_t(j) * n + int64_t(g)];
+      for (int j = 0; j < k; ++j) by_gene[g * size_t(kp) + size_t(j)] = double(v[int64_t(j) * n + int64_t(g)]);
   });
   for_row_ranges(a, [&](int64_t r0, int64_t r1) {
     std::vector<double4> acc(size_t(kp / 4));

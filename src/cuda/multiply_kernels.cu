@@ -7,13 +7,16 @@
 // - Dense rows: blocks of rows are densified and cublasDgemm multiplies them
 //   by V, on the FP64 tensor cores.
 // - Sparse rows (the seed pipeline's 5,000 HVGs, 3.5% stored: 0.025 s
-//   against the dense method's 0.076 s on an H100): V goes to the device
-//   transposed (row g of V contiguous).
+//   against the dense method's 0.076 s on an H100, with V in float64): V
+//   goes to the device transposed (row g of V contiguous, float32, each row
+//   padded to 32 bytes).
 //   One warp per row of X: the warp walks the row's values in order and lane
 //   j accumulates columns j, j + 32, j + 64, j + 96 of the current pass (128
 //   columns a pass), so each out[r, j] is a sequential sum over the row's
 //   values in index order, without fused multiply-adds: the host's loop, bit
-//   for bit.
+//   for bit. The kernel is bound by reading V's row for every stored value
+//   (from L2; 2e11 bytes at the seed share with V in float64): float32 rows
+//   halve that.
 // Both give the same bits from run to run.
 #include <algorithm>
 #include <cstdlib>
@@ -45,12 +48,12 @@ constexpr double kSparseSecondsPerValuePass = 1.0e-10;
 constexpr double kDenseSecondsPerElement = 6.0e-12;
 constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 
-// Rows of X times columns [j0, j0 + kc) of V (vt: k values per gene), into
-// out (column-major, leading dimension ld).
+// Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *
+// stride), into out (column-major, leading dimension ld).
 __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
                                 const int32_t* __restrict__ indices,
-                                const float* __restrict__ values, const double* __restrict__ vt,
-                                int k, int j0, int kc, const double* __restrict__ shift,
+                                const float* __restrict__ values, const float* __restrict__ vt,
+                                int stride, int j0, int kc, const double* __restrict__ shift,
                                 double* __restrict__ out, int64_t ld) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
@@ -69,11 +72,11 @@ __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
       for (int t = 0; t < count; ++t) {
         const int32_t gt = __shfl_sync(kFullWarp, g, t);
         const double x = __shfl_sync(kFullWarp, v, t);
-        const double* vrow = vt + int64_t(gt) * k + j0;
+        const float* vrow = vt + int64_t(gt) * stride + j0;
 #pragma unroll
         for (int c = 0; c < kColsPerLane; ++c) {
           const int j = lane + 32 * c;
-          if (j < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x, vrow[j]));
+          if (j < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x, double(vrow[j])));
         }
       }
     }
@@ -105,9 +108,10 @@ void shift_columns(const DeviceContext& ctx, int64_t rows, int k, const double* 
 }
 
 void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* values,
-                    const double* v, int k, const double* shift, double* out, int64_t ld_out) {
+                    const float* v, int k, const double* shift, double* out, int64_t ld_out) {
   const int64_t n = a.n_cols;
-  BufferPtr dv = upload_array(a.device, v, size_t(n) * size_t(k));
+  const std::vector<double> v_double(v, v + size_t(n) * size_t(k));
+  BufferPtr dv = upload_array(a.device, v_double.data(), v_double.size());
   BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
   const int64_t block_rows = dense_block_rows(a);
   BufferPtr dense = make_buffer(a.device, size_t(block_rows) * size_t(n) * sizeof(double));
@@ -126,18 +130,19 @@ void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* val
 }
 
 void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* values,
-                     const double* v, int k, const double* shift, double* out, int64_t ld_out) {
+                     const float* v, int k, const double* shift, double* out, int64_t ld_out) {
   BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
-  // Row g of V contiguous on the device.
+  // Row g of V contiguous on the device, each row starting a 32-byte sector.
   const size_t n_cols = size_t(a.n_cols);
-  std::vector<double> host_vt(n_cols * size_t(k));
+  const int stride = (k + 7) / 8 * 8;
+  std::vector<float> host_vt(n_cols * size_t(stride), 0.0f);
   for (size_t j = 0; j < size_t(k); ++j)
-    for (size_t g = 0; g < n_cols; ++g) host_vt[g * size_t(k) + j] = v[j * n_cols + g];
+    for (size_t g = 0; g < n_cols; ++g) host_vt[g * size_t(stride) + j] = v[j * n_cols + g];
   BufferPtr vt = upload_array(a.device, host_vt.data(), host_vt.size());
   for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
     const int kc = std::min(kColsPerPass, k - j0);
     multiply_kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
-        a.n_rows, a.indptr, a.indices, values, vt->as<double>(), k, j0, kc,
+        a.n_rows, a.indptr, a.indices, values, vt->as<float>(), stride, j0, kc,
         device_ptr<double>(d_shift), out, ld_out);
     CS_CUDA_CHECK_LAUNCH("multiply_kernel");
   }
@@ -159,7 +164,7 @@ bool multiply_uses_dense_rows(const CsrView& a, int k) {
   return dense < sparse;
 }
 
-void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
+void multiply_on_device(const CsrView& a, const float* values, const float* v, int k,
                         const double* shift, double* out, int64_t ld_out) {
   CS_CHECK(k >= 0, "internal: multiply by a matrix with a negative number of columns");
   CS_CHECK(ld_out >= a.n_rows, "internal: multiply's output is too short");

@@ -28,7 +28,7 @@ void add_outer_products_on_device(int device, double* a, int64_t n, double scale
                                   const std::vector<OuterProduct>& terms);
 void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values,
                          double* vectors);
-void multiply_on_device(const CsrView& a, const float* values, const double* v, int k,
+void multiply_on_device(const CsrView& a, const float* values, const float* v, int k,
                         const double* shift, double* out, int64_t ld_out);
 // Whether multiply_on_device takes the dense (cuBLAS) method for this shard.
 bool multiply_uses_dense_rows(const CsrView& a, int k);

@@ -45,7 +45,7 @@ class CudaPipelineKernels : public PipelineKernels {
                  double* vectors) override {
     top_eigen_on_device(device, a, n, k, values, vectors);
   }
-  void multiply(const CsrView& a, const float* values, const double* v, int k,
+  void multiply(const CsrView& a, const float* values, const float* v, int k,
                 const double* shift, double* out, int64_t ld_out) override {
     multiply_on_device(a, values, v, k, shift, out, ld_out);
   }

@@ -516,7 +516,9 @@ void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& 
       std::string what = label + ": multiply, k = " + std::to_string(k) +
                          (with_shift ? ", shifted, into a taller array" : "");
       guarded(what, [&] {
-        std::vector<double> v = random_doubles(rng, size_t(h.n_cols) * size_t(k), -1.0, 1.0);
+        const std::vector<double> v_double =
+            random_doubles(rng, size_t(h.n_cols) * size_t(k), -1.0, 1.0);
+        const std::vector<float> v(v_double.begin(), v_double.end());
         std::vector<double> shift = random_doubles(rng, size_t(k), -3.0, 3.0);
         const double* sh = with_shift ? shift.data() : nullptr;
         // With a shift, write rows 2.. of an array with 5 extra rows per column.
@@ -524,6 +526,19 @@ void test_multiply(std::mt19937_64& rng, const HostShard& h, const DeviceShard& 
         const size_t n_out = size_t(ld) * size_t(k);
         std::vector<double> want(n_out, -7.0), start(n_out, -7.0);
         cpu().multiply(h.view(), h.values.data(), v.data(), k, sh, want.data() + first, ld);
+        // The CPU backend against the product written out here, in long double.
+        std::vector<double> plain(n_out, -7.0);
+        for (int64_t r = 0; r < h.n_rows; ++r)
+          for (int j = 0; j < k; ++j) {
+            long double s = sh ? sh[j] : 0.0;
+            for (int64_t p = h.indptr[size_t(r)]; p < h.indptr[size_t(r) + 1]; ++p)
+              s += (long double)h.values[size_t(p)] *
+                   v[size_t(j) * size_t(h.n_cols) + size_t(h.indices[size_t(p)])];
+            plain[size_t(j * ld + first + r)] = double(s);
+          }
+        const double off = frobenius_distance(plain, want);
+        check(off <= 1e-12, what + ": the CPU's against a plain loop (relative Frobenius distance " +
+                                std::to_string(off) + ")");
         // The GPU writes into device memory (the scores stay there).
         auto gpu_multiply = [&] {
           return through_device(d.view.device, start, [&](double* out) {
@@ -582,7 +597,8 @@ void test_empty(int device) {
             what + ": flag_dominant_genes");
       check(gpu_gram(ds, std::vector<double>(16, 1.0)) == std::vector<double>(16, 1.0),
             what + ": gram adds nothing");
-      std::vector<double> vm(4 * 3, 1.0), shift = {1.5, -2, 0};
+      std::vector<float> vm(4 * 3, 1.0f);
+      std::vector<double> shift = {1.5, -2, 0};
       std::vector<double> mo = through_device(device, std::vector<double>(size_t(rows) * 3, -1.0),
                                               [&](double* out) {
                                                 gpu().multiply(v, nullptr, vm.data(), 3, nullptr,
