@@ -102,8 +102,8 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
         stop(sprintf("internal: %d rows for the reducedDim of %d cells", nrow(value), ncol(x)),
              call. = FALSE)
     internals <- int_colData(x)
-    internals[["reducedDims"]] <- .withColumn(internals[["reducedDims"]], name, value)
-    int_colData(x) <- internals
+    dims <- .withColumn(internals[["reducedDims"]], name, value)
+    int_colData(x) <- .withColumn(internals, "reducedDims", dims)
     x
 }
 
