@@ -5,7 +5,8 @@
 #' shard in float64 and summed across GPUs, its leading eigenvectors are found
 #' on the first device (cuSOLVER; on the CPU backend block Lanczos, checked
 #' against the matrix, or LAPACK for small matrices), and the cells are
-#' projected on the devices. With \code{zero.center = TRUE} these are the
+#' projected on the devices (by the loadings rounded to float32, the precision of
+#' the stored values, with float64 sums). With \code{zero.center = TRUE} these are the
 #' eigenvectors of the covariance matrix (1/n, as scanpy's
 #' \code{covariance_eigh}); with \code{FALSE}, of \eqn{X^T X}. Signs are fixed so
 #' that each component's largest-magnitude loading is positive, so runs,

@@ -39,12 +39,13 @@ namespace {
 constexpr int kColsPerLane = 4;
 constexpr int kColsPerPass = 32 * kColsPerLane;
 // Seconds of each method, from bench/pca_methods.R on an H100 (1,430,154 x
-// 5,000 at 3.51%, k = 100: sparse 0.025 s, dense 0.076 s). The gathering
+// 5,000 at 3.51%, k = 100: sparse 0.025 s with V in float64, 0.020 s in
+// float32 (bench/pca_parts.R), dense 0.076 s). The gathering
 // kernel reads V's row for every stored value, once per pass of 128 columns;
 // the dense method writes and reads every element of the densified rows
 // (about 6e-12 s an element at the copy bandwidth) and multiplies it by k
-// columns (the rest of the 0.076 s). Crossover: near 10% stored at k = 100.
-constexpr double kSparseSecondsPerValuePass = 1.0e-10;
+// columns (the rest of the 0.076 s). Crossover: near 13% stored at k = 100.
+constexpr double kSparseSecondsPerValuePass = 0.8e-10;
 constexpr double kDenseSecondsPerElement = 6.0e-12;
 constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 
