@@ -6,11 +6,13 @@
 # the dense Gram + syevdx (the methods before): eigenvalues (relative), and
 # the eigenvectors' |cosine| where an eigenvalue is separated from its
 # neighbours by more than 1% (SPEC.md's fidelity bar).
-# With a fourth argument (tolerances, comma-separated), then the sparse Gram
-# and chefsi at each locking tolerance (CELLSHARD_CHEFSI_TOLERANCE; the
-# package's is 1e-10): the eigensolver's seconds (median of 3 after a
-# warm-up) and the same distances from dense + syevdx.
-#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1] [tolerances]
+# With a fourth argument (tolerances, comma-separated; "-" for none), then the
+# sparse Gram and chefsi at each locking tolerance (CELLSHARD_CHEFSI_TOLERANCE;
+# the package's is 1e-8): the eigensolver's seconds (median of 3 after a
+# warm-up) and the same distances from dense + syevdx; with a fifth (block
+# sizes), the same at each block size (CELLSHARD_CHEFSI_BLOCK; the package's
+# is max(1.6 k, k + 32) = 160).
+#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1] [tolerances | -] [blocks]
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
 n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
@@ -91,7 +93,7 @@ cat(sprintf("projection (k = %d): dense %.4f s, sparse %.4f s, package's choice 
             k, dense$seconds, sparse$seconds, chosen$seconds, max(abs(dense$scores - sparse$scores)),
             max(abs(dense$scores))))
 
-if (length(args) >= 4) {
+if (length(args) >= 4 && args[4] != "-") {
     cat(sprintf("\nchefsi's locking tolerance (sparse Gram), eigen s median of 3:\n"))
     for (tolerance in strsplit(args[4], ",")[[1]]) {
         Sys.setenv(CELLSHARD_CHEFSI_TOLERANCE = tolerance)
@@ -101,4 +103,15 @@ if (length(args) >= 4) {
         show(c("tol", tolerance), e)
     }
     Sys.unsetenv("CELLSHARD_CHEFSI_TOLERANCE")
+}
+if (length(args) >= 5) {
+    cat(sprintf("\nchefsi's block size (sparse Gram, the package's tolerance), eigen s median of 3:\n"))
+    for (block in strsplit(args[5], ",")[[1]]) {
+        Sys.setenv(CELLSHARD_CHEFSI_BLOCK = block)
+        runs <- lapply(1:4, function(r) run("sparse", "chefsi"))[-1]
+        e <- runs[[1]]
+        e$seconds[["eigen"]] <- median(vapply(runs, function(x) x$seconds[["eigen"]], 0))
+        show(c("block", block), e)
+    }
+    Sys.unsetenv("CELLSHARD_CHEFSI_BLOCK")
 }

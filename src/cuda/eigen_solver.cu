@@ -48,12 +48,17 @@ EigenMethod first_method(int64_t n, int k) {
 }
 
 // The solver's options; CELLSHARD_CHEFSI_TOLERANCE (a number) replaces the
-// locking tolerance (benchmarks: bench/pca_methods.R's tolerance sweep).
+// locking tolerance and CELLSHARD_CHEFSI_BLOCK (a count) the block size
+// (benchmarks: bench/pca_methods.R's sweeps).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
   if (const char* tolerance = std::getenv("CELLSHARD_CHEFSI_TOLERANCE")) {
     const double t = std::atof(tolerance);
     if (t > 0 && t < 1) options.tolerance = t;
+  }
+  if (const char* block = std::getenv("CELLSHARD_CHEFSI_BLOCK")) {
+    const int p = std::atoi(block);
+    if (p > 0) options.block = p;
   }
   return options;
 }
