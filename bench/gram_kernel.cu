@@ -18,7 +18,8 @@
 // With -DGRAM_BENCH_VARIANT, a third method: another version of
 // sparse_gram_tiles.cu built with renamed entry points (-Dsparse_gram_lower=
 // variant_sparse_gram_lower -Dsparse_gram_last_phases=variant_sparse_gram_last_phases
-// -Dgram_work=variant_gram_work -Dsparse_gram_is_faster=variant_sparse_gram_is_faster).
+// -Dgram_work=variant_gram_work -Dsparse_gram_is_faster=variant_sparse_gram_is_faster
+// -Dgram_work_on_device=variant_gram_work_on_device).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -42,7 +43,7 @@ using namespace cellshard;
 #ifdef GRAM_BENCH_VARIANT
 namespace cellshard {
 bool variant_sparse_gram_lower(const DeviceContext&, const CsrView&, const float*,
-                               const std::vector<int64_t>&, double*);
+                               const RowPointers&, double*);
 SparseGramPhases variant_sparse_gram_last_phases();
 }  // namespace cellshard
 constexpr int kMethods = 3;

@@ -27,3 +27,8 @@ whole <- vapply(seq_len(reps), function(r) {
     invisible(gc()); t0 <- clock(); invisible(computePCA(out, ncomponents = 100)); clock() - t0
 }, 0)
 cat(sprintf("computePCA as a whole: %s s\n", paste(sprintf("%.3f", whole), collapse = ", ")))
+# What the call computed, to 17 digits: two runs of different code that should
+# give the same bits (bench/pca-before-after.sh) print the same lines.
+pcs <- reducedDim(computePCA(out, ncomponents = 100), "PCA", withDimnames = FALSE)
+cat(sprintf("result: sum of variances %.17g, sum of |rotation| %.17g, sum of |scores| of cell 1 %.17g\n",
+            sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))), sum(abs(pcs[1, ]))))

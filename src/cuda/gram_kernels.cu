@@ -40,12 +40,8 @@ void gram_on_device(const CsrView& a, const float* values, double* gram) {
   const DeviceContext& ctx = use_device(a.device);
   const int64_t n = a.n_cols;
   const size_t n2 = size_t(n) * size_t(n);
-  std::vector<int64_t> host_indptr(size_t(a.n_rows) + 1);
-  CS_CUDA_CHECK(cudaMemcpyAsync(host_indptr.data(), a.indptr, host_indptr.size() * sizeof(int64_t),
-                                cudaMemcpyDeviceToHost, ctx.stream));
-  synchronize(ctx);
-  if (sparse_gram_is_faster(gram_work(a, host_indptr)) &&
-      sparse_gram_lower(ctx, a, values, host_indptr, gram)) {
+  if (sparse_gram_is_faster(gram_work_on_device(ctx, a)) &&
+      sparse_gram_lower(ctx, a, values, RowPointers(ctx, a.indptr), gram)) {
     mirror_lower_kernel<<<grid_blocks(ctx, int64_t(n2), kBlockThreads), kBlockThreads, 0,
                           ctx.stream>>>(n, gram);
     CS_CUDA_CHECK_LAUNCH("mirror_lower_kernel");

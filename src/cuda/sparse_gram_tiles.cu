@@ -383,6 +383,25 @@ __global__ void add_partials_kernel(int64_t n, int parts, const double* __restri
   }
 }
 
+// partial[b]: block b's sum of the squared lengths of its rows (grid-stride).
+__global__ void squared_lengths_kernel(int64_t rows, const int64_t* __restrict__ indptr,
+                                       double* partial) {
+  __shared__ double warp_part[kBlockThreads / 32];
+  double s = 0;
+  for (int64_t r = global_thread_id(); r < rows; r += grid_thread_count()) {
+    const double len = double(indptr[r + 1] - indptr[r]);
+    s += len * len;
+  }
+  s = warp_sum(s);
+  if (lane_id() == 0) warp_part[threadIdx.x >> 5] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0;
+    for (int w = 0; w < kBlockThreads / 32; ++w) total += warp_part[w];
+    partial[blockIdx.x] = total;
+  }
+}
+
 // Per-gene 1 / s_g (s_g: the smallest power of two >= max |x| of gene g; 1 for
 // a gene with no non-zero value). False when some value is not finite.
 bool gene_inverse_scales(const DeviceContext& ctx, const CsrView& a, const float* values,
@@ -436,6 +455,25 @@ GramWork gram_work(const CsrView& a, const std::vector<int64_t>& host_indptr) {
   return w;
 }
 
+GramWork gram_work_on_device(const DeviceContext& ctx, const CsrView& a) {
+  GramWork w;
+  w.n_rows = a.n_rows;
+  w.n_cols = a.n_cols;
+  if (a.n_rows == 0) return w;
+  const unsigned blocks = std::max(1u, std::min(grid_blocks(ctx, a.n_rows, kBlockThreads),
+                                                unsigned(ctx.sm_count * 2)));
+  BufferPtr partial = make_buffer(a.device, size_t(blocks) * sizeof(double));
+  squared_lengths_kernel<<<blocks, kBlockThreads, 0, ctx.stream>>>(a.n_rows, a.indptr,
+                                                                   partial->as<double>());
+  CS_CUDA_CHECK_LAUNCH("squared_lengths_kernel");
+  std::vector<double> host(blocks);
+  CS_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial->data(), partial->bytes(),
+                                cudaMemcpyDeviceToHost, ctx.stream));
+  synchronize(ctx);
+  for (double s : host) w.sum_squared_lengths += s;
+  return w;
+}
+
 bool sparse_gram_is_faster(const GramWork& w) {
   if (const char* force = std::getenv("CELLSHARD_GRAM_METHOD")) {  // benchmarks and tests
     if (std::strcmp(force, "sparse") == 0) return true;
@@ -459,7 +497,7 @@ bool sparse_gram_is_faster(const GramWork& w) {
 }
 
 bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* values,
-                       const std::vector<int64_t>& host_indptr, double* gram) {
+                       const RowPointers& indptr, double* gram) {
   const int64_t n = a.n_cols;
   last_phases = SparseGramPhases{};
   if (a.nnz == 0 || a.n_rows == 0 || n == 0) return true;  // adds nothing
@@ -488,15 +526,19 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   CS_CUDA_CHECK(cudaFuncSetAttribute(gram_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      int(tile_bytes)));
 
+  int64_t at_r0 = indptr[0];
   for (int64_t r0 = 0; r0 < a.n_rows;) {
     // A chunk: at most `splits` row blocks, at most kChunkEntries entries (at
     // least one row), and a scan of fewer than 2^31 counts.
     int64_t r1 = std::min(a.n_rows, r0 + int64_t(splits) * kRowsPerBlock);
     r1 = std::min(r1, r0 + std::max<int64_t>(1, (int64_t(INT32_MAX) - 1) / n_panels - 1));
-    while (r1 > r0 + 1 && host_indptr[size_t(r1)] - host_indptr[size_t(r0)] > kChunkEntries)
+    int64_t at_r1 = indptr[r1];
+    while (r1 > r0 + 1 && at_r1 - at_r0 > kChunkEntries) {
       r1 = r0 + (r1 - r0) / 2;
+      at_r1 = indptr[r1];
+    }
     const int64_t rows = r1 - r0;
-    const int64_t entries = host_indptr[size_t(r1)] - host_indptr[size_t(r0)];
+    const int64_t entries = at_r1 - at_r0;
     if (entries > 0) {
       const int64_t n_counts = int64_t(n_panels) * (rows + 1);
       BufferPtr start = make_buffer(a.device, size_t(rows) * size_t(n_panels + 1) * sizeof(int32_t));
@@ -536,6 +578,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       // The chunk's buffers go back to the stream-ordered pool when freed here.
     }
     r0 = r1;
+    at_r0 = at_r1;
   }
   if (splits > 1) {
     add_partials_kernel<<<grid_blocks(ctx, int64_t(n2), kBlockThreads), kBlockThreads, 0,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "cuda_check.h"
 #include "device_context.h"
 
 namespace cellshard {
@@ -21,6 +22,33 @@ struct GramWork {
   double sum_squared_lengths = 0;  // sum over rows of (entries in the row)^2
 };
 GramWork gram_work(const CsrView& a, const std::vector<int64_t>& host_indptr);
+// The same from the device's row pointers (a reduction there; only per-block
+// sums come back): the Gram of a 1.4M-row shard then needs no 11 MB host copy.
+GramWork gram_work_on_device(const DeviceContext& ctx, const CsrView& a);
+
+// A shard's row pointers as sparse_gram_lower reads them: a few, at its
+// chunks' boundaries. Either a host copy of them all (the benchmarks pass
+// one) or the device's, read one at a time (8 bytes a read). Defined here,
+// inline, so that a benchmark's second build of sparse_gram_tiles.cu
+// (bench/gram_kernel.cu's variants) shares the type.
+class RowPointers {
+ public:
+  RowPointers(const std::vector<int64_t>& host) : host_(&host) {}  // NOLINT: implicit on purpose
+  RowPointers(const DeviceContext& ctx, const int64_t* device) : ctx_(&ctx), device_(device) {}
+  int64_t operator[](int64_t r) const {
+    if (host_) return (*host_)[size_t(r)];
+    int64_t value = 0;
+    CS_CUDA_CHECK(cudaMemcpyAsync(&value, device_ + r, sizeof value, cudaMemcpyDeviceToHost,
+                                  ctx_->stream));
+    synchronize(*ctx_);
+    return value;
+  }
+
+ private:
+  const std::vector<int64_t>* host_ = nullptr;
+  const DeviceContext* ctx_ = nullptr;
+  const int64_t* device_ = nullptr;
+};
 
 // Whether the sparse method is expected to take less time than the dense one
 // (rates measured on an H100; see the comment at the definition).
@@ -32,7 +60,7 @@ bool sparse_gram_is_faster(const GramWork& w);
 // then carries the NaN / Inf through as float64 arithmetic does).
 // Deterministic: the same shard gives the same bits on every run.
 bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* values,
-                       const std::vector<int64_t>& host_indptr, double* gram);
+                       const RowPointers& indptr, double* gram);
 
 // Seconds in each phase of the last sparse_gram_lower call, measured only when
 // the environment variable CELLSHARD_GRAM_PROFILE is set (benchmarks; not
