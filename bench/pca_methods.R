@@ -93,25 +93,20 @@ cat(sprintf("projection (k = %d): dense %.4f s, sparse %.4f s, package's choice 
             k, dense$seconds, sparse$seconds, chosen$seconds, max(abs(dense$scores - sparse$scores)),
             max(abs(dense$scores))))
 
-if (length(args) >= 4 && args[4] != "-") {
-    cat(sprintf("\nchefsi's locking tolerance (sparse Gram), eigen s median of 3:\n"))
-    for (tolerance in strsplit(args[4], ",")[[1]]) {
-        Sys.setenv(CELLSHARD_CHEFSI_TOLERANCE = tolerance)
+# chefsi (sparse Gram) with an environment variable set to each value in turn:
+# the eigensolver's seconds, median of 3 after a warm-up.
+sweep <- function(variable, values, label, title) {
+    cat(sprintf("\nchefsi's %s (sparse Gram), eigen s median of 3:\n", title))
+    for (value in strsplit(values, ",")[[1]]) {
+        do.call(Sys.setenv, stats::setNames(list(value), variable))
         runs <- lapply(1:4, function(r) run("sparse", "chefsi"))[-1]
         e <- runs[[1]]
         e$seconds[["eigen"]] <- median(vapply(runs, function(x) x$seconds[["eigen"]], 0))
-        show(c("tol", tolerance), e)
+        show(c(label, value), e)
     }
-    Sys.unsetenv("CELLSHARD_CHEFSI_TOLERANCE")
+    Sys.unsetenv(variable)
 }
-if (length(args) >= 5) {
-    cat(sprintf("\nchefsi's block size (sparse Gram, the package's tolerance), eigen s median of 3:\n"))
-    for (block in strsplit(args[5], ",")[[1]]) {
-        Sys.setenv(CELLSHARD_CHEFSI_BLOCK = block)
-        runs <- lapply(1:4, function(r) run("sparse", "chefsi"))[-1]
-        e <- runs[[1]]
-        e$seconds[["eigen"]] <- median(vapply(runs, function(x) x$seconds[["eigen"]], 0))
-        show(c("block", block), e)
-    }
-    Sys.unsetenv("CELLSHARD_CHEFSI_BLOCK")
-}
+if (length(args) >= 4 && args[4] != "-")
+    sweep("CELLSHARD_CHEFSI_TOLERANCE", args[4], "tol", "locking tolerance")
+if (length(args) >= 5)
+    sweep("CELLSHARD_CHEFSI_BLOCK", args[5], "block", "block size (the package's tolerance)")

@@ -386,20 +386,13 @@ __global__ void add_partials_kernel(int64_t n, int parts, const double* __restri
 // partial[b]: block b's sum of the squared lengths of its rows (grid-stride).
 __global__ void squared_lengths_kernel(int64_t rows, const int64_t* __restrict__ indptr,
                                        double* partial) {
-  __shared__ double warp_part[kBlockThreads / 32];
   double s = 0;
   for (int64_t r = global_thread_id(); r < rows; r += grid_thread_count()) {
     const double len = double(indptr[r + 1] - indptr[r]);
     s += len * len;
   }
-  s = warp_sum(s);
-  if (lane_id() == 0) warp_part[threadIdx.x >> 5] = s;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double total = 0;
-    for (int w = 0; w < kBlockThreads / 32; ++w) total += warp_part[w];
-    partial[blockIdx.x] = total;
-  }
+  s = block_sum<kWarpsPerBlock>(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
 // Per-gene 1 / s_g (s_g: the smallest power of two >= max |x| of gene g; 1 for

@@ -15,7 +15,6 @@ namespace {
 __global__ void residual_norms_kernel(const double* __restrict__ x, const double* __restrict__ y,
                                       const double* __restrict__ theta, int64_t rows,
                                       double* __restrict__ out) {
-  __shared__ double partial[kWarpsPerBlock];
   const int64_t col = blockIdx.x;
   const double* xc = x + col * rows;
   const double* yc = y + col * rows;
@@ -25,14 +24,8 @@ __global__ void residual_norms_kernel(const double* __restrict__ x, const double
     const double e = yc[i] - t * xc[i];
     s += e * e;
   }
-  s = warp_sum(s);
-  if (lane_id() == 0) partial[threadIdx.x >> 5] = s;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int w = 0; w < kWarpsPerBlock; ++w) total += partial[w];
-    out[col] = sqrt(total);
-  }
+  s = block_sum<kWarpsPerBlock>(s);
+  if (threadIdx.x == 0) out[col] = sqrt(s);
 }
 
 __global__ void scale_matrix_kernel(double* __restrict__ x, int64_t rows, int64_t cols, int64_t ld,

@@ -32,6 +32,21 @@ __device__ __forceinline__ T warp_sum(T x) {
   return x;
 }
 
+// Sum of x over a block of `warps` full warps, valid in thread 0: each warp's
+// sum, then the warps' sums in warp order (the same bits every run). Every
+// thread of the block must call it, once per kernel.
+template <int warps>
+__device__ __forceinline__ double block_sum(double x) {
+  __shared__ double part[warps];
+  x = warp_sum(x);
+  if (lane_id() == 0) part[threadIdx.x >> 5] = x;
+  __syncthreads();
+  double total = 0.0;
+  if (threadIdx.x == 0)
+    for (int w = 0; w < warps; ++w) total += part[w];
+  return total;
+}
+
 // Inclusive prefix sum of x over the lanes. All 32 lanes must call it.
 __device__ __forceinline__ long long warp_inclusive_sum(long long x) {
   const int lane = lane_id();
