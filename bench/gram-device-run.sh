@@ -26,7 +26,7 @@ VARIANTS=(${VARIANT_SRC:-})
 for i in "${!VARIANTS[@]}"; do  # other versions of the tile file, each as a third method
   nvcc $NVFLAGS -Xcompiler -fPIC -Isrc/cuda -c ${VARIANTS[$i]} -o /tmp/variant_$i.o \
     -Dsparse_gram_lower=variant_sparse_gram_lower -Dsparse_gram_last_phases=variant_sparse_gram_last_phases \
-    -Dgram_work=variant_gram_work -Dsparse_gram_is_faster=variant_sparse_gram_is_faster \
+    -Dsparse_gram_is_faster=variant_sparse_gram_is_faster \
     -Dgram_work_on_device=variant_gram_work_on_device >> "$LOGS/drivers.log" 2>&1 &
 done
 [ ${#VARIANTS[@]} -gt 0 ] && { nvcc $NVFLAGS -DGRAM_BENCH_VARIANT -Xcompiler -fPIC -c bench/gram_kernel.cu \

@@ -18,7 +18,7 @@
 // With -DGRAM_BENCH_VARIANT, a third method: another version of
 // sparse_gram_tiles.cu built with renamed entry points (-Dsparse_gram_lower=
 // variant_sparse_gram_lower -Dsparse_gram_last_phases=variant_sparse_gram_last_phases
-// -Dgram_work=variant_gram_work -Dsparse_gram_is_faster=variant_sparse_gram_is_faster
+// -Dsparse_gram_is_faster=variant_sparse_gram_is_faster
 // -Dgram_work_on_device=variant_gram_work_on_device).
 #include <algorithm>
 #include <chrono>

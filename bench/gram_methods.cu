@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
     v.nnz = indptr.back();
     v.indptr = ip->as<int64_t>();
     v.indices = ix->as<int32_t>();
-    const GramWork work = gram_work(v, indptr);
+    const GramWork work = gram_work_on_device(use_device(0), v);
     std::vector<double> result[2];
     double best[2] = {INFINITY, INFINITY};
     const char* methods[2] = {"sparse", "dense"};

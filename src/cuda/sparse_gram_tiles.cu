@@ -90,7 +90,7 @@ constexpr int64_t kChunkEntries = int64_t(1) << 27;  // 1 GiB of panel entries a
 constexpr size_t kPartialBudget = size_t(1) << 30;   // bytes of Gram-sized partial sums
 constexpr int kMaxRangeGenes = 8192;        // genes a block of gene_max_abs_kernel covers
 
-// x_g as a double with the gene's place in its panel in the low 8 bits.
+// x_g as a double with its tile key in the low 14 bits (below).
 using PanelEntry = unsigned long long;
 static_assert(kPanel == 128, "a tile key holds a gene's place in its panel in 7 bits, twice");
 
@@ -436,17 +436,6 @@ SparseGramPhases last_phases;
 
 
 }  // namespace
-
-GramWork gram_work(const CsrView& a, const std::vector<int64_t>& host_indptr) {
-  GramWork w;
-  w.n_rows = a.n_rows;
-  w.n_cols = a.n_cols;
-  for (int64_t r = 0; r < a.n_rows; ++r) {
-    const double len = double(host_indptr[size_t(r) + 1] - host_indptr[size_t(r)]);
-    w.sum_squared_lengths += len * len;
-  }
-  return w;
-}
 
 GramWork gram_work_on_device(const DeviceContext& ctx, const CsrView& a) {
   GramWork w;

@@ -15,15 +15,14 @@
 namespace cellshard {
 
 // What the choice between the methods looks at: the shard's shape and its
-// rows' lengths (indptr on the host).
+// rows' lengths.
 struct GramWork {
   int64_t n_rows = 0;
   int64_t n_cols = 0;
   double sum_squared_lengths = 0;  // sum over rows of (entries in the row)^2
 };
-GramWork gram_work(const CsrView& a, const std::vector<int64_t>& host_indptr);
-// The same from the device's row pointers (a reduction there; only per-block
-// sums come back): the Gram of a 1.4M-row shard then needs no 11 MB host copy.
+// From the device's row pointers (a reduction there; only per-block sums come
+// back): the Gram of a 1.4M-row shard needs no 11 MB host copy of them.
 GramWork gram_work_on_device(const DeviceContext& ctx, const CsrView& a);
 
 // A shard's row pointers as sparse_gram_lower reads them: a few, at its
