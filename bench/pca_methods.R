@@ -11,8 +11,10 @@
 # the package's is 1e-8): the eigensolver's seconds (median of 3 after a
 # warm-up) and the same distances from dense + syevdx; with a fifth (block
 # sizes), the same at each block size (CELLSHARD_CHEFSI_BLOCK; the package's
-# is max(1.6 k, k + 32) = 160).
-#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1] [tolerances | -] [blocks]
+# is max(1.6 k, k + 32) = 160). A sixth, VARIABLE=v1,v2,..., times the
+# sparse projection with that environment variable at each value.
+#   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1] [tolerances | -]
+#     [blocks | -] [VARIABLE=values]
 suppressPackageStartupMessages(library(cellshard))
 args <- commandArgs(trailingOnly = TRUE)
 n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
@@ -89,6 +91,23 @@ project <- function(method) {
 dense <- project("dense")
 sparse <- project("sparse")
 chosen <- project("auto")
+# With a sixth argument, VARIABLE=v1,v2,...: the sparse projection with that
+# environment variable set to each value in turn (e.g.
+# CELLSHARD_MULTIPLY_AHEAD=1,2,4), each checked against the package's default
+# for the same bits.
+if (length(args) >= 6 && args[6] != "-") {
+    variable <- sub("=.*", "", args[6])
+    cat(sprintf("\nthe sparse projection by %s (s, median of 3):\n", variable))
+    for (value in strsplit(sub("^[^=]*=", "", args[6]), ",")[[1]]) {
+        do.call(Sys.setenv, stats::setNames(list(value), variable))
+        p <- project("sparse")
+        cat(sprintf("  %s = %s: %.4f s, %s\n", variable, value, p$seconds,
+                    if (identical(p$scores, sparse$scores)) "same bits as the default" else
+                        sprintf("DIFFERENT (largest %.3g)", max(abs(p$scores - sparse$scores)))))
+        rm(p)
+    }
+    Sys.unsetenv(variable)
+}
 cat(sprintf("projection (k = %d): dense %.4f s, sparse %.4f s, package's choice %.4f s; largest |dense - sparse| %.3g (largest |score| %.3g)\n",
             k, dense$seconds, sparse$seconds, chosen$seconds, max(abs(dense$scores - sparse$scores)),
             max(abs(dense$scores))))
@@ -108,5 +127,5 @@ sweep <- function(variable, values, label, title) {
 }
 if (length(args) >= 4 && args[4] != "-")
     sweep("CELLSHARD_CHEFSI_TOLERANCE", args[4], "tol", "locking tolerance")
-if (length(args) >= 5)
+if (length(args) >= 5 && args[5] != "-")
     sweep("CELLSHARD_CHEFSI_BLOCK", args[5], "block", "block size (the package's tolerance)")

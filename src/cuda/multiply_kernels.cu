@@ -38,6 +38,9 @@ namespace {
 
 constexpr int kColsPerLane = 4;
 constexpr int kColsPerPass = 32 * kColsPerLane;
+// Stored values whose rows of V a warp loads at once (the kernel's Ahead);
+// CELLSHARD_MULTIPLY_AHEAD = 1 | 2 | 4 overrides it (benchmarks, tests).
+constexpr int kLoadsAhead = 4;
 // Seconds of each method, from bench/pca_methods.R on an H100 (1,430,154 x
 // 5,000 at 3.51%, k = 100: sparse 0.025 s with V in float64, 0.020 s in
 // float32 (bench/pca_parts.R), dense 0.076 s). The gathering
@@ -51,6 +54,7 @@ constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 
 // Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *
 // stride), into out (column-major, leading dimension ld).
+template <int Ahead>
 __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
                                 const int32_t* __restrict__ indices,
                                 const float* __restrict__ values, const float* __restrict__ vt,
@@ -70,7 +74,31 @@ __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
         v = double(values[base + lane]);
       }
       const int count = int(min(int64_t(32), end - base));
-      for (int t = 0; t < count; ++t) {
+      int t = 0;
+      // Ahead values at a time: their rows of V are all requested before the
+      // first is used (the loads' latency, not the arithmetic, bounds this
+      // loop); the sums still take them one by one, in order.
+      for (; Ahead > 1 && t + Ahead <= count; t += Ahead) {
+        double x[Ahead];
+        float w[Ahead][kColsPerLane];
+#pragma unroll
+        for (int u = 0; u < Ahead; ++u) {
+          const int32_t gt = __shfl_sync(kFullWarp, g, t + u);
+          x[u] = __shfl_sync(kFullWarp, v, t + u);
+          const float* vrow = vt + int64_t(gt) * stride + j0;
+#pragma unroll
+          for (int c = 0; c < kColsPerLane; ++c) {
+            const int j = lane + 32 * c;
+            w[u][c] = j < kc ? vrow[j] : 0.0f;
+          }
+        }
+#pragma unroll
+        for (int u = 0; u < Ahead; ++u)
+#pragma unroll
+          for (int c = 0; c < kColsPerLane; ++c)
+            if (lane + 32 * c < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x[u], double(w[u][c])));
+      }
+      for (; t < count; ++t) {
         const int32_t gt = __shfl_sync(kFullWarp, g, t);
         const double x = __shfl_sync(kFullWarp, v, t);
         const float* vrow = vt + int64_t(gt) * stride + j0;
@@ -140,9 +168,13 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
   for (size_t j = 0; j < size_t(k); ++j)
     for (size_t g = 0; g < n_cols; ++g) host_vt[g * size_t(stride) + j] = v[j * n_cols + g];
   BufferPtr vt = upload_array(a.device, host_vt.data(), host_vt.size());
+  int ahead = kLoadsAhead;
+  if (const char* env = std::getenv("CELLSHARD_MULTIPLY_AHEAD")) ahead = std::atoi(env);
+  const auto kernel = ahead == 1 ? multiply_kernel<1> : ahead == 2 ? multiply_kernel<2>
+                                                                   : multiply_kernel<4>;
   for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
     const int kc = std::min(kColsPerPass, k - j0);
-    multiply_kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
+    kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
         a.n_rows, a.indptr, a.indices, values, vt->as<float>(), stride, j0, kc,
         device_ptr<double>(d_shift), out, ld_out);
     CS_CUDA_CHECK_LAUNCH("multiply_kernel");

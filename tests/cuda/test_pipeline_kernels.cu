@@ -1181,6 +1181,21 @@ int main(int argc, char** argv) {
     DeviceShard d = upload(h, 0);
     for (int k : {1, 100, 130}) check(!multiply_uses_dense_rows(d.view, k), label + " takes the sparse method");
     test_multiply(rng, h, d, label, {1, 100, 130});
+    // The kernel's other numbers of values loaded at once.
+    for (const char* ahead : {"1", "2"})
+      with_env("CELLSHARD_MULTIPLY_AHEAD", ahead, [&] {
+        test_multiply(rng, h, d, label + ", " + ahead + " value(s) loaded at once", {100, 130});
+      });
+  }
+  {  // rows longer than 32 values, in rounds of 32 (and their remainders)
+    std::string label = "2000x3000, 75 values a row";
+    HostShard h = few_per_row_shard(rng, 2000, 3000, 75);
+    DeviceShard d = upload(h, 0);
+    check(!multiply_uses_dense_rows(d.view, 100), label + " takes the sparse method");
+    for (const char* ahead : {"1", "2", "4"})
+      with_env("CELLSHARD_MULTIPLY_AHEAD", ahead, [&] {
+        test_multiply(rng, h, d, label + ", " + ahead + " value(s) loaded at once", {100});
+      });
   }
 
   // Chunked and blocked paths: row_top_sums sorts 2^25 values a chunk, the
