@@ -14,9 +14,15 @@
 //   j accumulates columns j, j + 32, j + 64, j + 96 of the current pass (128
 //   columns a pass), so each out[r, j] is a sequential sum over the row's
 //   values in index order, without fused multiply-adds: the host's loop, bit
-//   for bit. The kernel is bound by reading V's row for every stored value
-//   (from L2; 2e11 bytes at the seed share with V in float64): float32 rows
-//   halve that.
+//   for bit. The kernel reads V's row for every stored value (from L2; 2e11
+//   bytes at the seed share with V in float64, halved by float32 rows), and
+//   waits on those reads: a warp loads the rows of 4 values before using the
+//   first. Seed share, H100 (bench/pca_methods.R, session 13): 0.020 s
+//   loading one at a time, 0.021 two, 0.018 four, the same bits. A
+//   shared-memory copy of the frequent genes' rows made it slower (0.029 s
+//   with none copied, 0.037-0.043 s with 64-192 KiB), probably because the
+//   extra shuffle and branch per value kept one value's loads from
+//   overlapping the next's.
 // Both give the same bits from run to run.
 #include <algorithm>
 #include <cstdlib>
@@ -43,7 +49,8 @@ constexpr int kColsPerPass = 32 * kColsPerLane;
 constexpr int kLoadsAhead = 4;
 // Seconds of each method, from bench/pca_methods.R on an H100 (1,430,154 x
 // 5,000 at 3.51%, k = 100: sparse 0.025 s with V in float64, 0.020 s in
-// float32 (bench/pca_parts.R), dense 0.076 s). The gathering
+// float32 (bench/pca_parts.R), 0.018 s loading 4 rows of V at once; dense
+// 0.076 s). The gathering
 // kernel reads V's row for every stored value, once per pass of 128 columns;
 // the dense method writes and reads every element of the densified rows
 // (about 6e-12 s an element at the copy bandwidth) and multiplies it by k
