@@ -288,7 +288,8 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
     // The window's entries of both panels into the staging area, copied
     // asynchronously (no registers held): all of them in flight at once, and
     // their latency behind the window's bookkeeping below.
-    for (int k = lane; k < staged_a; k += 32) __pipeline_memcpy_async(stage + k, entries + first_a + k, 8);
+    for (int k = lane; k < staged_a; k += 32)
+      __pipeline_memcpy_async(stage + k, entries + first_a + k, 8);
     for (int k = lane; k < staged_b; k += 32)
       __pipeline_memcpy_async(stage + staged_a + k, entries + first_b + k, 8);
     __pipeline_commit();
