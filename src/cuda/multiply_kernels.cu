@@ -59,8 +59,38 @@ constexpr double kSparseSecondsPerValuePass = 0.8e-10;
 constexpr double kDenseSecondsPerElement = 6.0e-12;
 constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 
+// Adds the warp's values t .. t + U - 1 of this round (lane u holds value u's
+// gene g and value v) to acc: the rows of V of all U are requested before the
+// first is used (the loads' latency, not the arithmetic, bounds the kernel);
+// the sums still take the values one by one, in order.
+template <int U>
+__device__ __forceinline__ void add_values(int t, int32_t g, double v,
+                                           const float* __restrict__ vt, int stride, int j0,
+                                           int kc, double (&acc)[kColsPerLane]) {
+  const int lane = lane_id();
+  double x[U];
+  float w[U][kColsPerLane];
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int32_t gt = __shfl_sync(kFullWarp, g, t + u);
+    x[u] = __shfl_sync(kFullWarp, v, t + u);
+    const float* vrow = vt + int64_t(gt) * stride + j0;
+#pragma unroll
+    for (int c = 0; c < kColsPerLane; ++c) {
+      const int j = lane + 32 * c;
+      w[u][c] = j < kc ? vrow[j] : 0.0f;
+    }
+  }
+#pragma unroll
+  for (int u = 0; u < U; ++u)
+#pragma unroll
+    for (int c = 0; c < kColsPerLane; ++c)
+      if (lane + 32 * c < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x[u], double(w[u][c])));
+}
+
 // Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *
-// stride), into out (column-major, leading dimension ld).
+// stride), into out (column-major, leading dimension ld); Ahead values' rows
+// of V loaded at once.
 template <int Ahead>
 __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
                                 const int32_t* __restrict__ indices,
@@ -82,39 +112,8 @@ __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
       }
       const int count = int(min(int64_t(32), end - base));
       int t = 0;
-      // Ahead values at a time: their rows of V are all requested before the
-      // first is used (the loads' latency, not the arithmetic, bounds this
-      // loop); the sums still take them one by one, in order.
-      for (; Ahead > 1 && t + Ahead <= count; t += Ahead) {
-        double x[Ahead];
-        float w[Ahead][kColsPerLane];
-#pragma unroll
-        for (int u = 0; u < Ahead; ++u) {
-          const int32_t gt = __shfl_sync(kFullWarp, g, t + u);
-          x[u] = __shfl_sync(kFullWarp, v, t + u);
-          const float* vrow = vt + int64_t(gt) * stride + j0;
-#pragma unroll
-          for (int c = 0; c < kColsPerLane; ++c) {
-            const int j = lane + 32 * c;
-            w[u][c] = j < kc ? vrow[j] : 0.0f;
-          }
-        }
-#pragma unroll
-        for (int u = 0; u < Ahead; ++u)
-#pragma unroll
-          for (int c = 0; c < kColsPerLane; ++c)
-            if (lane + 32 * c < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x[u], double(w[u][c])));
-      }
-      for (; t < count; ++t) {
-        const int32_t gt = __shfl_sync(kFullWarp, g, t);
-        const double x = __shfl_sync(kFullWarp, v, t);
-        const float* vrow = vt + int64_t(gt) * stride + j0;
-#pragma unroll
-        for (int c = 0; c < kColsPerLane; ++c) {
-          const int j = lane + 32 * c;
-          if (j < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x, double(vrow[j])));
-        }
-      }
+      for (; t + Ahead <= count; t += Ahead) add_values<Ahead>(t, g, v, vt, stride, j0, kc, acc);
+      for (; t < count; ++t) add_values<1>(t, g, v, vt, stride, j0, kc, acc);
     }
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) {

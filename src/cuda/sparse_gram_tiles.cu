@@ -17,13 +17,15 @@
 // entries in the two panels (any one row fits: at most 2 x 128). It copies the
 // window's entries of both panels (contiguous) into its staging area and lists
 // the rows that have products. The window's products x_a x_b (a in p, b in q;
-// on the diagonal tile only b <= a) form one sequence, row by row, a by a, b
-// by b; each lane takes a run of 1/32 of it, finds where its run starts (a
-// binary search over the rows' starts, then a division, or a square root on
-// the diagonal) and steps through it, b by b. So every lane has work whatever
-// the rows' lengths (~4.4 entries a panel a row at 3.5% density), and a row
-// costs the warp only its share of the window's bookkeeping; the next
-// window's row bounds are loaded before the current one's products. Tile
+// on the diagonal tile only b <= a) are taken two a's at a time: a unit is a
+// pair of a row's consecutive a entries with one b (one load of b, two
+// products). The units form one sequence, row by row, pair by pair, b by b;
+// each lane takes a run of 1/32 of it, finds where its run starts (a binary
+// search over the rows' starts, then a division, or a square root on the
+// diagonal) and steps through it, b by b. So every lane has work whatever the
+// rows' lengths (~4.4 entries a panel a row at 3.5% density), and a row costs
+// the warp only its share of the window's bookkeeping; the next window's row
+// bounds are loaded before the current one's products. Tile
 // entry (a, b) lives at gb * 128 + (ga xor gb), b's key xor ga, which spreads
 // a row's products of one a over the banks.
 //
@@ -47,6 +49,12 @@
 // 0.0704 -> 0.0660 s (uniform), 0.0747 -> 0.0696 s (skewed), same bits (H100,
 // session 13). Nsight Compute on the kernel before that change (300,000
 // skewed rows): L1 87% busy, 45% of the shared-load wavefronts bank conflicts.
+// Two a's a unit (half the loads of b): 0.0655 -> 0.0619 s (uniform), 0.0691
+// -> 0.0647 s (skewed), same bits (H100, session 14). What bounds it now is
+// the two atomics a product: without the carry between them (a 30-bit
+// fixed point split 16 / 14 bits, no returned value used) the tiles took
+// 0.0653 s against 0.0661, so their number and bank conflicts cost, not
+// their latency.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
@@ -220,6 +228,22 @@ using RowMeta = int4;
 // gb, column ga xor gb, so that a warp's products spread over the banks.
 __device__ __forceinline__ int tile_index(int ga, int key_b) { return key_b ^ ga; }
 
+// Adds round(x_a x_b 2^F) (xa: x_a 2^F) to tile entry `at`, held as two
+// 32-bit words: the product is exact, then one rounding; the low word of y is
+// the low word of the fixed-point value (magic's is 0), and the high word
+// takes the carry out of the low one.
+__device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, int at, double xa, double xb) {
+  const double magic = 6755399441055744.0;  // 1.5 2^52: adding it leaves round(y) in the low bits
+  const double y = fma(xa, xb, magic);
+  const unsigned v_lo = unsigned(__double2loint(y));
+  const int v_hi = __double2hiint(y) - __double2hiint(magic);
+  const unsigned old = atomicAdd(lo + at, v_lo);
+  int hi_add;  // v_hi plus the carry out of the low word
+  asm("{\n\t.reg .u32 t;\n\tadd.cc.u32 t, %1, %2;\n\taddc.u32 %0, %3, 0;\n\t}"
+      : "=r"(hi_add) : "r"(old), "r"(v_lo), "r"(v_hi));
+  atomicAdd(hi + at, hi_add);
+}
+
 // Grid (panel pairs, row blocks). Adds the tile of panels (p, q) over rows
 // [y * kRowsPerBlock, ...) of the chunk to part y of the output: `gram` for
 // y = 0, partials + (y - 1) n^2 otherwise (column-major n x n, lower triangle).
@@ -250,7 +274,6 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
   const int64_t share = (r_end - r_begin + kTileWarps - 1) / kTileWarps;
   const int64_t w_end = min(r_end, r_begin + (warp + 1) * share);
   const double to_fixed = ldexp(1.0, kFractionBits);
-  const double magic = 6755399441055744.0;  // 1.5 2^52: adding it leaves round(y) in the low bits
   // Lane j's row bounds in both panels, loaded one window ahead so that
   // their latency hides behind the current window's products.
   int pa0 = 0, pa1 = 0, qb0 = 0, qb1 = 0;
@@ -295,25 +318,33 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
     __pipeline_commit();
     load_bounds(r + m + lane);
     if (diagonal) nb = na;
-    const int products = take ? (diagonal ? na * (na + 1) / 2 : na * nb) : 0;
-    const int end_products = warp_inclusive_sum_int(products);
-    const int total = __shfl_sync(kFullWarp, end_products, 31);
-    const unsigned busy = __ballot_sync(kFullWarp, products > 0);
-    if (products > 0) {
+    // Units: a pair of the row's a entries (a1 = 2 ja, a2 = 2 ja + 1, when
+    // there is one) with one b, so that one load of b serves two products.
+    // Off the diagonal: every a with every b, ceil(na / 2) nb units. On it:
+    // b <= a, so pair ja has units b = 0 .. a2 (a1's product skipped at b =
+    // a2), 2 ja + 2 of them, ja (ja + 1) before it; a lone last a has
+    // 2 ja + 1.
+    const int half = na >> 1;
+    const int units =
+        take ? (diagonal ? half * (half + 1) + (na & 1) * na : ((na + 1) >> 1) * nb) : 0;
+    const int end_units = warp_inclusive_sum_int(units);
+    const int total = __shfl_sync(kFullWarp, end_units, 31);
+    const unsigned busy = __ballot_sync(kFullWarp, units > 0);
+    if (units > 0) {
       const int at_a = end_a - na, at_b = diagonal ? at_a : staged_a + end_b - nb;
       meta[__popc(busy & ((1u << lane) - 1u))] =
-          make_int4(end_products - products, at_a | (at_b << 16), na | (nb << 16),
+          make_int4(end_units - units, at_a | (at_b << 16), na | (nb << 16),
                     __float_as_int(1.0f / float(nb)));
     }
     __pipeline_wait_prior(0);
     __syncwarp();  // every lane's copies visible to the others
-    // Lane c holds where the c-th row with products starts in the sequence.
+    // Lane c holds where the c-th row with units starts in the sequence.
     const int row_start = lane < __popc(busy) ? meta[lane].x : INT_MAX;
-    // Each lane takes a run of consecutive products and steps through it.
+    // Each lane takes a run of consecutive units and steps through it.
     const int run = (total + 31) >> 5;
     int t = lane * run;
     const int t_end = min(t + run, total);
-    int c = 0;  // the row of product t: the last row that starts at or before t
+    int c = 0;  // the row of unit t: the last row that starts at or before t
     for (int step = 16; step > 0; step >>= 1) {
       const int start = __shfl_sync(kFullWarp, row_start, c + step);
       if (start <= t) c += step;
@@ -322,25 +353,42 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
       RowMeta mt = meta[c];
       int na = mt.z & 0xffff, nb = mt.z >> 16, at_a = mt.y & 0xffff, at_b = mt.y >> 16;
       const int u = t - mt.x;
-      int ia, ib;
-      if (diagonal) {  // u = ia (ia + 1) / 2 + ib, ib <= ia
-        ia = int((sqrtf(8.0f * float(u) + 1.0f) - 1.0f) * 0.5f);
-        ib = u - ia * (ia + 1) / 2;
-        while (ib < 0) { --ia; ib += ia + 1; }
-        while (ib > ia) { ++ia; ib -= ia; }
-      } else {  // u = ia nb + ib
-        ia = int((float(u) + 0.5f) * __int_as_float(mt.w));
-        ib = u - ia * nb;
-        if (ib < 0) { --ia; ib += nb; } else if (ib >= nb) { ++ia; ib -= nb; }
+      int ja, ib;
+      if (diagonal) {  // u = ja (ja + 1) + ib, ib < 2 ja + 2
+        ja = int((sqrtf(4.0f * float(u) + 1.0f) - 1.0f) * 0.5f);
+        ib = u - ja * (ja + 1);
+        while (ib < 0) { --ja; ib += 2 * ja + 2; }
+        while (ib >= 2 * ja + 2) { ib -= 2 * ja + 2; ++ja; }
+      } else {  // u = ja nb + ib
+        ja = int((float(u) + 0.5f) * __int_as_float(mt.w));
+        ib = u - ja * nb;
+        if (ib < 0) { --ja; ib += nb; } else if (ib >= nb) { ++ja; ib -= nb; }
       }
-      PanelEntry ea = stage[at_a + ia];
-      double xa = entry_value(ea) * to_fixed;  // x_a 2^F, exact
-      int ga = entry_gene(ea);
-      const PanelEntry* pb = stage + at_b + ib;  // the next b entry
-      const PanelEntry* pb_end = stage + at_b + (diagonal ? ia + 1 : nb);
+      int ia = 2 * ja;  // a1's place; a2 is the next entry when ia + 1 < na
+      double xa1, xa2;  // x_a 2^F, exact
+      int ga1, ga2;
+      bool two;
+      const PanelEntry* pb;
+      const PanelEntry* pb_end;
+      const PanelEntry* pb_a2;  // on the diagonal, b = a2: no product with a1
+      auto take_pair = [&] {
+        const PanelEntry e1 = stage[at_a + ia];
+        two = ia + 1 < na;
+        const PanelEntry e2 = two ? stage[at_a + ia + 1] : PanelEntry(0);
+        xa1 = entry_value(e1) * to_fixed;
+        xa2 = entry_value(e2) * to_fixed;
+        ga1 = entry_gene(e1);
+        ga2 = entry_gene(e2);
+        pb = stage + at_b;
+        pb_end = pb + (diagonal ? min(ia + 2, na) : nb);
+        pb_a2 = diagonal ? pb + ia + 1 : nullptr;
+      };
+      take_pair();
+      pb += ib;
       for (; t < t_end; ++t) {
-        if (pb == pb_end) {  // the next a of the row, or the next row
-          if (++ia == na) {
+        if (pb == pb_end) {  // the next pair of the row, or the next row
+          ia += 2;
+          if (ia >= na) {
             mt = meta[++c];
             na = mt.z & 0xffff;
             nb = mt.z >> 16;
@@ -348,24 +396,14 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
             at_b = mt.y >> 16;
             ia = 0;
           }
-          ea = stage[at_a + ia];
-          xa = entry_value(ea) * to_fixed;
-          ga = entry_gene(ea);
-          pb = stage + at_b;
-          pb_end = pb + (diagonal ? ia + 1 : nb);
+          take_pair();
         }
-        const PanelEntry eb = *pb++;
-        const int at = tile_index(ga, entry_key(eb));
-        // round(x_a x_b 2^F): the product is exact, then one rounding; the
-        // low word of y is the low word of the fixed-point value (magic's is 0)
-        const double y = fma(xa, entry_value(eb), magic);
-        const unsigned v_lo = unsigned(__double2loint(y));
-        const int v_hi = __double2hiint(y) - __double2hiint(magic);
-        const unsigned old = atomicAdd(lo + at, v_lo);
-        int hi_add;  // v_hi plus the carry out of the low word
-        asm("{\n\t.reg .u32 t;\n\tadd.cc.u32 t, %1, %2;\n\taddc.u32 %0, %3, 0;\n\t}"
-            : "=r"(hi_add) : "r"(old), "r"(v_lo), "r"(v_hi));
-        atomicAdd(hi + at, hi_add);
+        const PanelEntry eb = *pb;
+        const int key_b = entry_key(eb);
+        const double xb = entry_value(eb);
+        if (pb != pb_a2) add_fixed(lo, hi, tile_index(ga1, key_b), xa1, xb);
+        if (two) add_fixed(lo, hi, tile_index(ga2, key_b), xa2, xb);
+        ++pb;
       }
     }
     __syncwarp();  // the staging area and the rows' list are reused by the next window
