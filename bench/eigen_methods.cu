@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   Handles h;
   ok(cublasCreate(&h.blas) == 0 && cusolverDnCreate(&h.solver) == 0, "handles");
   PipelineKernels& gpu = cuda_pipeline_kernels();
-  const int p = std::max((16 * k + 9) / 10, k + 32);
+  const int p = chefsi_default_block(k);
   {  // the two rates that bound chefsi: an n x n x p GEMM, a p x p syevd
     const int n = sizes[0];
     BufferPtr a = make_buffer(0, size_t(n) * n * sizeof(double));
@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
         variants[0].label = "default (p = " + std::to_string(p) + ", syevd)";
         variants[1].label = "syevj";
         variants[1].options.jacobi = true;
-        variants[2].options.block = 128;
+        variants[2].options.block = 160;
         variants[3].options.block = 192;
         variants[4].options.block = 224;
         for (int i = 2; i < 5; ++i)

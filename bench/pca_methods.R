@@ -11,8 +11,8 @@
 # the package's is 1e-8): the eigensolver's seconds (median of 3 after a
 # warm-up) and the same distances from dense + syevdx; with a fifth (block
 # sizes), the same at each block size (CELLSHARD_CHEFSI_BLOCK; the package's
-# is max(1.6 k, k + 32) = 160). A sixth, VARIABLE=v1,v2,..., times the
-# sparse projection with that environment variable at each value.
+# is 128 for k = 100: chefsi_default_block). A sixth, VARIABLE=v1,v2,...,
+# times the sparse projection with that environment variable at each value.
 #   Rscript bench/pca_methods.R [n.cells] [device] [zero.center: 0 | 1] [tolerances | -]
 #     [blocks | -] [VARIABLE=values]
 suppressPackageStartupMessages(library(cellshard))

@@ -246,12 +246,26 @@ enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
 
 }  // namespace
 
+int chefsi_default_block(int k) {
+  const int p = std::max((16 * k + 9) / 10, k + 32);
+  // cuBLAS's float64 GEMM of the filter runs faster at widths that are
+  // multiples of 64 (n = 5,000 on an H100, bench/eigen_methods.cu: 0.132 ms
+  // at 128 columns, 0.196 ms at 160, 0.182 ms at 192), so a multiple of 64
+  // below p is taken when it still leaves 28 vectors beyond k. k = 100: 128
+  // in place of 160; on the seed pipeline's matrix 0.0457 s against 0.0496
+  // (bench/pca_methods.R, H100, session 14; 0.0466 / 0.0509 and 0.0473 /
+  // 0.0505 in sessions 12 and 13), on eigen_methods.cu's single-cell
+  // spectrum 0.0350 against 0.0345 s.
+  const int multiple = p / 64 * 64;
+  return multiple >= k + 28 ? multiple : p;
+}
+
 ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* a, int64_t n,
                                         int k, double* values, double* vectors,
                                         const ChefsiOptions& o) {
   ChefsiReport report;
   CS_CHECK(n >= 1 && k >= 1 && k <= n, "internal: eigenpairs out of range");
-  int p = o.block > 0 ? o.block : std::max((16 * k + 9) / 10, k + 32);
+  int p = o.block > 0 ? o.block : chefsi_default_block(k);
   p = int(std::min<int64_t>(std::max(p, k), n));
 
   PhaseClock clock(ctx, o.profile);

@@ -17,7 +17,7 @@
 namespace cellshard {
 
 struct ChefsiOptions {
-  int block = 0;             // p, vectors per block (0: max(1.6 k, k + 32), at most n)
+  int block = 0;             // p, vectors per block (0: chefsi_default_block(k)), at most n
   // A pair is locked once ||A v - theta v|| <= tolerance x theta_1 (theta_1:
   // the largest Ritz value seen); an eigenvector whose eigenvalue is
   // separated from the others by g is then within an angle of
@@ -49,6 +49,10 @@ struct ChefsiReport {
   // Rayleigh-Ritz steps, and the final check and copy to the host.
   double seconds[5] = {0, 0, 0, 0, 0};
 };
+
+// The block size for k pairs: max(1.6 k, k + 32), or the multiple of 64
+// below it when that still holds k + 28 vectors (128 for k = 100).
+int chefsi_default_block(int k);
 
 // The k largest eigenvalues of the symmetric n x n column-major `a` (device,
 // both triangles, not changed), decreasing, into `values` (host, k), and their
