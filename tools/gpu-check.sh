@@ -14,6 +14,10 @@
 # tests' cs_probe_allocation there and nothing else (8 on 2026-11-26: four
 # probes, each reported at the failed cudaMallocAsync and the check after it).
 # Logs go to $OUT when set (the device tool brings them back), else /tmp.
+# The whole R suite on the GPU outlasts one device call (600 s; 2026-11-27:
+# mpi 137 s, out-of-core 57 s): run it in two calls, with
+# CELLSHARD_TEST_FILTER="^(cell|eigen|gpu|host|hvg|info|interop|lifetime|matrix|mpi|out)"
+# and then "pca|pipeline|plot|progress|readers|sce|synthetic".
 set -u -o pipefail
 LOGS=${OUT:-/tmp}
 export MAKEFLAGS=-j$(nproc)
