@@ -233,6 +233,10 @@ cs_names_state <- function(x) {
     .Call(`_cellshard_cs_names_state`, x)
 }
 
+cs_gpu_phase_report <- function() {
+    .Call(`_cellshard_cs_gpu_phase_report`)
+}
+
 cs_map_layer <- function(handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi) {
     .Call(`_cellshard_cs_map_layer`, handle, row_factor, op, log_divisor, col_factor, col_offset, lo, hi)
 }

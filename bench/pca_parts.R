@@ -32,3 +32,17 @@ cat(sprintf("computePCA as a whole: %s s\n", paste(sprintf("%.3f", whole), colla
 pcs <- reducedDim(computePCA(out, ncomponents = 100), "PCA", withDimnames = FALSE)
 cat(sprintf("result: sum of variances %.17g, sum of |rotation| %.17g, sum of |scores| of cell 1 %.17g\n",
             sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))), sum(abs(pcs[1, ]))))
+# One more call with the GPU's phases timed (each phase synchronises the
+# stream, so this call is not among the timed ones): the Gram's layout and
+# tiles, chefsi's sweeps, products with A and where its time went.
+report <- asNamespace("cellshard")$cs_gpu_phase_report
+if (!identical(device, "cpu") && is.function(report) && !is.null(report())) {
+    Sys.setenv(CELLSHARD_GRAM_PROFILE = "1", CELLSHARD_CHEFSI_PROFILE = "1")
+    invisible(computePCA(out, ncomponents = 100))
+    Sys.unsetenv(c("CELLSHARD_GRAM_PROFILE", "CELLSHARD_CHEFSI_PROFILE"))
+    r <- report()
+    cat(sprintf("profiled call: Gram %s s; chefsi %d sweeps, %.0f products (%.2f n), %s s\n",
+                paste(sprintf("%s %.4f", names(r$gram), r$gram), collapse = ", "),
+                r$chefsi$sweeps, r$chefsi$products, r$chefsi$products / nrow(out),
+                paste(sprintf("%s %.4f", names(r$chefsi$seconds), r$chefsi$seconds), collapse = ", ")))
+}

@@ -703,6 +703,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cs_gpu_phase_report
+SEXP cs_gpu_phase_report();
+RcppExport SEXP _cellshard_cs_gpu_phase_report() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cs_gpu_phase_report());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cs_map_layer
 SEXP cs_map_layer(SEXP handle, SEXP row_factor, std::string op, double log_divisor, SEXP col_factor, SEXP col_offset, double lo, double hi);
 RcppExport SEXP _cellshard_cs_map_layer(SEXP handleSEXP, SEXP row_factorSEXP, SEXP opSEXP, SEXP log_divisorSEXP, SEXP col_factorSEXP, SEXP col_offsetSEXP, SEXP loSEXP, SEXP hiSEXP) {
@@ -893,6 +903,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_cellshard_cs_release_unused_device_memory", (DL_FUNC) &_cellshard_cs_release_unused_device_memory, 0},
     {"_cellshard_cs_lazy_names", (DL_FUNC) &_cellshard_cs_lazy_names, 1},
     {"_cellshard_cs_names_state", (DL_FUNC) &_cellshard_cs_names_state, 1},
+    {"_cellshard_cs_gpu_phase_report", (DL_FUNC) &_cellshard_cs_gpu_phase_report, 0},
     {"_cellshard_cs_map_layer", (DL_FUNC) &_cellshard_cs_map_layer, 8},
     {"_cellshard_cs_column_moments", (DL_FUNC) &_cellshard_cs_column_moments, 3},
     {"_cellshard_cs_subset_sums", (DL_FUNC) &_cellshard_cs_subset_sums, 3},

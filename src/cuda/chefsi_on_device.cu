@@ -4,7 +4,9 @@
 //   filter: X = p(A_d) X, the scaled Chebyshev recurrence (chebyshev_filter.h)
 //     on A_d = A - V (Theta_L - c) V^T, which moves the locked pairs to the
 //     middle of the damped interval (the filter leaves them alone, however
-//     large they were: later sweeps can use high degrees);
+//     large they were: later sweeps can use high degrees). Each step is one
+//     GEMM with A - c I (A's diagonal shifted in place for the sweep, then
+//     put back from a copy), written over the block two steps back;
 //   X -= V V^T X twice, then Cholesky QR twice (columns scaled to unit
 //     length first: the filter leaves them of very different lengths);
 //   Rayleigh-Ritz: Y = A X, H = X^T Y (pa x pa, cuSOLVER syevd on the
@@ -34,9 +36,10 @@ namespace {
 
 class Subspace {
  public:
-  Subspace(const DeviceContext& ctx, SolverSlot& solver, const double* a, int64_t n, int p, int k,
+  Subspace(const DeviceContext& ctx, SolverSlot& solver, double* a, int64_t n, int p, int k,
            bool jacobi)
       : ctx_(ctx), blas_(ctx), solver_(solver), a_(a), n_(n), p_(p), k_(k),
+        diagonal_(make_buffer(ctx.device, size_t(n) * sizeof(double))),
         v_(make_buffer(ctx.device, size_t(n) * size_t(k) * sizeof(double))),
         h_(make_buffer(ctx.device, size_t(p) * size_t(p) * sizeof(double))),
         t_(make_buffer(ctx.device, size_t(k) * size_t(p) * sizeof(double))),
@@ -62,8 +65,15 @@ class Subspace {
     }
     lwork_ = std::max(1, std::max(potrf, syevd));
     work_ = make_buffer(ctx.device, size_t(lwork_) * sizeof(double));
+    CS_CUBLAS_CHECK(cublasDcopy_64(blas_.get(), n, a, n + 1, diagonal_->as<double>(), 1));
   }
   ~Subspace() {
+    if (shifted_) {  // an error in a filter step: A as it came, if the GPU still can
+      try {
+        unshift_matrix();
+      } catch (...) {
+      }
+    }
     if (jacobi_) cusolverDnDestroySyevjInfo(jacobi_);
   }
   Subspace(const Subspace&) = delete;
@@ -180,14 +190,26 @@ class Subspace {
     return info == 0;
   }
 
-  // One step of the filter: out = alpha A_d y + beta y + gamma y_prev, with
-  // A_d = A - V diag(shift) V^T (shift uploaded by set_shift).
-  void filter_step(const ChebyshevStep& step, const double* y, const double* y_prev, double* out,
-                   int pa, int locked) {
-    CS_CUBLAS_CHECK(cublasDgeam(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(n_), pa, &step.beta,
-                                y, int(n_), &step.gamma, y_prev ? y_prev : y, int(n_), out,
-                                int(n_)));
-    multiply(y, pa, step.alpha, 1.0, out);
+  // A - c I in place of A (the filter's steps), and A back, bit for bit.
+  void shift_matrix(double c) {
+    set_diagonal(ctx_, a_, n_, diagonal_->as<double>(), c);
+    shifted_ = true;
+  }
+  void unshift_matrix() {
+    set_diagonal(ctx_, a_, n_, diagonal_->as<double>(), 0.0);
+    shifted_ = false;
+  }
+
+  // One step of the filter on the shifted matrix (shift_matrix(c), c the
+  // filter's center, so that beta y = -c alpha y is in the product):
+  // out = alpha A_d y + gamma out, out holding Y_{j-1} (not read at step 0,
+  // whose gamma is 0), with A_d = A - c I - V diag(shift) V^T (shift uploaded
+  // by set_shift).
+  void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked,
+                   bool first) {
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, n_, step.alpha, a_, n_, y, n_, first ? 0.0 : step.gamma,
+         out, n_);
+    products += pa;
     if (locked == 0) return;
     double* t = t_->as<double>();
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, locked, pa, n_, 1.0, v(), n_, y, n_, 0.0, t, locked);
@@ -233,11 +255,12 @@ class Subspace {
  private:
   CublasLease blas_;
   SolverSlot& solver_;
-  const double* a_;
+  double* a_;
   int64_t n_;
   int p_, k_;
-  BufferPtr blocks_[4], v_, h_, t_, theta_, small_, shift_, info_, work_;
+  BufferPtr diagonal_, blocks_[4], v_, h_, t_, theta_, small_, shift_, info_, work_;
   int lwork_ = 1;
+  bool shifted_ = false;
   syevjInfo_t jacobi_ = nullptr;
 };
 
@@ -260,7 +283,7 @@ int chefsi_default_block(int k) {
   return multiple >= k + 28 ? multiple : p;
 }
 
-ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* a, int64_t n,
+ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int64_t n,
                                         int k, double* values, double* vectors,
                                         const ChefsiOptions& o) {
   ChefsiReport report;
@@ -320,14 +343,14 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* 
     for (double& value : shift) value -= filter.center;
     s.set_shift(shift);
     int cur = x, prev = -1;  // the blocks holding Y_j and Y_{j-1}
+    s.shift_matrix(filter.center);
     for (const ChebyshevStep& step : chebyshev_steps(filter)) {
-      int out = 0;
-      while (out == cur || out == prev) ++out;
-      s.filter_step(step, s.block(cur), prev >= 0 ? s.block(prev) : nullptr, s.block(out), pa,
-                    locked);
+      const int out = prev >= 0 ? prev : others(0);  // Y_{j+1} replaces Y_{j-1}
+      s.filter_step(step, s.block(cur), s.block(out), pa, locked, prev < 0);
       prev = cur;
       cur = out;
     }
+    s.unshift_matrix();
     x = cur;
     clock.add_to(report.seconds[kFilter]);
     s.project_out_locked(s.block(x), pa, locked);

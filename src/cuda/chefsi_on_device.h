@@ -55,12 +55,18 @@ struct ChefsiReport {
 int chefsi_default_block(int k);
 
 // The k largest eigenvalues of the symmetric n x n column-major `a` (device,
-// both triangles, not changed), decreasing, into `values` (host, k), and their
+// both triangles; its diagonal is shifted during the filters and put back
+// exactly before this returns), decreasing, into `values` (host, k), and their
 // unit eigenvectors into `vectors` (host, n x k). Valid only when the report
 // says converged (every residual within 10 x tolerance x theta_1, the vectors
 // orthonormal to 1e-8, and no Ritz value left in the block above the k-th).
-ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, const double* a, int64_t n,
+ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int64_t n,
                                         int k, double* values, double* vectors,
                                         const ChefsiOptions& options);
+
+// The report of the last chefsi run of top_eigen_on_device (pipeline_device.h),
+// any device: benchmarks read its sweeps, products and, with
+// CELLSHARD_CHEFSI_PROFILE set, its phases.
+ChefsiReport last_chefsi_report();
 
 }  // namespace cellshard

@@ -49,9 +49,11 @@ EigenMethod first_method(int64_t n, int k) {
 
 // The solver's options; CELLSHARD_CHEFSI_TOLERANCE (a number) replaces the
 // locking tolerance and CELLSHARD_CHEFSI_BLOCK (a count) the block size
-// (benchmarks: bench/pca_methods.R's sweeps).
+// (benchmarks: bench/pca_methods.R's sweeps); with CELLSHARD_CHEFSI_PROFILE
+// set, the phases are timed (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
+  options.profile = std::getenv("CELLSHARD_CHEFSI_PROFILE") != nullptr;
   if (const char* tolerance = std::getenv("CELLSHARD_CHEFSI_TOLERANCE")) {
     const double t = std::atof(tolerance);
     if (t > 0 && t < 1) options.tolerance = t;
@@ -63,7 +65,15 @@ ChefsiOptions chefsi_options() {
   return options;
 }
 
+std::mutex last_report_mutex;
+ChefsiReport last_report;
+
 }  // namespace
+
+ChefsiReport last_chefsi_report() {
+  std::lock_guard<std::mutex> lock(last_report_mutex);
+  return last_report;
+}
 
 void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values,
                          double* vectors) {
@@ -75,10 +85,15 @@ void top_eigen_on_device(int device, double* a, int64_t n, int k, double* values
     if (lanczos_top_eigen_on_device(use_device(device), a, n, k, values, vectors, options).converged)
       return;
   }
-  if (method == EigenMethod::Chefsi &&
-      chefsi_top_eigen_on_device(use_device(device), a, n, k, values, vectors, chefsi_options())
-          .converged)
-    return;
+  if (method == EigenMethod::Chefsi) {
+    const ChefsiReport report =
+        chefsi_top_eigen_on_device(use_device(device), a, n, k, values, vectors, chefsi_options());
+    {
+      std::lock_guard<std::mutex> lock(last_report_mutex);
+      last_report = report;
+    }
+    if (report.converged) return;
+  }
   syevdx_top_eigen(device, a, n, k, values, vectors);
 }
 

@@ -81,6 +81,12 @@ __global__ void symmetrize_kernel(double* __restrict__ h, int p) {
   }
 }
 
+__global__ void set_diagonal_kernel(double* __restrict__ a, int64_t n,
+                                    const double* __restrict__ diagonal, double minus) {
+  for (int64_t i = global_thread_id(); i < n; i += grid_thread_count())
+    a[i * (n + 1)] = diagonal[i] - minus;
+}
+
 // The seed through the same finaliser on the host (the kernel adds i's multiple).
 uint64_t mix_seed(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -127,6 +133,14 @@ void symmetrize(const DeviceContext& ctx, double* h, int p) {
   symmetrize_kernel<<<grid_blocks(ctx, int64_t(p) * p, kBlockThreads), kBlockThreads, 0,
                       ctx.stream>>>(h, p);
   CS_CUDA_CHECK_LAUNCH("symmetrize_kernel");
+}
+
+void set_diagonal(const DeviceContext& ctx, double* a, int64_t n, const double* diagonal,
+                  double minus) {
+  if (n <= 0) return;
+  set_diagonal_kernel<<<grid_blocks(ctx, n, kBlockThreads), kBlockThreads, 0, ctx.stream>>>(
+      a, n, diagonal, minus);
+  CS_CUDA_CHECK_LAUNCH("set_diagonal_kernel");
 }
 
 }  // namespace cellshard

@@ -31,4 +31,10 @@ void fill_uniform(const DeviceContext& ctx, double* x, int64_t count, uint64_t s
 // h = (h + h^T) / 2 for the p x p h.
 void symmetrize(const DeviceContext& ctx, double* h, int p);
 
+// a[i, i] = diagonal[i] - minus for i < n (a: n x n, leading dimension n):
+// A - minus I from a saved copy of A's diagonal; minus = 0 puts A back
+// exactly.
+void set_diagonal(const DeviceContext& ctx, double* a, int64_t n, const double* diagonal,
+                  double minus);
+
 }  // namespace cellshard
