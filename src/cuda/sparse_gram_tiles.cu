@@ -145,17 +145,53 @@ __global__ void gene_max_abs_kernel(int64_t nnz, int32_t n_cols, const int32_t* 
     if (local[g - g0] != 0u) atomicMax(&max_bits[g], local[g - g0]);
 }
 
-// start[p * rows + i]: how many entries of row r0 + i have genes below
-// p * kPanel, for p = 0 .. n_panels. A warp a row reads the row once: the
-// entry where the panel changes from pp to pk starts panels pp + 1 .. pk, and
-// the panels after the last entry's start at the row's end. Each value is
-// written once.
-__global__ void panel_starts_kernel(int64_t r0, int64_t rows, int n_panels,
-                                    const int64_t* __restrict__ indptr,
-                                    const int32_t* __restrict__ indices, int32_t* start) {
+// Inclusive prefix sum of x over the lanes (32-bit). All 32 lanes must call it.
+__device__ __forceinline__ int warp_inclusive_sum_int(int x) {
   const int lane = lane_id();
-  for (int64_t i = global_warp_id(); i < rows; i += grid_warp_count()) {
-    const int64_t lo = indptr[r0 + i], hi = indptr[r0 + i + 1];
+  for (int d = 1; d < 32; d <<= 1) {
+    const int y = __shfl_up_sync(kFullWarp, x, d);
+    if (lane >= d) x += y;
+  }
+  return x;
+}
+
+// The panel-major layout is made a block of rows at a time (kLayoutRows
+// rows, fewer when the genes have many panels): where each of the block's
+// rows starts in each panel is worked out in shared memory, twice (once to
+// count the block's entries in each panel, once to place them), so that
+// nothing rows x panels large goes through global memory but `first`, which
+// the tiles read. Before, per-row starts and counts went through global
+// memory in panel-major order (two more rows x panels int32 arrays a chunk,
+// 128 MB at the seed share) and a scan ran over all of them. Same layout,
+// same time (seed share on an H100: 0.0066-0.0067 s against 0.0071 in the
+// same run; session 15), less memory.
+constexpr int kLayoutRows = 64;
+constexpr int kLayoutThreads = 256;
+constexpr size_t kLayoutSharedBytes = 48 * 1024;
+
+// A layout block's shared arrays hold a row's n_panels + 1 counts at an odd
+// stride, so that a warp reading down a column, or along a row, meets each
+// bank once.
+__host__ __device__ __forceinline__ int layout_stride(int n_panels) { return (n_panels + 1) | 1; }
+
+// Rows a layout block: as many as fit two rows x layout_stride int32 arrays
+// in kLayoutSharedBytes, at most kLayoutRows (at least 1: a Gram of 12,000
+// panels would be 1.5M genes, 18 TB).
+int layout_rows(int n_panels) {
+  const size_t per_row = size_t(layout_stride(n_panels)) * 2 * sizeof(int32_t);
+  return int(std::max<size_t>(1, std::min<size_t>(kLayoutRows, kLayoutSharedBytes / per_row)));
+}
+
+// start[r * layout_stride + p] (shared): how many entries of the block's row
+// r have genes below p * kPanel, for p = 0 .. n_panels. A warp a row reads the
+// row once: the entry where the panel changes from pp to pk starts panels
+// pp + 1 .. pk, and the panels after the last entry's start at the row's end.
+__device__ void block_panel_starts(int64_t row0, int nr, int n_panels,
+                                   const int64_t* __restrict__ indptr,
+                                   const int32_t* __restrict__ indices, int32_t* start) {
+  const int lane = lane_id(), warps = int(blockDim.x >> 5), stride = layout_stride(n_panels);
+  for (int r = int(threadIdx.x >> 5); r < nr; r += warps) {
+    const int64_t lo = indptr[row0 + r], hi = indptr[row0 + r + 1];
     int carried = -1;  // panel of the entry before this round's first
     for (int64_t base = lo; base < hi; base += 32) {
       const int64_t k = base + lane;
@@ -163,45 +199,94 @@ __global__ void panel_starts_kernel(int64_t r0, int64_t rows, int n_panels,
       int pp = __shfl_up_sync(kFullWarp, pk, 1);
       if (lane == 0) pp = carried;
       if (k < hi)
-        for (int p = pp + 1; p <= pk; ++p) start[int64_t(p) * rows + i] = int32_t(k - lo);
+        for (int p = pp + 1; p <= pk; ++p) start[r * stride + p] = int32_t(k - lo);
       carried = __shfl_sync(kFullWarp, pk, 31);
     }
     const int last = hi > lo ? indices[hi - 1] / kPanel : -1;
-    for (int p = last + 1 + lane; p <= n_panels; p += 32) start[int64_t(p) * rows + i] = int32_t(hi - lo);
+    for (int p = last + 1 + lane; p <= n_panels; p += 32) start[r * stride + p] = int32_t(hi - lo);
   }
 }
 
-// counts[p * (rows + 1) + i]: entries of row i in panel p, and a 0 after each
-// panel's rows, so that the exclusive scan of counts gives every row's first
-// entry in the panel-major layout and, at [p * (rows + 1) + rows], its panel's end.
-__global__ void panel_counts_kernel(int64_t rows, int n_panels, const int32_t* __restrict__ start,
-                                    int32_t* counts) {
-  const int64_t total = int64_t(n_panels) * (rows + 1);
-  for (int64_t idx = global_thread_id(); idx < total; idx += grid_thread_count()) {
-    const int64_t p = idx / (rows + 1), i = idx % (rows + 1);
-    counts[idx] = i == rows ? 0 : start[(p + 1) * rows + i] - start[p * rows + i];
-  }
-}
-
-// Writes every entry of the chunk to its place in the panel-major layout (a
-// warp a row; each entry has exactly one place, so the layout is the same
-// whatever order the warps run in), scaled by its gene's 1 / s_g.
-__global__ void panel_scatter_kernel(int64_t r0, int64_t rows, const int64_t* __restrict__ indptr,
-                                     const int32_t* __restrict__ indices,
-                                     const float* __restrict__ values,
-                                     const double* __restrict__ inv_scale,
-                                     const int32_t* __restrict__ start,
-                                     const int32_t* __restrict__ first, PanelEntry* entries) {
-  const int lane = lane_id();
-  for (int64_t i = global_warp_id(); i < rows; i += grid_warp_count()) {
-    const int64_t b = indptr[r0 + i], e = indptr[r0 + i + 1];
-    for (int64_t k = b + lane; k < e; k += 32) {
-      const int32_t g = indices[k];
-      const int64_t p = g / kPanel;
-      const int64_t dest = first[p * (rows + 1) + i] + (k - b - start[p * rows + i]);
-      const double x = double(values[k]) * inv_scale[g];  // exact: a power of two
-      entries[dest] = (PanelEntry)__double_as_longlong(x) | tile_key(int(g - p * kPanel));
+// block_counts[p * (n_blocks + 1) + b]: the entries of block b's rows in panel
+// p; [p * (n_blocks + 1) + n_blocks] stays 0, so that the exclusive scan gives
+// each block's first place in each panel and, at n_blocks, the panel's end.
+__global__ void panel_block_counts_kernel(int64_t r0, int64_t rows, int n_panels, int rows_a_block,
+                                          const int64_t* __restrict__ indptr,
+                                          const int32_t* __restrict__ indices,
+                                          int32_t* block_counts) {
+  extern __shared__ int32_t layout_shared[];
+  const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
+  for (int64_t b = blockIdx.x; b < n_blocks; b += gridDim.x) {
+    const int64_t i0 = b * rows_a_block;
+    const int nr = int(std::min<int64_t>(rows_a_block, rows - i0));
+    block_panel_starts(r0 + i0, nr, n_panels, indptr, indices, layout_shared);
+    __syncthreads();
+    const int lane = lane_id(), stride = layout_stride(n_panels);
+    for (int p = int(threadIdx.x >> 5); p < n_panels; p += int(blockDim.x >> 5)) {  // a warp a panel
+      int32_t count = 0;
+      for (int r = lane; r < nr; r += 32)
+        count += layout_shared[r * stride + p + 1] - layout_shared[r * stride + p];
+      count = warp_inclusive_sum_int(count);
+      if (lane == 31) {
+        block_counts[p * (n_blocks + 1) + b] = count;
+        if (b == n_blocks - 1) block_counts[p * (n_blocks + 1) + n_blocks] = 0;
+      }
     }
+    __syncthreads();  // the shared starts are rewritten for the next block
+  }
+}
+
+// Writes first[p * (rows + 1) + i], row i's first place in panel p of the
+// layout (and, at i = rows, the panel's end), and every entry of the chunk at
+// its place, scaled by its gene's 1 / s_g (exact: a power of two) with its
+// tile key. Each entry has exactly one place, so the layout is the same
+// whatever order the blocks run in.
+__global__ void panel_layout_kernel(int64_t r0, int64_t rows, int n_panels, int rows_a_block,
+                                    const int64_t* __restrict__ indptr,
+                                    const int32_t* __restrict__ indices,
+                                    const float* __restrict__ values,
+                                    const double* __restrict__ inv_scale,
+                                    const int32_t* __restrict__ block_first, int32_t* first,
+                                    PanelEntry* entries) {
+  extern __shared__ int32_t layout_shared[];
+  const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
+  const int lane = lane_id(), warps = int(blockDim.x >> 5);
+  for (int64_t b = blockIdx.x; b < n_blocks; b += gridDim.x) {
+    const int64_t i0 = b * rows_a_block;
+    const int nr = int(std::min<int64_t>(rows_a_block, rows - i0));
+    const int stride = layout_stride(n_panels);
+    int32_t* start = layout_shared;                // nr x stride, row-major
+    int32_t* place = layout_shared + stride * nr;  // the same shape: row r's place in panel p
+    block_panel_starts(r0 + i0, nr, n_panels, indptr, indices, start);
+    __syncthreads();
+    for (int p = int(threadIdx.x >> 5); p < n_panels; p += warps) {  // a warp a panel
+      int32_t at = block_first[p * (n_blocks + 1) + b];
+      for (int base = 0; base < nr; base += 32) {
+        const int r = base + lane;
+        const int32_t count = r < nr ? start[r * stride + p + 1] - start[r * stride + p] : 0;
+        const int32_t through = warp_inclusive_sum_int(count);
+        if (r < nr) place[r * stride + p] = at + through - count;
+        at += __shfl_sync(kFullWarp, through, 31);
+      }
+      if (b == n_blocks - 1 && lane == 0)
+        first[p * (rows + 1) + rows] = block_first[p * (n_blocks + 1) + n_blocks];
+    }
+    __syncthreads();
+    for (int idx = int(threadIdx.x); idx < n_panels * nr; idx += int(blockDim.x)) {
+      const int p = idx / nr, r = idx - p * nr;
+      first[p * (rows + 1) + i0 + r] = place[r * stride + p];
+    }
+    for (int r = int(threadIdx.x >> 5); r < nr; r += warps) {
+      const int64_t lo = indptr[r0 + i0 + r], hi = indptr[r0 + i0 + r + 1];
+      for (int64_t k = lo + lane; k < hi; k += 32) {
+        const int32_t g = indices[k];
+        const int p = g / kPanel;
+        const int64_t dest = place[r * stride + p] + (k - lo - start[r * stride + p]);
+        const double x = double(values[k]) * inv_scale[g];  // exact: a power of two
+        entries[dest] = (PanelEntry)__double_as_longlong(x) | tile_key(g - p * kPanel);
+      }
+    }
+    __syncthreads();  // the shared arrays are rewritten for the next block
   }
 }
 
@@ -212,16 +297,6 @@ __device__ void panel_pair(int64_t t, int& p, int& q) {
   while (pp * (pp + 1) / 2 > t) --pp;
   p = int(pp);
   q = int(t - pp * (pp + 1) / 2);
-}
-
-// Inclusive prefix sum of x over the lanes (32-bit). All 32 lanes must call it.
-__device__ __forceinline__ int warp_inclusive_sum_int(int x) {
-  const int lane = lane_id();
-  for (int d = 1; d < 32; d <<= 1) {
-    const int y = __shfl_up_sync(kFullWarp, x, d);
-    if (lane >= d) x += y;
-  }
-  return x;
 }
 
 // A window's row with products, in shared memory (16 bytes, one load):
@@ -579,33 +654,33 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     const int64_t rows = r1 - r0;
     const int64_t entries = at_r1 - at_r0;
     if (entries > 0) {
-      const int64_t n_counts = int64_t(n_panels) * (rows + 1);
-      BufferPtr start = make_buffer(a.device, size_t(rows) * size_t(n_panels + 1) * sizeof(int32_t));
+      const int rows_a_block = layout_rows(n_panels);
+      const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
+      const int64_t n_counts = int64_t(n_panels) * (n_blocks + 1);
+      const size_t layout_shared =
+          size_t(layout_stride(n_panels)) * 2 * size_t(rows_a_block) * sizeof(int32_t);
+      const unsigned layout_grid = unsigned(std::min<int64_t>(n_blocks, int64_t(ctx.sm_count) * 8));
       BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
-      BufferPtr first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
+      BufferPtr block_first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
+      BufferPtr first = make_buffer(a.device, size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t));
       BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
-      panel_starts_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
-                            ctx.stream>>>(r0, rows, n_panels, a.indptr, a.indices,
-                                             as_device<int32_t>(start));
-      CS_CUDA_CHECK_LAUNCH("panel_starts_kernel");
-      panel_counts_kernel<<<grid_blocks(ctx, n_counts, kBlockThreads), kBlockThreads, 0,
-                            ctx.stream>>>(rows, n_panels, as_device<int32_t>(start),
-                                          as_device<int32_t>(counts));
-      CS_CUDA_CHECK_LAUNCH("panel_counts_kernel");
+      panel_block_counts_kernel<<<layout_grid, kLayoutThreads, layout_shared, ctx.stream>>>(
+          r0, rows, n_panels, rows_a_block, a.indptr, a.indices, as_device<int32_t>(counts));
+      CS_CUDA_CHECK_LAUNCH("panel_block_counts_kernel");
       size_t scan_bytes = 0;
       CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, as_device<int32_t>(counts),
-                                                  as_device<int32_t>(first), int(n_counts),
+                                                  as_device<int32_t>(block_first), int(n_counts),
                                                   ctx.stream));
       BufferPtr scan_space = make_buffer(a.device, std::max<size_t>(scan_bytes, 1));
       CS_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scan_space->data(), scan_bytes,
                                                   as_device<int32_t>(counts),
-                                                  as_device<int32_t>(first), int(n_counts),
+                                                  as_device<int32_t>(block_first), int(n_counts),
                                                   ctx.stream));
-      panel_scatter_kernel<<<grid_blocks(ctx, rows, kWarpsPerBlock), kBlockThreads, 0,
-                             ctx.stream>>>(r0, rows, a.indptr, a.indices, values,
-                                           as_device<double>(scales), as_device<int32_t>(start),
-                                           as_device<int32_t>(first), as_device<PanelEntry>(layout));
-      CS_CUDA_CHECK_LAUNCH("panel_scatter_kernel");
+      panel_layout_kernel<<<layout_grid, kLayoutThreads, layout_shared, ctx.stream>>>(
+          r0, rows, n_panels, rows_a_block, a.indptr, a.indices, values, as_device<double>(scales),
+          as_device<int32_t>(block_first), as_device<int32_t>(first),
+          as_device<PanelEntry>(layout));
+      CS_CUDA_CHECK_LAUNCH("panel_layout_kernel");
       clock.add_to(last_phases.layout);
       const unsigned row_blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
       gram_tile_kernel<<<dim3(unsigned(pairs), row_blocks), kTileThreads, tile_bytes,
