@@ -53,10 +53,17 @@
 // -> 0.0647 s (skewed), same bits (H100, session 14). Groups of G a's with
 // the group's size and the diagonal's b <= a tested per product (one loop
 // for every G) took 0.0650 s at G = 2, 0.0696 at 3 and 0.0682 at 4: the
-// pairs stay written out. What bounds it now is the two atomics a product:
-// without the carry between them (a 30-bit fixed point split 16 / 14 bits,
-// no returned value used) the tiles took 0.0653 s against 0.0661, so their
-// number and bank conflicts cost, not their latency.
+// pairs stay written out. Without the carry between the two atomics (a
+// 30-bit fixed point split 16 / 14 bits, no returned value used) the tiles
+// took 0.0653 s against 0.0661; with the high word's atomic skipped when it
+// adds zero (fewer fraction bits: 1.03 atomics a product) they took the same
+// time as now, and with it behind a warp vote or both atomics predicated,
+// longer (session 15). Nsight Compute (session 15, 300,000 uniform rows):
+// issue slots 77% busy, 2.2 warp instructions a product at 21 active lanes,
+// more than half of them outside the product loop (windows, transitions
+// between pairs and rows); stalls on shared results, fixed latencies and
+// branches. So the instruction stream bounds it, not any one shared
+// operation.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
