@@ -92,7 +92,7 @@ class Subspace {
                                 int(ldx), y, int(ldy), &beta, c, int(ldc)));
   }
 
-  // out = A y (n x cols), counted.
+  // out = alpha A y + beta out (n x cols; A shifted while shift_matrix holds), counted.
   void multiply(const double* y, int cols, double alpha, double beta, double* out) {
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, a_, n_, y, n_, beta, out, n_);
     products += cols;
@@ -207,9 +207,7 @@ class Subspace {
   // by set_shift).
   void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked,
                    bool first) {
-    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, pa, n_, step.alpha, a_, n_, y, n_, first ? 0.0 : step.gamma,
-         out, n_);
-    products += pa;
+    multiply(y, pa, step.alpha, first ? 0.0 : step.gamma, out);
     if (locked == 0) return;
     double* t = t_->as<double>();
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, locked, pa, n_, 1.0, v(), n_, y, n_, 0.0, t, locked);
