@@ -152,16 +152,6 @@ __global__ void gene_max_abs_kernel(int64_t nnz, int32_t n_cols, const int32_t* 
     if (local[g - g0] != 0u) atomicMax(&max_bits[g], local[g - g0]);
 }
 
-// Inclusive prefix sum of x over the lanes (32-bit). All 32 lanes must call it.
-__device__ __forceinline__ int warp_inclusive_sum_int(int x) {
-  const int lane = lane_id();
-  for (int d = 1; d < 32; d <<= 1) {
-    const int y = __shfl_up_sync(kFullWarp, x, d);
-    if (lane >= d) x += y;
-  }
-  return x;
-}
-
 // The panel-major layout is made a block of rows at a time (kLayoutRows
 // rows, fewer when the genes have many panels): where each of the block's
 // rows starts in each panel is worked out in shared memory, twice (once to
@@ -233,7 +223,7 @@ __global__ void panel_block_counts_kernel(int64_t r0, int64_t rows, int n_panels
       int32_t count = 0;
       for (int r = lane; r < nr; r += 32)
         count += layout_shared[r * stride + p + 1] - layout_shared[r * stride + p];
-      count = warp_inclusive_sum_int(count);
+      count = warp_inclusive_sum(count);
       if (lane == 31) {
         block_counts[p * (n_blocks + 1) + b] = count;
         if (b == n_blocks - 1) block_counts[p * (n_blocks + 1) + n_blocks] = 0;
@@ -271,7 +261,7 @@ __global__ void panel_layout_kernel(int64_t r0, int64_t rows, int n_panels, int 
       for (int base = 0; base < nr; base += 32) {
         const int r = base + lane;
         const int32_t count = r < nr ? start[r * stride + p + 1] - start[r * stride + p] : 0;
-        const int32_t through = warp_inclusive_sum_int(count);
+        const int32_t through = warp_inclusive_sum(count);
         if (r < nr) place[r * stride + p] = at + through - count;
         at += __shfl_sync(kFullWarp, through, 31);
       }
@@ -389,7 +379,7 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
     }
     // The window: rows whose entries fit the staging area (prefix sums of
     // na in the low 16 bits and nb in the high; at most 32 x 128 each).
-    const int packed = warp_inclusive_sum_int(na | (nb << 16));
+    const int packed = warp_inclusive_sum(na | (nb << 16));
     const int end_a = packed & 0xffff, end_b = packed >> 16;
     const int m = __popc(__ballot_sync(kFullWarp, in && end_a + end_b <= kStageEntries));
     const bool take = lane < m;
@@ -415,7 +405,7 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
     const int half = na >> 1;
     const int units =
         take ? (diagonal ? half * (half + 1) + (na & 1) * na : ((na + 1) >> 1) * nb) : 0;
-    const int end_units = warp_inclusive_sum_int(units);
+    const int end_units = warp_inclusive_sum(units);
     const int total = __shfl_sync(kFullWarp, end_units, 31);
     const unsigned busy = __ballot_sync(kFullWarp, units > 0);
     if (units > 0) {

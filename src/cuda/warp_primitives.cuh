@@ -47,11 +47,13 @@ __device__ __forceinline__ double block_sum(double x) {
   return total;
 }
 
-// Inclusive prefix sum of x over the lanes. All 32 lanes must call it.
-__device__ __forceinline__ long long warp_inclusive_sum(long long x) {
+// Inclusive prefix sum of x over the lanes (an integer type). All 32 lanes
+// must call it.
+template <class T>
+__device__ __forceinline__ T warp_inclusive_sum(T x) {
   const int lane = lane_id();
   for (int d = 1; d < 32; d <<= 1) {
-    long long y = __shfl_up_sync(kFullWarp, x, d);
+    const T y = __shfl_up_sync(kFullWarp, x, d);
     if (lane >= d) x += y;
   }
   return x;
