@@ -5,7 +5,7 @@
 # in order of need and within DEADLINE seconds (default 340): the old/new
 # kernel bench at the share (bench/gram_kernel.cu), Nsight Compute on both
 # tile kernels of a one-chunk shard (when ncu is there; NCU=0 skips), the
-# methods' crossover sweep (bench/gram_methods.cu), the CUDA drivers (test_backend, test_pipeline_kernels), and PCA's methods on the
+# methods' crossover sweep (bench/gram_methods.cu; METHODS=0 skips), the CUDA drivers (test_backend, test_pipeline_kernels), and PCA's methods on the
 # real matrix (bench/pca_methods.R; PCA=0 skips). VARIANT_SRC="file ...": each
 # such version of sparse_gram_tiles.cu joins the bench as a third method, one
 # bench run each. Logs go to $OUT.
@@ -60,8 +60,10 @@ if [ "${NCU:-1}" != 0 ] && command -v ncu > /dev/null; then
     /tmp/gram_kernel 300000 5000 0.035 1 skewed > "$LOGS/ncu.txt" 2>&1
   grep -E "gram_tile|Duration|Throughput|Bank|Issue Slots|Stall|Achieved Occ|Warp Cycles" "$LOGS/ncu.txt" | head -40
 fi
-echo "== bench/gram_methods.cu, 100,000 rows (${SECONDS} s)"
-timeout 60 /tmp/gram_methods 2>&1 | tee "$LOGS/gram_methods.txt"
+if [ "${METHODS:-1}" != 0 ]; then
+  echo "== bench/gram_methods.cu, 100,000 rows (${SECONDS} s)"
+  timeout 60 /tmp/gram_methods 2>&1 | tee "$LOGS/gram_methods.txt"
+fi
 echo "== CUDA drivers (${SECONDS} s)"
 for d in test_backend test_pipeline_kernels; do
   timeout $(left) /tmp/$d > "$LOGS/$d.log" 2>&1 &

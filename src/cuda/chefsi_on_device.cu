@@ -6,7 +6,8 @@
 //     middle of the damped interval (the filter leaves them alone, however
 //     large they were: later sweeps can use high degrees). Each step is one
 //     GEMM with A - c I (A's diagonal shifted in place for the sweep, then
-//     put back from a copy), written over the block two steps back;
+//     put back from a copy), written over the block two steps back, except
+//     the first, which takes A X from the Rayleigh-Ritz step before it;
 //   X -= V V^T X twice, then Cholesky QR twice (columns scaled to unit
 //     length first: the filter leaves them of very different lengths);
 //   Rayleigh-Ritz: Y = A X, H = X^T Y (pa x pa, cuSOLVER syevd on the
@@ -200,14 +201,29 @@ class Subspace {
     shifted_ = false;
   }
 
-  // One step of the filter on the shifted matrix (shift_matrix(c), c the
+  // A step after the first on the shifted matrix (shift_matrix(c), c the
   // filter's center, so that beta y = -c alpha y is in the product):
-  // out = alpha A_d y + gamma out, out holding Y_{j-1} (not read at step 0,
-  // whose gamma is 0), with A_d = A - c I - V diag(shift) V^T (shift uploaded
-  // by set_shift).
-  void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked,
-                   bool first) {
-    multiply(y, pa, step.alpha, first ? 0.0 : step.gamma, out);
+  // out = alpha A_d y + gamma out, out holding Y_{j-1}, with
+  // A_d = A - c I - V diag(shift) V^T (shift uploaded by set_shift).
+  void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked) {
+    multiply(y, pa, step.alpha, step.gamma, out);
+    deflate(step, y, out, pa, locked);
+  }
+
+  // The sweep's first step (Y_0 = y, gamma 0) without a product with A:
+  // z = A y (unshifted) is Rayleigh-Ritz's (A X) W for the Ritz vectors
+  // y = X W, so (A - c I) y = z - c y. One GEMM with A fewer a sweep; the
+  // same step to rounding.
+  void filter_first_step_from(const double* z, double c, const ChebyshevStep& step,
+                              const double* y, double* out, int pa, int locked) {
+    const double alpha = step.alpha, beta = -c * step.alpha;
+    CS_CUBLAS_CHECK(cublasDgeam(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(n_), pa, &alpha, z,
+                                int(n_), &beta, y, int(n_), out, int(n_)));
+    deflate(step, y, out, pa, locked);
+  }
+
+  // out -= alpha V diag(shift) V^T y: the locked pairs' part of A_d.
+  void deflate(const ChebyshevStep& step, const double* y, double* out, int pa, int locked) {
     if (locked == 0) return;
     double* t = t_->as<double>();
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, locked, pa, n_, 1.0, v(), n_, y, n_, 0.0, t, locked);
@@ -295,9 +311,11 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
   ready(solver, ctx.stream);
   Subspace s(ctx, solver, a, n, p, k, o.jacobi);
 
-  // Blocks: x holds the Ritz vectors; the other three are scratch.
+  // Blocks: x holds the Ritz vectors; the other three are scratch, but
+  // after a Rayleigh-Ritz step others(2) holds A x (ritz_product).
   int x = 0;
   const auto others = [&](int i) { return (x + 1 + i) % 4; };
+  const auto ritz_product = [&] { return others(2); };
   fill_uniform(ctx, s.block(x), int64_t(n) * p, o.seed);  // the random start block
   int pa = p, locked = 0;
   std::vector<double> theta, residual, theta_locked;
@@ -344,7 +362,11 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     s.shift_matrix(filter.center);
     for (const ChebyshevStep& step : chebyshev_steps(filter)) {
       const int out = prev >= 0 ? prev : others(0);  // Y_{j+1} replaces Y_{j-1}
-      s.filter_step(step, s.block(cur), s.block(out), pa, locked, prev < 0);
+      if (prev < 0)
+        s.filter_first_step_from(s.block(ritz_product()), filter.center, step, s.block(cur),
+                                 s.block(out), pa, locked);
+      else
+        s.filter_step(step, s.block(cur), s.block(out), pa, locked);
       prev = cur;
       cur = out;
     }

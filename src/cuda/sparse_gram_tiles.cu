@@ -322,11 +322,13 @@ __device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, int at, double 
   atomicAdd(hi + at, hi_add);
 }
 
-// Grid (panel pairs, row blocks). Adds the tile of panels (p, q) over rows
-// [y * kRowsPerBlock, ...) of the chunk to part y of the output: `gram` for
-// y = 0, partials + (y - 1) n^2 otherwise (column-major n x n, lower triangle).
+// Grid (panel pairs, row blocks). Block (x, y) adds the tile of panel pair
+// t = pair_order[x] (panels p, q) over rows [y * kRowsPerBlock, ...) of the
+// chunk to part y of the output: `gram` for y = 0, partials + (y - 1) n^2
+// otherwise (column-major n x n, lower triangle).
 __global__ void __launch_bounds__(kTileThreads, 1)
-gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first,
+gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n_cols,
+                 const int32_t* __restrict__ first,
                  const PanelEntry* __restrict__ entries, const double* __restrict__ inv_scale,
                  double* gram, double* partials) {
   // lo[tile_index(i, j)], hi[...]: the sum for genes p * kPanel + i, q * kPanel + j.
@@ -338,7 +340,7 @@ gram_tile_kernel(int64_t rows, int64_t n_cols, const int32_t* __restrict__ first
   RowMeta* meta =
       reinterpret_cast<RowMeta*>(shared + kPanel * kPanel + kTileWarps * kStageEntries) + warp * 32;
   int p, q;
-  panel_pair(int64_t(blockIdx.x), p, q);
+  panel_pair(int64_t(pair_order[blockIdx.x]), p, q);
   const bool diagonal = p == q;
   for (int i = threadIdx.x; i < kPanel * kPanel; i += blockDim.x) {
     lo[i] = 0u;
@@ -554,6 +556,38 @@ bool gene_inverse_scales(const DeviceContext& ctx, const CsrView& a, const float
   return true;
 }
 
+// The panel pairs t = p (p + 1) / 2 + q, heaviest first: a tile's products
+// grow with the entries of its two panels multiplied (the diagonal's half),
+// so that the blocks that start last, at the end of a chunk, are light ones
+// and the last wave ends together. Ties keep the pairs' order.
+std::vector<int32_t> pairs_heaviest_first(const std::vector<double>& panel_entries) {
+  const int n_panels = int(panel_entries.size());
+  std::vector<double> weight;
+  std::vector<int32_t> order;
+  for (int p = 0; p < n_panels; ++p)
+    for (int q = 0; q <= p; ++q) {
+      order.push_back(int32_t(weight.size()));
+      weight.push_back(panel_entries[size_t(p)] * panel_entries[size_t(q)] * (p == q ? 0.5 : 1.0));
+    }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t x, int32_t y) { return weight[size_t(x)] > weight[size_t(y)]; });
+  return order;
+}
+
+// The entries of each panel in a chunk's layout: block_first's last column
+// (n_panels rows of n_blocks + 1) holds where each panel ends.
+std::vector<double> panel_entries(const DeviceContext& ctx, const int32_t* block_first,
+                                  int n_panels, int64_t n_blocks) {
+  std::vector<int32_t> ends(static_cast<size_t>(n_panels));
+  CS_CUDA_CHECK(cudaMemcpy2DAsync(ends.data(), sizeof(int32_t), block_first + n_blocks,
+                                  size_t(n_blocks + 1) * sizeof(int32_t), sizeof(int32_t),
+                                  size_t(n_panels), cudaMemcpyDeviceToHost, ctx.stream));
+  synchronize(ctx);
+  std::vector<double> entries(static_cast<size_t>(n_panels));
+  for (size_t p = 0; p < entries.size(); ++p) entries[p] = double(ends[p] - (p ? ends[p - 1] : 0));
+  return entries;
+}
+
 template <class T>
 T* as_device(const BufferPtr& b) {
   return b->as<T>();
@@ -637,6 +671,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   CS_CUDA_CHECK(cudaFuncSetAttribute(gram_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      int(tile_bytes)));
 
+  BufferPtr pair_order;  // from the first chunk's panels
   int64_t at_r0 = indptr[0];
   for (int64_t r0 = 0; r0 < a.n_rows;) {
     // A chunk: at most `splits` row blocks, at most kChunkEntries entries (at
@@ -678,10 +713,17 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
           as_device<int32_t>(block_first), as_device<int32_t>(first),
           as_device<PanelEntry>(layout));
       CS_CUDA_CHECK_LAUNCH("panel_layout_kernel");
+      if (!pair_order) {
+        const std::vector<int32_t> order = pairs_heaviest_first(
+            panel_entries(ctx, as_device<int32_t>(block_first), n_panels, n_blocks));
+        pair_order = make_buffer(a.device, order.size() * sizeof(int32_t));
+        pair_order->upload(order.data(), pair_order->bytes());
+      }
       clock.add_to(last_phases.layout);
       const unsigned row_blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
       gram_tile_kernel<<<dim3(unsigned(pairs), row_blocks), kTileThreads, tile_bytes,
-                         ctx.stream>>>(rows, n, as_device<int32_t>(first),
+                         ctx.stream>>>(as_device<int32_t>(pair_order), rows, n,
+                                       as_device<int32_t>(first),
                                        as_device<PanelEntry>(layout), as_device<double>(scales),
                                        gram, partials ? as_device<double>(partials) : nullptr);
       CS_CUDA_CHECK_LAUNCH("gram_tile_kernel");
