@@ -49,7 +49,8 @@ EigenMethod first_method(int64_t n, int k) {
 
 // The solver's options; CELLSHARD_CHEFSI_TOLERANCE (a number) replaces the
 // locking tolerance and CELLSHARD_CHEFSI_BLOCK (a count) the block size
-// (benchmarks: bench/pca_methods.R's sweeps); with CELLSHARD_CHEFSI_PROFILE
+// (benchmarks: bench/pca_methods.R's sweeps), CELLSHARD_CHEFSI_LOW the
+// filter's lower end of the spectrum (bench/chefsi_bounds.R); with CELLSHARD_CHEFSI_PROFILE
 // set, the phases are timed (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
@@ -62,6 +63,7 @@ ChefsiOptions chefsi_options() {
     const int p = std::atoi(block);
     if (p > 0) options.block = p;
   }
+  if (const char* low = std::getenv("CELLSHARD_CHEFSI_LOW")) options.filter.low = std::atof(low);
   return options;
 }
 

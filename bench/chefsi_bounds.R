@@ -1,0 +1,54 @@
+# chefsi's filter and the lower end of the spectrum (issue 8): on the seed
+# pipeline's PCA matrix (one GPU's share unless told), the whole spectrum by
+# syevdx (its smallest eigenvalues: how far above 0, the filter's lower end
+# now, the spectrum starts), then chefsi with the damped interval's lower end
+# set to each value in turn (CELLSHARD_CHEFSI_LOW): eigen seconds (median of
+# 3 after a warm-up), sweeps and products with A (one more, profiled call),
+# and the distance from syevdx's answer (eigenvalues, relative; |cos| of the
+# eigenvectors separated by > 1%, SPEC.md's bar).
+#   Rscript bench/chefsi_bounds.R [n.cells] [device] [lows, comma-separated]   (1430156 0 0,0.2,0.4)
+suppressPackageStartupMessages(library(cellshard))
+args <- commandArgs(trailingOnly = TRUE)
+n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
+device <- if (length(args) >= 2) as.integer(args[2]) else 0L
+lows <- if (length(args) >= 3) as.numeric(strsplit(args[3], ",")[[1]]) else c(0, 0.2, 0.4)
+options(cellshard.verbose = FALSE)
+ns <- asNamespace("cellshard")
+
+out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = device), verbose = FALSE)
+m <- ns$.deviceAssay(out, "scaled", "computePCA")
+b <- m@seed@background
+if (!length(b)) b <- numeric(nrow(m))
+mom <- ns$.seedCall(m@seed, ns$cs_column_moments, FALSE, NULL)
+eigen_of <- function(k, method) {
+    Sys.setenv(CELLSHARD_EIGEN_METHOD = method)
+    on.exit(Sys.unsetenv("CELLSHARD_EIGEN_METHOD"))
+    ns$.seedCall(m@seed, ns$cs_covariance_eigen, b, mom$sum, TRUE, k)
+}
+k <- 100L
+n <- nrow(m)
+whole <- eigen_of(n, "syevdx")$values
+cat(sprintf("%d cells x %d genes; the covariance's spectrum: largest %.6g, 100th %.6g, 128th %.6g, median %.6g, smallest %s\n",
+            ncol(m), n, whole[1], whole[100], whole[128], stats::median(whole),
+            paste(signif(rev(tail(whole, 5)), 6), collapse = ", ")))
+ref <- eigen_of(k, "syevdx")
+separated <- which(sapply(seq_len(k), function(i) {
+    lo <- if (i < k) ref$values[i] - ref$values[i + 1] else Inf
+    hi <- if (i > 1) ref$values[i - 1] - ref$values[i] else Inf
+    min(lo, hi) > 0.01 * ref$values[i]
+}))
+report <- ns$cs_gpu_phase_report
+cat(sprintf("%8s %8s %6s %10s %14s %14s\n", "low", "eigen s", "sweeps", "products", "max rel value",
+            "min |cos| sep"))
+for (low in lows) {
+    Sys.setenv(CELLSHARD_CHEFSI_LOW = low)
+    seconds <- vapply(1:4, function(r) eigen_of(k, "chefsi")$seconds[["eigen"]], 0)[-1]
+    Sys.setenv(CELLSHARD_CHEFSI_PROFILE = "1")
+    e <- eigen_of(k, "chefsi")
+    Sys.unsetenv(c("CELLSHARD_CHEFSI_PROFILE", "CELLSHARD_CHEFSI_LOW"))
+    ch <- report()$chefsi
+    cat(sprintf("%8.3g %8.4f %6d %10.0f %14.3g %14.12f%s\n", low, stats::median(seconds), ch$sweeps,
+                ch$products, max(abs(e$values - ref$values) / abs(ref$values)),
+                min(abs(colSums(e$vectors * ref$vectors))[separated]),
+                if (isTRUE(ch$converged)) "" else "  (did not converge: syevdx answered)"))
+}
