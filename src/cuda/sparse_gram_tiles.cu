@@ -17,9 +17,10 @@
 // entries in the two panels (any one row fits: at most 2 x 128). It copies the
 // window's entries of both panels (contiguous) into its staging area and lists
 // the rows that have products. The window's products x_a x_b (a in p, b in q;
-// on the diagonal tile only b <= a) are taken two a's at a time: a unit is a
-// pair of a row's consecutive a entries with one b (one load of b, two
-// products). The units form one sequence, row by row, pair by pair, b by b;
+// on the diagonal tile only b <= a) are taken four a's at a time (two on the
+// diagonal): a unit is a group of a row's consecutive a entries with one b
+// (one load of b, up to four products). The units form one sequence, row by
+// row, group by group, b by b;
 // each lane takes a run of 1/32 of it, finds where its run starts (a binary
 // search over the rows' starts, then a division, or a square root on the
 // diagonal) and steps through it, b by b. So every lane has work whatever the
@@ -63,7 +64,11 @@
 // more than half of them outside the product loop (windows, transitions
 // between pairs and rows); stalls on shared results, fixed latencies and
 // branches. So the instruction stream bounds it, not any one shared
-// operation.
+// operation. Session 16 (bench/gram_kernel.cu, uniform): without products
+// (windows only) the tiles take 0.0191 s, without atomics 0.0475, whole
+// 0.0624; four a's a unit off the diagonal, written out (add_run), 0.0606.
+// Launching the panel pairs heaviest first took the real matrix's tiles from
+// 0.0723 to 0.0711 s.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
@@ -297,7 +302,7 @@ __device__ void panel_pair(int64_t t, int& p, int& q) {
 }
 
 // A window's row with products, in shared memory (16 bytes, one load):
-// x: its first product in the window's sequence; y: where its entries of
+// x: its first unit in the window's sequence; y: where its entries of
 // panel p (low 16 bits) and of panel q (high) start in the staging area;
 // z: its entries in p (low) and in q (high); w: 1 / (entries in q) as float bits.
 using RowMeta = int4;
@@ -320,6 +325,126 @@ __device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, int at, double 
   asm("{\n\t.reg .u32 t;\n\tadd.cc.u32 t, %1, %2;\n\taddc.u32 %0, %3, 0;\n\t}"
       : "=r"(hi_add) : "r"(old), "r"(v_lo), "r"(v_hi));
   atomicAdd(hi + at, hi_add);
+}
+
+// A window's row, its RowMeta unpacked.
+struct WindowRow {
+  int first_unit, at_a, at_b, na, nb;
+  __device__ explicit WindowRow(const RowMeta& m)
+      : first_unit(m.x), at_a(m.y & 0xffff), at_b(m.y >> 16), na(m.z & 0xffff), nb(m.z >> 16) {}
+};
+
+// Units t .. t_end - 1 of a window off the diagonal (t in row c): a unit is
+// a group of up to four of a row's consecutive a entries with one b (one
+// load of b, up to four products), groups in order, b by b within a group:
+// unit u of a row is group u / nb, b u % nb. Four a's a unit, against two,
+// took the tiles from 0.0628 to 0.0606 s (uniform) and 0.0650 to 0.0623 s
+// (skewed), the same bits (bench/gram_kernel.cu, H100, session 16): half the
+// loads of b and half the moves to the next group, in the product loop,
+// against more product slots left empty (a row's last group).
+__device__ __forceinline__ void add_run(const RowMeta* meta, const PanelEntry* stage, int c, int t,
+                                        int t_end, unsigned* lo, int* hi, double to_fixed) {
+  RowMeta m = meta[c];
+  WindowRow row(m);
+  const int u = t - row.first_unit;
+  int group = int((float(u) + 0.5f) * __int_as_float(m.w));  // m.w: 1 / nb as float bits
+  int ib = u - group * row.nb;
+  if (ib < 0) { --group; ib += row.nb; } else if (ib >= row.nb) { ++group; ib -= row.nb; }
+  int ia = 4 * group;  // the group's first a
+  double xa1, xa2, xa3, xa4;  // x_a 2^F, exact
+  int ga1, ga2, ga3, ga4, count;
+  const PanelEntry* pb;
+  const PanelEntry* pb_end;
+  auto take_group = [&] {
+    const PanelEntry* pa = stage + row.at_a + ia;
+    count = min(4, row.na - ia);
+    const PanelEntry e1 = pa[0];
+    const PanelEntry e2 = count > 1 ? pa[1] : PanelEntry(0);
+    const PanelEntry e3 = count > 2 ? pa[2] : PanelEntry(0);
+    const PanelEntry e4 = count > 3 ? pa[3] : PanelEntry(0);
+    xa1 = entry_value(e1) * to_fixed;
+    xa2 = entry_value(e2) * to_fixed;
+    xa3 = entry_value(e3) * to_fixed;
+    xa4 = entry_value(e4) * to_fixed;
+    ga1 = entry_gene(e1);
+    ga2 = entry_gene(e2);
+    ga3 = entry_gene(e3);
+    ga4 = entry_gene(e4);
+    pb = stage + row.at_b;
+    pb_end = pb + row.nb;
+  };
+  take_group();
+  pb += ib;
+  for (; t < t_end; ++t) {
+    if (pb == pb_end) {  // the next group of the row, or the next row
+      ia += 4;
+      if (ia >= row.na) {
+        row = WindowRow(meta[++c]);
+        ia = 0;
+      }
+      take_group();
+    }
+    const PanelEntry eb = *pb;
+    const int key_b = entry_key(eb);
+    const double xb = entry_value(eb);
+    add_fixed(lo, hi, tile_index(ga1, key_b), xa1, xb);
+    if (count > 1) add_fixed(lo, hi, tile_index(ga2, key_b), xa2, xb);
+    if (count > 2) add_fixed(lo, hi, tile_index(ga3, key_b), xa3, xb);
+    if (count > 3) add_fixed(lo, hi, tile_index(ga4, key_b), xa4, xb);
+    ++pb;
+  }
+}
+
+// The same on the diagonal tile, where only b <= a: a unit is a pair of a
+// row's consecutive a entries (a1 = 2 ja, a2 = 2 ja + 1, when there is one)
+// with one b; pair ja has units b = 0 .. a2 (a1's product skipped at
+// b = a2), 2 ja + 2 of them, ja (ja + 1) before it; a lone last a has 2 ja + 1.
+__device__ __forceinline__ void add_diagonal_run(const RowMeta* meta, const PanelEntry* stage,
+                                                 int c, int t, int t_end, unsigned* lo, int* hi,
+                                                 double to_fixed) {
+  WindowRow row(meta[c]);
+  const int u = t - row.first_unit;  // u = ja (ja + 1) + ib, ib < 2 ja + 2
+  int ja = int((sqrtf(4.0f * float(u) + 1.0f) - 1.0f) * 0.5f);
+  int ib = u - ja * (ja + 1);
+  while (ib < 0) { --ja; ib += 2 * ja + 2; }
+  while (ib >= 2 * ja + 2) { ib -= 2 * ja + 2; ++ja; }
+  int ia = 2 * ja;  // a1's place; a2 is the next entry when ia + 1 < na
+  double xa1, xa2;  // x_a 2^F, exact
+  int ga1, ga2;
+  bool two;
+  const PanelEntry* pb;
+  const PanelEntry* pb_end;
+  const PanelEntry* pb_a2;  // b = a2: no product with a1
+  auto take_pair = [&] {
+    const PanelEntry e1 = stage[row.at_a + ia];
+    two = ia + 1 < row.na;
+    const PanelEntry e2 = two ? stage[row.at_a + ia + 1] : PanelEntry(0);
+    xa1 = entry_value(e1) * to_fixed;
+    xa2 = entry_value(e2) * to_fixed;
+    ga1 = entry_gene(e1);
+    ga2 = entry_gene(e2);
+    pb = stage + row.at_b;
+    pb_end = pb + min(ia + 2, row.na);
+    pb_a2 = pb + ia + 1;
+  };
+  take_pair();
+  pb += ib;
+  for (; t < t_end; ++t) {
+    if (pb == pb_end) {  // the next pair of the row, or the next row
+      ia += 2;
+      if (ia >= row.na) {
+        row = WindowRow(meta[++c]);
+        ia = 0;
+      }
+      take_pair();
+    }
+    const PanelEntry eb = *pb;
+    const int key_b = entry_key(eb);
+    const double xb = entry_value(eb);
+    if (pb != pb_a2) add_fixed(lo, hi, tile_index(ga1, key_b), xa1, xb);
+    if (two) add_fixed(lo, hi, tile_index(ga2, key_b), xa2, xb);
+    ++pb;
+  }
 }
 
 // Grid (panel pairs, row blocks). Block (x, y) adds the tile of panel pair
@@ -398,15 +523,12 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
     __pipeline_commit();
     load_bounds(r + m + lane);
     if (diagonal) nb = na;
-    // Units: a pair of the row's a entries (a1 = 2 ja, a2 = 2 ja + 1, when
-    // there is one) with one b, so that one load of b serves two products.
-    // Off the diagonal: every a with every b, ceil(na / 2) nb units. On it:
-    // b <= a, so pair ja has units b = 0 .. a2 (a1's product skipped at b =
-    // a2), 2 ja + 2 of them, ja (ja + 1) before it; a lone last a has
-    // 2 ja + 1.
+    // Units (add_run, add_diagonal_run): off the diagonal, ceil(na / 4) nb
+    // (groups of four a's, each with every b); on it, pairs of a's with the
+    // b <= a.
     const int half = na >> 1;
     const int units =
-        take ? (diagonal ? half * (half + 1) + (na & 1) * na : ((na + 1) >> 1) * nb) : 0;
+        take ? (diagonal ? half * (half + 1) + (na & 1) * na : ((na + 3) >> 2) * nb) : 0;
     const int end_units = warp_inclusive_sum(units);
     const int total = __shfl_sync(kFullWarp, end_units, 31);
     const unsigned busy = __ballot_sync(kFullWarp, units > 0);
@@ -430,61 +552,10 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
       if (start <= t) c += step;
     }
     if (t < t_end) {
-      RowMeta mt = meta[c];
-      int na = mt.z & 0xffff, nb = mt.z >> 16, at_a = mt.y & 0xffff, at_b = mt.y >> 16;
-      const int u = t - mt.x;
-      int ja, ib;
-      if (diagonal) {  // u = ja (ja + 1) + ib, ib < 2 ja + 2
-        ja = int((sqrtf(4.0f * float(u) + 1.0f) - 1.0f) * 0.5f);
-        ib = u - ja * (ja + 1);
-        while (ib < 0) { --ja; ib += 2 * ja + 2; }
-        while (ib >= 2 * ja + 2) { ib -= 2 * ja + 2; ++ja; }
-      } else {  // u = ja nb + ib
-        ja = int((float(u) + 0.5f) * __int_as_float(mt.w));
-        ib = u - ja * nb;
-        if (ib < 0) { --ja; ib += nb; } else if (ib >= nb) { ++ja; ib -= nb; }
-      }
-      int ia = 2 * ja;  // a1's place; a2 is the next entry when ia + 1 < na
-      double xa1, xa2;  // x_a 2^F, exact
-      int ga1, ga2;
-      bool two;
-      const PanelEntry* pb;
-      const PanelEntry* pb_end;
-      const PanelEntry* pb_a2;  // on the diagonal, b = a2: no product with a1
-      auto take_pair = [&] {
-        const PanelEntry e1 = stage[at_a + ia];
-        two = ia + 1 < na;
-        const PanelEntry e2 = two ? stage[at_a + ia + 1] : PanelEntry(0);
-        xa1 = entry_value(e1) * to_fixed;
-        xa2 = entry_value(e2) * to_fixed;
-        ga1 = entry_gene(e1);
-        ga2 = entry_gene(e2);
-        pb = stage + at_b;
-        pb_end = pb + (diagonal ? min(ia + 2, na) : nb);
-        pb_a2 = diagonal ? pb + ia + 1 : nullptr;
-      };
-      take_pair();
-      pb += ib;
-      for (; t < t_end; ++t) {
-        if (pb == pb_end) {  // the next pair of the row, or the next row
-          ia += 2;
-          if (ia >= na) {
-            mt = meta[++c];
-            na = mt.z & 0xffff;
-            nb = mt.z >> 16;
-            at_a = mt.y & 0xffff;
-            at_b = mt.y >> 16;
-            ia = 0;
-          }
-          take_pair();
-        }
-        const PanelEntry eb = *pb;
-        const int key_b = entry_key(eb);
-        const double xb = entry_value(eb);
-        if (pb != pb_a2) add_fixed(lo, hi, tile_index(ga1, key_b), xa1, xb);
-        if (two) add_fixed(lo, hi, tile_index(ga2, key_b), xa2, xb);
-        ++pb;
-      }
+      if (diagonal)
+        add_diagonal_run(meta, stage, c, t, t_end, lo, hi, to_fixed);
+      else
+        add_run(meta, stage, c, t, t_end, lo, hi, to_fixed);
     }
     __syncwarp();  // the staging area and the rows' list are reused by the next window
     r += m;
