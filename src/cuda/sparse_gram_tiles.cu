@@ -184,6 +184,11 @@ int layout_rows(int n_panels) {
   return int(std::max<size_t>(1, std::min<size_t>(kLayoutRows, kLayoutSharedBytes / per_row)));
 }
 
+// Rounds of 32 entries of a row that a warp of the layout loads before it
+// uses the first: a row's loads in flight together, not one round's latency
+// after another (most rows of the seed share take one batch).
+constexpr int kLayoutRounds = 8;
+
 // start[r * layout_stride + p] (shared): how many entries of the block's row
 // r have genes below p * kPanel, for p = 0 .. n_panels. A warp a row reads the
 // row once: the entry where the panel changes from pp to pk starts panels
@@ -195,14 +200,22 @@ __device__ void block_panel_starts(int64_t row0, int nr, int n_panels,
   for (int r = int(threadIdx.x >> 5); r < nr; r += warps) {
     const int64_t lo = indptr[row0 + r], hi = indptr[row0 + r + 1];
     int carried = -1;  // panel of the entry before this round's first
-    for (int64_t base = lo; base < hi; base += 32) {
-      const int64_t k = base + lane;
-      const int pk = k < hi ? indices[k] / kPanel : n_panels;
-      int pp = __shfl_up_sync(kFullWarp, pk, 1);
-      if (lane == 0) pp = carried;
-      if (k < hi)
-        for (int p = pp + 1; p <= pk; ++p) start[r * stride + p] = int32_t(k - lo);
-      carried = __shfl_sync(kFullWarp, pk, 31);
+    for (int64_t batch = lo; batch < hi; batch += 32 * kLayoutRounds) {
+      int pk[kLayoutRounds];
+#pragma unroll
+      for (int u = 0; u < kLayoutRounds; ++u) {
+        const int64_t k = batch + 32 * u + lane;
+        pk[u] = k < hi ? indices[k] / kPanel : n_panels;
+      }
+#pragma unroll
+      for (int u = 0; u < kLayoutRounds; ++u) {
+        const int64_t k = batch + 32 * u + lane;
+        int pp = __shfl_up_sync(kFullWarp, pk[u], 1);
+        if (lane == 0) pp = carried;
+        if (k < hi)
+          for (int p = pp + 1; p <= pk[u]; ++p) start[r * stride + p] = int32_t(k - lo);
+        carried = __shfl_sync(kFullWarp, pk[u], 31);
+      }
     }
     const int last = hi > lo ? indices[hi - 1] / kPanel : -1;
     for (int p = last + 1 + lane; p <= n_panels; p += 32) start[r * stride + p] = int32_t(hi - lo);
@@ -280,12 +293,24 @@ __global__ void panel_layout_kernel(int64_t r0, int64_t rows, int n_panels, int 
     }
     for (int r = int(threadIdx.x >> 5); r < nr; r += warps) {
       const int64_t lo = indptr[r0 + i0 + r], hi = indptr[r0 + i0 + r + 1];
-      for (int64_t k = lo + lane; k < hi; k += 32) {
-        const int32_t g = indices[k];
-        const int p = g / kPanel;
-        const int64_t dest = place[r * stride + p] + (k - lo - start[r * stride + p]);
-        const double x = double(values[k]) * inv_scale[g];  // exact: a power of two
-        entries[dest] = (PanelEntry)__double_as_longlong(x) | tile_key(g - p * kPanel);
+      for (int64_t batch = lo; batch < hi; batch += 32 * kLayoutRounds) {
+        int32_t g[kLayoutRounds];
+        float v[kLayoutRounds];
+#pragma unroll
+        for (int u = 0; u < kLayoutRounds; ++u) {
+          const int64_t k = batch + 32 * u + lane;
+          g[u] = k < hi ? indices[k] : 0;
+          v[u] = k < hi ? values[k] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < kLayoutRounds; ++u) {
+          const int64_t k = batch + 32 * u + lane;
+          if (k >= hi) continue;
+          const int p = g[u] / kPanel;
+          const int64_t dest = place[r * stride + p] + (k - lo - start[r * stride + p]);
+          const double x = double(v[u]) * inv_scale[g[u]];  // exact: a power of two
+          entries[dest] = (PanelEntry)__double_as_longlong(x) | tile_key(g[u] - p * kPanel);
+        }
       }
     }
     __syncthreads();  // the shared arrays are rewritten for the next block
@@ -762,12 +787,19 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       const int64_t n_counts = int64_t(n_panels) * (n_blocks + 1);
       const size_t layout_shared =
           size_t(layout_stride(n_panels)) * 2 * size_t(rows_a_block) * sizeof(int32_t);
-      const unsigned layout_grid = unsigned(std::min<int64_t>(n_blocks, int64_t(ctx.sm_count) * 8));
+      // One wave of each layout kernel: as many blocks as fit the GPU at once.
+      const auto one_wave = [&](const void* kernel) {
+        int per_sm = 0;
+        CS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kLayoutThreads,
+                                                                    layout_shared));
+        return unsigned(std::min<int64_t>(n_blocks, int64_t(ctx.sm_count) * std::max(per_sm, 1)));
+      };
       BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr block_first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr first = make_buffer(a.device, size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t));
       BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
-      panel_block_counts_kernel<<<layout_grid, kLayoutThreads, layout_shared, ctx.stream>>>(
+      panel_block_counts_kernel<<<one_wave(reinterpret_cast<const void*>(panel_block_counts_kernel)),
+                                  kLayoutThreads, layout_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, as_device<int32_t>(counts));
       CS_CUDA_CHECK_LAUNCH("panel_block_counts_kernel");
       size_t scan_bytes = 0;
@@ -779,7 +811,8 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
                                                   as_device<int32_t>(counts),
                                                   as_device<int32_t>(block_first), int(n_counts),
                                                   ctx.stream));
-      panel_layout_kernel<<<layout_grid, kLayoutThreads, layout_shared, ctx.stream>>>(
+      panel_layout_kernel<<<one_wave(reinterpret_cast<const void*>(panel_layout_kernel)),
+                            kLayoutThreads, layout_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, values, as_device<double>(scales),
           as_device<int32_t>(block_first), as_device<int32_t>(first),
           as_device<PanelEntry>(layout));
