@@ -212,13 +212,12 @@ class Subspace {
 
   // The sweep's first step (Y_0 = y, gamma 0) without a product with A:
   // z = A y (unshifted) is Rayleigh-Ritz's (A X) W for the Ritz vectors
-  // y = X W, so (A - c I) y = z - c y. One GEMM with A fewer a sweep; the
-  // same step to rounding.
-  void filter_first_step_from(const double* z, double c, const ChebyshevStep& step,
-                              const double* y, double* out, int pa, int locked) {
-    const double alpha = step.alpha, beta = -c * step.alpha;
-    CS_CUBLAS_CHECK(cublasDgeam(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(n_), pa, &alpha, z,
-                                int(n_), &beta, y, int(n_), out, int(n_)));
+  // y = X W, so alpha (A - c I) y = alpha z + beta y. One GEMM with A fewer a
+  // sweep; the same step to rounding.
+  void filter_first_step_from(const double* z, const ChebyshevStep& step, const double* y,
+                              double* out, int pa, int locked) {
+    CS_CUBLAS_CHECK(cublasDgeam(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(n_), pa, &step.alpha,
+                                z, int(n_), &step.beta, y, int(n_), out, int(n_)));
     deflate(step, y, out, pa, locked);
   }
 
@@ -363,8 +362,8 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     for (const ChebyshevStep& step : chebyshev_steps(filter)) {
       const int out = prev >= 0 ? prev : others(0);  // Y_{j+1} replaces Y_{j-1}
       if (prev < 0)
-        s.filter_first_step_from(s.block(ritz_product()), filter.center, step, s.block(cur),
-                                 s.block(out), pa, locked);
+        s.filter_first_step_from(s.block(ritz_product()), step, s.block(cur), s.block(out), pa,
+                                 locked);
       else
         s.filter_step(step, s.block(cur), s.block(out), pa, locked);
       prev = cur;

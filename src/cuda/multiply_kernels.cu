@@ -13,16 +13,20 @@
 //   One warp per row of X: the warp walks the row's values in order and lane
 //   j accumulates columns j, j + 32, j + 64, j + 96 of the current pass (128
 //   columns a pass), so each out[r, j] is a sequential sum over the row's
-//   values in index order, without fused multiply-adds: the host's loop, bit
-//   for bit. The kernel reads V's row for every stored value (from L2; 2e11
-//   bytes at the seed share with V in float64, halved by float32 rows), and
-//   waits on those reads: a warp loads the rows of 4 values before using the
-//   first. Seed share, H100 (bench/pca_methods.R, session 13): 0.020 s
-//   loading one at a time, 0.021 two, 0.018 four, the same bits. A
-//   shared-memory copy of the frequent genes' rows made it slower (0.029 s
-//   with none copied, 0.037-0.043 s with 64-192 KiB), probably because the
-//   extra shuffle and branch per value kept one value's loads from
-//   overlapping the next's.
+//   values in index order: the host's loop, bit for bit (a value times a
+//   loading, two floats, is exact in float64, so a fused multiply-add rounds
+//   where the host's multiply then add does). The kernel reads V's row for
+//   every stored value (from L2; 2e11 bytes at the seed share with V in
+//   float64, halved by float32 rows), and waits on those reads: a warp loads
+//   the rows of 4 values before using the first. Seed share, H100
+//   (bench/pca_methods.R, session 13): 0.020 s loading one at a time, 0.021
+//   two, 0.018 four, the same bits. A shared-memory copy of the frequent
+//   genes' rows made it slower (0.029 s with none copied, 0.037-0.043 s with
+//   64-192 KiB), probably because the extra shuffle and branch per value
+//   kept one value's loads from overlapping the next's. So did all of V in
+//   shared memory, a panel of genes at a time for a block of 96 rows (0.033-
+//   0.034 s against 0.017, session 17, bench/projection_kernels.R): each
+//   block copies and widens all of V, and waits at every panel.
 // Both give the same bits from run to run.
 #include <algorithm>
 #include <cstdlib>
@@ -85,7 +89,7 @@ __device__ __forceinline__ void add_values(int t, int32_t g, double v,
   for (int u = 0; u < U; ++u)
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c)
-      if (lane + 32 * c < kc) acc[c] = __dadd_rn(acc[c], __dmul_rn(x[u], double(w[u][c])));
+      if (lane + 32 * c < kc) acc[c] = fma(x[u], double(w[u][c]), acc[c]);  // exact product
 }
 
 // Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *

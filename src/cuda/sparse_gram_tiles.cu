@@ -767,6 +767,20 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   CS_CUDA_CHECK(cudaFuncSetAttribute(gram_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      int(tile_bytes)));
 
+  // The layout kernels' blocks, and how many of each an SM holds at once: a
+  // chunk's launch is one wave of them.
+  const int rows_a_block = layout_rows(n_panels);
+  const size_t layout_shared =
+      size_t(layout_stride(n_panels)) * 2 * size_t(rows_a_block) * sizeof(int32_t);
+  const auto wave = [&](const void* kernel) {
+    int per_sm = 0;
+    CS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kLayoutThreads,
+                                                                layout_shared));
+    return int64_t(ctx.sm_count) * std::max(per_sm, 1);
+  };
+  const int64_t counts_wave = wave(reinterpret_cast<const void*>(panel_block_counts_kernel));
+  const int64_t layout_wave = wave(reinterpret_cast<const void*>(panel_layout_kernel));
+
   BufferPtr pair_order;  // from the first chunk's panels
   int64_t at_r0 = indptr[0];
   for (int64_t r0 = 0; r0 < a.n_rows;) {
@@ -782,24 +796,14 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     const int64_t rows = r1 - r0;
     const int64_t entries = at_r1 - at_r0;
     if (entries > 0) {
-      const int rows_a_block = layout_rows(n_panels);
       const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
       const int64_t n_counts = int64_t(n_panels) * (n_blocks + 1);
-      const size_t layout_shared =
-          size_t(layout_stride(n_panels)) * 2 * size_t(rows_a_block) * sizeof(int32_t);
-      // One wave of each layout kernel: as many blocks as fit the GPU at once.
-      const auto one_wave = [&](const void* kernel) {
-        int per_sm = 0;
-        CS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kLayoutThreads,
-                                                                    layout_shared));
-        return unsigned(std::min<int64_t>(n_blocks, int64_t(ctx.sm_count) * std::max(per_sm, 1)));
-      };
       BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr block_first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr first = make_buffer(a.device, size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t));
       BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
-      panel_block_counts_kernel<<<one_wave(reinterpret_cast<const void*>(panel_block_counts_kernel)),
-                                  kLayoutThreads, layout_shared, ctx.stream>>>(
+      panel_block_counts_kernel<<<unsigned(std::min(n_blocks, counts_wave)), kLayoutThreads,
+                                  layout_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, as_device<int32_t>(counts));
       CS_CUDA_CHECK_LAUNCH("panel_block_counts_kernel");
       size_t scan_bytes = 0;
@@ -811,8 +815,8 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
                                                   as_device<int32_t>(counts),
                                                   as_device<int32_t>(block_first), int(n_counts),
                                                   ctx.stream));
-      panel_layout_kernel<<<one_wave(reinterpret_cast<const void*>(panel_layout_kernel)),
-                            kLayoutThreads, layout_shared, ctx.stream>>>(
+      panel_layout_kernel<<<unsigned(std::min(n_blocks, layout_wave)), kLayoutThreads,
+                            layout_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, values, as_device<double>(scales),
           as_device<int32_t>(block_first), as_device<int32_t>(first),
           as_device<PanelEntry>(layout));
