@@ -14,6 +14,8 @@ device <- if (length(args) >= 2) as.integer(args[2]) else 0L
 lows <- if (length(args) >= 3) as.numeric(strsplit(args[3], ",")[[1]]) else c(0, 0.2, 0.4)
 options(cellshard.verbose = FALSE)
 ns <- asNamespace("cellshard")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "eigen_reference.R"))
 
 out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = device), verbose = FALSE)
 m <- ns$.deviceAssay(out, "scaled", "computePCA")
@@ -32,11 +34,7 @@ cat(sprintf("%d cells x %d genes; the covariance's spectrum: largest %.6g, 100th
             ncol(m), n, whole[1], whole[100], whole[128], stats::median(whole),
             paste(signif(rev(tail(whole, 5)), 6), collapse = ", ")))
 ref <- eigen_of(k, "syevdx")
-separated <- which(sapply(seq_len(k), function(i) {
-    lo <- if (i < k) ref$values[i] - ref$values[i + 1] else Inf
-    hi <- if (i > 1) ref$values[i - 1] - ref$values[i] else Inf
-    min(lo, hi) > 0.01 * ref$values[i]
-}))
+separated <- separated_pairs(ref$values)
 report <- ns$cs_gpu_phase_report
 cat(sprintf("%8s %8s %6s %10s %14s %14s\n", "low", "eigen s", "sweeps", "products", "max rel value",
             "min |cos| sep"))
@@ -47,8 +45,8 @@ for (low in lows) {
     e <- eigen_of(k, "chefsi")
     Sys.unsetenv(c("CELLSHARD_CHEFSI_PROFILE", "CELLSHARD_CHEFSI_LOW"))
     ch <- report()$chefsi
+    distance <- eigen_distance(e, ref, separated)
     cat(sprintf("%8.3g %8.4f %6d %10.0f %14.3g %14.12f%s\n", low, stats::median(seconds), ch$sweeps,
-                ch$products, max(abs(e$values - ref$values) / abs(ref$values)),
-                min(abs(colSums(e$vectors * ref$vectors))[separated]),
+                ch$products, distance[["value"]], distance[["cosine"]],
                 if (isTRUE(ch$converged)) "" else "  (did not converge: syevdx answered)"))
 }

@@ -22,6 +22,8 @@ device <- if (length(args) >= 2) as.integer(args[2]) else 0L
 centre <- length(args) >= 3 && args[3] == "1"
 options(cellshard.verbose = FALSE)
 ns <- asNamespace("cellshard")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "eigen_reference.R"))
 
 atlas <- simulateAtlas(n_cells, seed = 1, devices = device)
 out <- if (centre) runSeedPipeline(atlas, zero.center = TRUE, max.value = 10, verbose = FALSE) else
@@ -50,20 +52,15 @@ run <- function(gram, eigen) {
 }
 invisible(run("auto", "auto"))  # warm-up (handles, pools)
 ref <- run("dense", "syevdx")
-separated <- which(sapply(seq_len(k), function(i) {
-    lo <- if (i < k) ref$values[i] - ref$values[i + 1] else Inf
-    hi <- if (i > 1) ref$values[i - 1] - ref$values[i] else Inf
-    min(lo, hi) > 0.01 * ref$values[i]
-}))
+separated <- separated_pairs(ref$values)
 cat(sprintf("eigenvalues 1, 10, 50, 100: %s; %d of %d separated by > 1%%\n",
             paste(signif(ref$values[c(1, 10, 50, 100)], 6), collapse = ", "), length(separated), k))
 cat(sprintf("%-8s %-8s %8s %8s %8s %14s %14s\n", "gram", "eigen", "gram s", "eigen s", "wall s",
             "max rel value", "min |cos| sep"))
 show <- function(label, e) {
-    rel <- max(abs(e$values - ref$values) / abs(ref$values))
-    cosine <- abs(colSums(e$vectors * ref$vectors))
+    distance <- eigen_distance(e, ref, separated)
     cat(sprintf("%-8s %-8s %8.4f %8.4f %8.4f %14.3g %14.12f\n", label[1], label[2], e$seconds[["gram"]],
-                e$seconds[["eigen"]], e$wall, rel, if (length(separated)) min(cosine[separated]) else NA))
+                e$seconds[["eigen"]], e$wall, distance[["value"]], distance[["cosine"]]))
 }
 show(c("dense", "syevdx"), ref)
 for (combo in list(c("sparse", "syevdx"), c("dense", "lanczos"), c("sparse", "lanczos"),
