@@ -113,9 +113,15 @@ void run_matrix(cublasHandle_t blas, const char* name, const std::vector<double>
 
   std::printf("\n%s matrix, %d x %d\n", name, n, n);
   std::printf("%5s  %-34s %9s %8s %10s\n", "width", "arithmetic", "ms", "TFLOP/s", "rel diff");
+  std::vector<double> want_of_width;  // cublasDgemm's product at the current width
   for (int w : widths) {
     const double flop = 2.0 * n * double(n) * w;
-    const auto line = [&](const std::string& what, double ms, double diff) {
+    // Times `call`, then compares what it left in `result` (in that order:
+    // the arguments of one call would be evaluated in any order).
+    const auto line = [&](const std::string& what, const std::function<void()>& call,
+                          const std::function<std::vector<double>()>& result) {
+      const double ms = median_ms(call, 15);
+      const double diff = relative_difference(result(), want_of_width);
       std::printf("%5d  %-34s %9.4f %8.1f %10.2e\n", w, what.c_str(), ms, flop / ms * 1e-9, diff);
     };
     const auto dgemm = [&] {
@@ -125,8 +131,11 @@ void run_matrix(cublasHandle_t blas, const char* name, const std::vector<double>
     };
     ok(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH) == 0, "math mode");
     const double native = median_ms(dgemm, 15);
-    const std::vector<double> want = download(y, size_t(n) * w);
-    line("float64 (the package's)", native, 0.0);
+    want_of_width = download(y, size_t(n) * w);
+    std::printf("%5d  %-34s %9.4f %8.1f %10.2e\n", w, "float64 (the package's)", native,
+                flop / native * 1e-9, 0.0);
+    const auto from_y = [&] { return download(y, size_t(n) * w); };
+    const auto from_yf = [&] { return download(yf, size_t(n) * w); };
 
     // Emulated float64: dynamic mantissa, then fixed bit counts.
     ok(cublasSetMathMode(blas, CUBLAS_FP64_EMULATED_FIXEDPOINT_MATH) == 0, "math mode");
@@ -134,7 +143,7 @@ void run_matrix(cublasHandle_t blas, const char* name, const std::vector<double>
     ok(cublasSetFixedPointEmulationMantissaControl(blas, CUDA_EMULATION_MANTISSA_CONTROL_DYNAMIC) ==
            0,
        "mantissa control");
-    line("emulated float64, dynamic", median_ms(dgemm, 15), relative_difference(download(y, size_t(n) * w), want));
+    line("emulated float64, dynamic", dgemm, from_y);
     for (int bits : {55, 47, 39, 31, 23}) {
       ok(cublasSetFixedPointEmulationMantissaControl(blas, CUDA_EMULATION_MANTISSA_CONTROL_FIXED) ==
              0,
@@ -143,8 +152,7 @@ void run_matrix(cublasHandle_t blas, const char* name, const std::vector<double>
         std::printf("%5d  emulated float64, %d bits: refused\n", w, bits);
         continue;
       }
-      line("emulated float64, " + std::to_string(bits) + " bits", median_ms(dgemm, 15),
-           relative_difference(download(y, size_t(n) * w), want));
+      line("emulated float64, " + std::to_string(bits) + " bits", dgemm, from_y);
     }
     ok(cublasSetFixedPointEmulationMaxMantissaBitCount(blas, 0) == 0, "mantissa bits");
     ok(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH) == 0, "math mode");
@@ -158,12 +166,9 @@ void run_matrix(cublasHandle_t blas, const char* name, const std::vector<double>
            "cublasGemmEx float32");
       };
     };
-    line("float32", median_ms(sgemm(CUBLAS_COMPUTE_32F_PEDANTIC), 15),
-         relative_difference(download(yf, size_t(n) * w), want));
-    line("TF32 tensor cores", median_ms(sgemm(CUBLAS_COMPUTE_32F_FAST_TF32), 15),
-         relative_difference(download(yf, size_t(n) * w), want));
-    line("float32 as 3 x bf16 (emulated)", median_ms(sgemm(CUBLAS_COMPUTE_32F_EMULATED_16BFX9), 15),
-         relative_difference(download(yf, size_t(n) * w), want));
+    line("float32", sgemm(CUBLAS_COMPUTE_32F), from_yf);
+    line("TF32 tensor cores", sgemm(CUBLAS_COMPUTE_32F_FAST_TF32), from_yf);
+    line("float32 as 3 x bf16 (emulated)", sgemm(CUBLAS_COMPUTE_32F_EMULATED_16BFX9), from_yf);
   }
   cudaFree(a);
   cudaFree(x);
