@@ -24,9 +24,9 @@
 //   genes' rows made it slower (0.029 s with none copied, 0.037-0.043 s with
 //   64-192 KiB), probably because the extra shuffle and branch per value
 //   kept one value's loads from overlapping the next's. So did all of V in
-//   shared memory, a panel of genes at a time for a block of 96 rows (0.033-
-//   0.034 s against 0.017, session 17, bench/projection_kernels.R): each
-//   block copies and widens all of V, and waits at every panel.
+//   shared memory, a panel of genes at a time for a block of 96 rows (0.032-
+//   0.034 s against 0.017, BENCHMARKS.md, session 17): each block copies and
+//   widens all of V, and waits at every panel.
 // Both give the same bits from run to run.
 #include <algorithm>
 #include <cstdlib>
