@@ -24,35 +24,9 @@
 #include <string>
 #include <vector>
 
+#include "event_timer.cuh"
+
 namespace {
-
-void ok(bool good, const char* what) {
-  if (!good) {
-    std::fprintf(stderr, "gemm_widths: %s failed\n", what);
-    std::exit(1);
-  }
-}
-
-double median_ms(const std::function<void()>& f, int reps) {
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  f();  // warm-up
-  std::vector<double> ms;
-  for (int r = 0; r < reps; ++r) {
-    cudaEventRecord(t0);
-    f();
-    cudaEventRecord(t1);
-    cudaEventSynchronize(t1);
-    float m = 0;
-    cudaEventElapsedTime(&m, t0, t1);
-    ms.push_back(m);
-  }
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 std::vector<double> download(const double* d, size_t count) {
   std::vector<double> h(count);
