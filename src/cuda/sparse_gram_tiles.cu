@@ -171,6 +171,15 @@ constexpr int kLayoutRows = 64;
 constexpr int kLayoutThreads = 256;
 constexpr size_t kLayoutSharedBytes = 48 * 1024;
 
+// The layout kernel reads each gene's 1 / s_g from a table in shared memory
+// (its log2, 2 bytes a gene) when the table fits in kScaleTableBytes, else
+// from global memory: a gather a value, on which the kernel waited (Nsight
+// Compute, session 17: 66% of its stalls on global loads). The table took
+// the layout from 0.0051 to 0.0047 s (uniform) and 0.0058 to 0.0051 s
+// (skewed), the same bits (bench/gram_kernel.cu, H100).
+// CELLSHARD_GRAM_SCALE_TABLE=0 forces the global reads (tests).
+constexpr size_t kScaleTableBytes = 64 * 1024;
+
 // A layout block's shared arrays hold a row's n_panels + 1 counts at an odd
 // stride, so that a warp reading down a column, or along a row, meets each
 // bank once.
@@ -256,16 +265,23 @@ __global__ void panel_block_counts_kernel(int64_t r0, int64_t rows, int n_panels
 // its place, scaled by its gene's 1 / s_g (exact: a power of two) with its
 // tile key. Each entry has exactly one place, so the layout is the same
 // whatever order the blocks run in.
+// With table_genes > 0 (all the genes), their scales' log2 go to shared
+// memory after the starts and places, once a block.
 __global__ void panel_layout_kernel(int64_t r0, int64_t rows, int n_panels, int rows_a_block,
                                     const int64_t* __restrict__ indptr,
                                     const int32_t* __restrict__ indices,
                                     const float* __restrict__ values,
-                                    const double* __restrict__ inv_scale,
+                                    const double* __restrict__ inv_scale, int table_genes,
                                     const int32_t* __restrict__ block_first, int32_t* first,
                                     PanelEntry* entries) {
   extern __shared__ int32_t layout_shared[];
   const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
   const int lane = lane_id(), warps = int(blockDim.x >> 5);
+  short* log_inv_scale =
+      reinterpret_cast<short*>(layout_shared + 2 * layout_stride(n_panels) * rows_a_block);
+  for (int g = int(threadIdx.x); g < table_genes; g += int(blockDim.x))
+    log_inv_scale[g] = short(ilogb(inv_scale[g]));
+  __syncthreads();
   for (int64_t b = blockIdx.x; b < n_blocks; b += gridDim.x) {
     const int64_t i0 = b * rows_a_block;
     const int nr = int(std::min<int64_t>(rows_a_block, rows - i0));
@@ -308,7 +324,11 @@ __global__ void panel_layout_kernel(int64_t r0, int64_t rows, int n_panels, int 
           if (k >= hi) continue;
           const int p = g[u] / kPanel;
           const int64_t dest = place[r * stride + p] + (k - lo - start[r * stride + p]);
-          const double x = double(v[u]) * inv_scale[g[u]];  // exact: a power of two
+          const double scale =
+              table_genes > 0
+                  ? __longlong_as_double((long long)(1023 + log_inv_scale[g[u]]) << 52)
+                  : inv_scale[g[u]];
+          const double x = double(v[u]) * scale;  // exact: a power of two
           entries[dest] = (PanelEntry)__double_as_longlong(x) | tile_key(g[u] - p * kPanel);
         }
       }
@@ -770,16 +790,28 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   // The layout kernels' blocks, and how many of each an SM holds at once: a
   // chunk's launch is one wave of them.
   const int rows_a_block = layout_rows(n_panels);
-  const size_t layout_shared =
+  const size_t starts_shared =
       size_t(layout_stride(n_panels)) * 2 * size_t(rows_a_block) * sizeof(int32_t);
-  const auto wave = [&](const void* kernel) {
+  const char* table_env = std::getenv("CELLSHARD_GRAM_SCALE_TABLE");
+  const int table_genes = size_t(n) * sizeof(short) <= kScaleTableBytes &&
+                                  !(table_env && std::strcmp(table_env, "0") == 0)
+                              ? int(n)
+                              : 0;
+  const size_t layout_shared =
+      starts_shared + (size_t(table_genes) * sizeof(short) + 3) / 4 * 4;
+  CS_CUDA_CHECK(cudaFuncSetAttribute(panel_layout_kernel,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     int(layout_shared)));
+  const auto wave = [&](const void* kernel, size_t shared) {
     int per_sm = 0;
     CS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kLayoutThreads,
-                                                                layout_shared));
+                                                                shared));
     return int64_t(ctx.sm_count) * std::max(per_sm, 1);
   };
-  const int64_t counts_wave = wave(reinterpret_cast<const void*>(panel_block_counts_kernel));
-  const int64_t layout_wave = wave(reinterpret_cast<const void*>(panel_layout_kernel));
+  const int64_t counts_wave =
+      wave(reinterpret_cast<const void*>(panel_block_counts_kernel), starts_shared);
+  const int64_t layout_wave =
+      wave(reinterpret_cast<const void*>(panel_layout_kernel), layout_shared);
 
   BufferPtr pair_order;  // from the first chunk's panels
   int64_t at_r0 = indptr[0];
@@ -803,7 +835,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       BufferPtr first = make_buffer(a.device, size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t));
       BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
       panel_block_counts_kernel<<<unsigned(std::min(n_blocks, counts_wave)), kLayoutThreads,
-                                  layout_shared, ctx.stream>>>(
+                                  starts_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, as_device<int32_t>(counts));
       CS_CUDA_CHECK_LAUNCH("panel_block_counts_kernel");
       size_t scan_bytes = 0;
@@ -818,7 +850,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       panel_layout_kernel<<<unsigned(std::min(n_blocks, layout_wave)), kLayoutThreads,
                             layout_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, values, as_device<double>(scales),
-          as_device<int32_t>(block_first), as_device<int32_t>(first),
+          table_genes, as_device<int32_t>(block_first), as_device<int32_t>(first),
           as_device<PanelEntry>(layout));
       CS_CUDA_CHECK_LAUNCH("panel_layout_kernel");
       if (!pair_order) {

@@ -706,9 +706,25 @@ void test_gram_method(const HostShard& h, const DeviceShard& d, const std::strin
   });
 }
 
+// The sparse method's layout with the genes' scales read from shared memory
+// (the default) and from global memory: the same bits.
+void test_gram_scale_table(const HostShard& h, const DeviceShard& d, const std::string& label) {
+  const std::string what = label + ": sparse gram, scales from shared or global memory, same bits";
+  guarded(what, [&] {
+    with_env("CELLSHARD_GRAM_METHOD", "sparse", [&] {
+      const std::vector<double> zero(size_t(h.n_cols) * size_t(h.n_cols), 0.0);
+      const std::vector<double> from_table = gpu_gram(d, zero);
+      std::vector<double> from_global;
+      with_env("CELLSHARD_GRAM_SCALE_TABLE", "0", [&] { from_global = gpu_gram(d, zero); });
+      check(from_table == from_global, what);
+    });
+  });
+}
+
 void test_gram_both_methods(const HostShard& h, const DeviceShard& d, const std::string& label) {
   test_gram_method(h, d, label, "sparse");
   test_gram_method(h, d, label, "dense");
+  test_gram_scale_table(h, d, label);
 }
 
 // `per_row` distinct random genes a row (few_per_row_shard) with values of
