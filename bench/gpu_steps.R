@@ -59,7 +59,7 @@ results <- list()
 # output. `parts(out)`, if given, is kept per timed run (PCA's phases).
 # R's garbage collections inside each run are timed too (gc.time): the steps
 # build per-cell columns in R, and a collection of R's heap can land in any of them.
-gc.time(TRUE)
+invisible(gc.time(TRUE))  # on; it would print its current totals
 bench_step <- function(step, input, run, parts = NULL) {
     times <- peaks <- extras <- gcs <- numeric()
     kept <- list()

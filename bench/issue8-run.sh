@@ -2,9 +2,10 @@
 # Issue 8's GPU benchmarks in one call on the GPU machine, from the repository
 # root: the device's copy bandwidth and GEMM rates, the load benchmark (which
 # also writes the atlas as h5ad), cellshard's steps, rapids-singlecell's steps
-# on that file, then the tables and the plot. Everything lands in $OUT (9 files:
-# run.log, install.log, device_rates.csv, load.csv, cellshard_steps.csv,
-# r_floor.csv, rsc_steps.csv, steps_summary.csv, steps.png).
+# on that file, then the tables and the plot. Everything lands in $OUT: 8
+# files, the most the device tool brings back (run.log, device_rates.csv,
+# load.csv, cellshard_steps.csv, r_floor.csv, rsc_steps.csv,
+# steps_summary.csv, steps.png).
 #
 # Needs: the R bundle (.devr, or DEVR=path) and the peer's wheels
 # (sh bench/peers/fetch-wheels.sh here first); on the run tool, carry
@@ -50,8 +51,11 @@ mkdir -p /tmp/rlib
 if [ "${ISSUE8_REUSE_INSTALL:-}" = 1 ] && [ -d /tmp/rlib/cellshard ]; then
     echo "reusing /tmp/rlib/cellshard"
 else
-    R CMD INSTALL --library=/tmp/rlib . > "$OUT/install.log" 2>&1 || { tail -40 "$OUT/install.log"; exit 1; }
-    sed -n "/^cellshard configuration/,/^  MPI/p" "$OUT/install.log"
+    # The install's log stays in /tmp (its configuration lines go to run.log)
+    # unless it fails: a ninth file in $OUT would not come back.
+    R CMD INSTALL --library=/tmp/rlib . > /tmp/install.log 2>&1 ||
+        { cp /tmp/install.log "$OUT/"; tail -40 /tmp/install.log; exit 1; }
+    sed -n "/^cellshard configuration/,/^  MPI/p" /tmp/install.log
 fi
 export R_LIBS=/tmp/rlib${R_LIBS:+:$R_LIBS}
 cp bench/pool_peak.c /tmp/pool_peak.c && (cd /tmp && R CMD SHLIB -o pool_peak.so pool_peak.c > /dev/null) ||

@@ -354,6 +354,9 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
         double(s.products) + double(filter.degree + 1) * pa > budget)
       return report;
     ++report.sweeps;
+    report.sweep_degree.push_back(filter.degree);
+    report.sweep_active.push_back(pa);
+    report.sweep_locked.push_back(locked);
     std::vector<double> shift(theta_locked);
     for (double& value : shift) value -= filter.center;
     s.set_shift(shift);

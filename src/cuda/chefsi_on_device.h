@@ -10,6 +10,7 @@
 // checked on A; eigen_solver.cu falls back to syevdx when it does not converge.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "../core/chebyshev_filter.h"
 #include "device_context.h"
@@ -48,6 +49,9 @@ struct ChefsiReport {
   // first Rayleigh-Ritz), the filters, the orthonormalisations, the
   // Rayleigh-Ritz steps, and the final check and copy to the host.
   double seconds[5] = {0, 0, 0, 0, 0};
+  // Each sweep's filter degree, active block width and pairs locked before
+  // it (bench/chefsi_simulate.R checks its model of the sweeps against them).
+  std::vector<int> sweep_degree, sweep_active, sweep_locked;
 };
 
 // The block size for k pairs: max(1.6 k, k + 32), or the multiple of 64

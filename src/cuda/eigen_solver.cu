@@ -50,8 +50,10 @@ EigenMethod first_method(int64_t n, int k) {
 // The solver's options; CELLSHARD_CHEFSI_TOLERANCE (a number) replaces the
 // locking tolerance and CELLSHARD_CHEFSI_BLOCK (a count) the block size
 // (benchmarks: bench/pca_methods.R's sweeps), CELLSHARD_CHEFSI_LOW the
-// filter's lower end of the spectrum (bench/chefsi_bounds.R); with CELLSHARD_CHEFSI_PROFILE
-// set, the phases are timed (last_chefsi_report).
+// filter's lower end of the spectrum (bench/chefsi_bounds.R),
+// CELLSHARD_CHEFSI_MAX_DEGREE the filter's highest degree a sweep
+// (bench/chefsi_simulate.R's settings); with CELLSHARD_CHEFSI_PROFILE set,
+// the phases are timed (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
   options.profile = std::getenv("CELLSHARD_CHEFSI_PROFILE") != nullptr;
@@ -64,6 +66,10 @@ ChefsiOptions chefsi_options() {
     if (p > 0) options.block = p;
   }
   if (const char* low = std::getenv("CELLSHARD_CHEFSI_LOW")) options.filter.low = std::atof(low);
+  if (const char* degree = std::getenv("CELLSHARD_CHEFSI_MAX_DEGREE")) {
+    const int d = std::atoi(degree);
+    if (d >= options.filter.min_degree) options.filter.max_degree = d;
+  }
   return options;
 }
 

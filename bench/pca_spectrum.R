@@ -1,0 +1,60 @@
+# The whole spectrum of the seed pipeline's PCA matrix (the covariance of the
+# scaled HVG matrix, one GPU's share unless told), by syevdx, written one
+# eigenvalue a line (descending) for bench/chefsi_simulate.R; then chefsi
+# (k = 100) with the package's settings and with each setting given, a setting
+# being NAME=value[,NAME=value] for the environment variables
+# CELLSHARD_CHEFSI_NAME (BLOCK, TOLERANCE, LOW, MAX_DEGREE): eigen seconds
+# (median of 3 after a warm-up), then one profiled call's sweeps, degrees,
+# active widths, locked pairs and products (what the simulation should
+# reproduce), and the distance from syevdx's answer (eigenvalues, relative;
+# |cos| of the eigenvectors separated by > 1%, SPEC.md's bar).
+#   Rscript bench/pca_spectrum.R [n.cells] [device] [out.txt] [settings ...]
+#   (1430156 0 spectrum.txt; e.g. MAX_DEGREE=72 BLOCK=192,MAX_DEGREE=90)
+suppressPackageStartupMessages(library(cellshard))
+args <- commandArgs(trailingOnly = TRUE)
+n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
+device <- if (length(args) >= 2) as.integer(args[2]) else 0L
+out_file <- if (length(args) >= 3) args[3] else "spectrum.txt"
+settings <- c("default", if (length(args) >= 4) args[-(1:3)])
+options(cellshard.verbose = FALSE)
+ns <- asNamespace("cellshard")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "eigen_reference.R"))
+
+out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = device), verbose = FALSE)
+m <- ns$.deviceAssay(out, "scaled", "computePCA")
+b <- m@seed@background
+if (!length(b)) b <- numeric(nrow(m))
+mom <- ns$.seedCall(m@seed, ns$cs_column_moments, FALSE, NULL)
+eigen_of <- function(k, method) {
+    Sys.setenv(CELLSHARD_EIGEN_METHOD = method)
+    on.exit(Sys.unsetenv("CELLSHARD_EIGEN_METHOD"))
+    ns$.seedCall(m@seed, ns$cs_covariance_eigen, b, mom$sum, TRUE, k)
+}
+whole <- eigen_of(nrow(m), "syevdx")$values
+writeLines(sprintf("%.17g", whole), out_file)
+cat(sprintf("%d cells x %d genes: %d eigenvalues to %s (largest %.6g, 100th %.6g, 129th %.6g, smallest %.6g)\n",
+            ncol(m), nrow(m), length(whole), out_file, whole[1], whole[100], whole[129],
+            whole[length(whole)]))
+ref <- eigen_of(100L, "syevdx")
+separated <- separated_pairs(ref$values)
+for (setting in settings) {
+    vars <- if (setting == "default") character() else {
+        kv <- strsplit(strsplit(setting, ",")[[1]], "=")
+        structure(vapply(kv, `[`, "", 2), names = paste0("CELLSHARD_CHEFSI_", vapply(kv, `[`, "", 1)))
+    }
+    if (length(vars)) do.call(Sys.setenv, as.list(vars))
+    seconds <- vapply(1:4, function(r) eigen_of(100L, "chefsi")$seconds[["eigen"]], 0)[-1]
+    Sys.setenv(CELLSHARD_CHEFSI_PROFILE = "1")
+    e <- eigen_of(100L, "chefsi")
+    Sys.unsetenv(c("CELLSHARD_CHEFSI_PROFILE", names(vars)))
+    ch <- ns$cs_gpu_phase_report()$chefsi
+    distance <- eigen_distance(e, ref, separated)
+    cat(sprintf("%-28s eigen %.4f s, products %.0f, sweeps %d, degrees %s, active %s, locked %s, max rel. value diff %.3g, min |cos| sep %.12f%s\n",
+                setting, stats::median(seconds), ch$products, ch$sweeps,
+                paste(ch$sweep_degree, collapse = " "), paste(ch$sweep_active, collapse = " "),
+                paste(ch$sweep_locked, collapse = " "), distance[["value"]], distance[["cosine"]],
+                if (isTRUE(ch$converged)) "" else " (did not converge: syevdx answered)"))
+    cat(sprintf("%-28s phases: %s\n", "", paste(names(ch$seconds), sprintf("%.4f", ch$seconds),
+                                                 sep = " ", collapse = ", ")))
+}
