@@ -14,19 +14,13 @@ device <- if (length(args) >= 2) as.integer(args[2]) else 0L
 lows <- if (length(args) >= 3) as.numeric(strsplit(args[3], ",")[[1]]) else c(0, 0.2, 0.4)
 options(cellshard.verbose = FALSE)
 ns <- asNamespace("cellshard")
-source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
-                 "eigen_reference.R"))
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)))
+source(file.path(here, "eigen_reference.R"))
+source(file.path(here, "pca_matrix.R"))
 
-out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = device), verbose = FALSE)
-m <- ns$.deviceAssay(out, "scaled", "computePCA")
-b <- m@seed@background
-if (!length(b)) b <- numeric(nrow(m))
-mom <- ns$.seedCall(m@seed, ns$cs_column_moments, FALSE, NULL)
-eigen_of <- function(k, method) {
-    Sys.setenv(CELLSHARD_EIGEN_METHOD = method)
-    on.exit(Sys.unsetenv("CELLSHARD_EIGEN_METHOD"))
-    ns$.seedCall(m@seed, ns$cs_covariance_eigen, b, mom$sum, TRUE, k)
-}
+pca <- pca_matrix_eigen(n_cells, device)
+m <- pca$matrix
+eigen_of <- pca$eigen_of
 k <- 100L
 n <- nrow(m)
 whole <- eigen_of(n, "syevdx")$values

@@ -18,19 +18,13 @@ out_file <- if (length(args) >= 3) args[3] else "spectrum.txt"
 settings <- c("default", if (length(args) >= 4) args[-(1:3)])
 options(cellshard.verbose = FALSE)
 ns <- asNamespace("cellshard")
-source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
-                 "eigen_reference.R"))
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)))
+source(file.path(here, "eigen_reference.R"))
+source(file.path(here, "pca_matrix.R"))
 
-out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = device), verbose = FALSE)
-m <- ns$.deviceAssay(out, "scaled", "computePCA")
-b <- m@seed@background
-if (!length(b)) b <- numeric(nrow(m))
-mom <- ns$.seedCall(m@seed, ns$cs_column_moments, FALSE, NULL)
-eigen_of <- function(k, method) {
-    Sys.setenv(CELLSHARD_EIGEN_METHOD = method)
-    on.exit(Sys.unsetenv("CELLSHARD_EIGEN_METHOD"))
-    ns$.seedCall(m@seed, ns$cs_covariance_eigen, b, mom$sum, TRUE, k)
-}
+pca <- pca_matrix_eigen(n_cells, device)
+m <- pca$matrix
+eigen_of <- pca$eigen_of
 whole <- eigen_of(nrow(m), "syevdx")$values
 writeLines(sprintf("%.17g", whole), out_file)
 cat(sprintf("%d cells x %d genes: %d eigenvalues to %s (largest %.6g, 100th %.6g, 129th %.6g, smallest %.6g)\n",
