@@ -9,8 +9,9 @@
 # it (sweeps, degrees, products) is what the first row should reproduce.
 #   Rscript bench/chefsi_simulate.R spectrum.txt [k] [settings ...]
 # Each setting is name=value[,name=value...] over block, tolerance,
-# max_degree, min_degree, max_ratio, low (the package's defaults otherwise),
-# e.g. "max_degree=72" "block=192,max_degree=90".
+# max_degree, min_degree, max_ratio, low (the package's defaults otherwise)
+# and seed (the random start block's), e.g. "max_degree=72"
+# "block=192,max_degree=90".
 args <- commandArgs(trailingOnly = TRUE)
 spectrum <- sort(scan(args[1], quiet = TRUE), decreasing = TRUE)
 k <- if (length(args) >= 2) as.integer(args[2]) else 100L
@@ -66,7 +67,7 @@ orthonormalize <- function(x) {
 simulate <- function(lambda, k, o) {
     n <- length(lambda)
     p <- min(max(o$block, k), n)
-    set.seed(20240611)
+    set.seed(o$seed)
     products <- 0
     multiply <- function(y) { products <<- products + ncol(y); lambda * y }
     rayleigh_ritz <- function(x) {
@@ -125,7 +126,7 @@ simulate <- function(lambda, k, o) {
 }
 
 defaults <- list(block = 128, tolerance = 1e-8, max_degree = 60, min_degree = 4,
-                 max_ratio = 1e8, low = 0)
+                 max_ratio = 1e8, low = 0, seed = 20240611)
 cat(sprintf("%d eigenvalues (largest %.6g, %dth %.6g, smallest %.6g), k = %d\n", length(spectrum),
             spectrum[1], k, spectrum[k], spectrum[length(spectrum)], k))
 for (setting in settings) {

@@ -51,9 +51,10 @@ EigenMethod first_method(int64_t n, int k) {
 // locking tolerance and CELLSHARD_CHEFSI_BLOCK (a count) the block size
 // (benchmarks: bench/pca_methods.R's sweeps), CELLSHARD_CHEFSI_LOW the
 // filter's lower end of the spectrum (bench/chefsi_bounds.R),
-// CELLSHARD_CHEFSI_MAX_DEGREE the filter's highest degree a sweep
-// (bench/chefsi_simulate.R's settings); with CELLSHARD_CHEFSI_PROFILE set,
-// the phases are timed (last_chefsi_report).
+// CELLSHARD_CHEFSI_MAX_DEGREE the filter's highest degree a sweep and
+// CELLSHARD_CHEFSI_MAX_RATIO its growth limit (bench/chefsi_simulate.R's
+// settings); with CELLSHARD_CHEFSI_PROFILE set, the phases are timed
+// (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
   options.profile = std::getenv("CELLSHARD_CHEFSI_PROFILE") != nullptr;
@@ -69,6 +70,10 @@ ChefsiOptions chefsi_options() {
   if (const char* degree = std::getenv("CELLSHARD_CHEFSI_MAX_DEGREE")) {
     const int d = std::atoi(degree);
     if (d >= options.filter.min_degree) options.filter.max_degree = d;
+  }
+  if (const char* ratio = std::getenv("CELLSHARD_CHEFSI_MAX_RATIO")) {
+    const double r = std::atof(ratio);
+    if (r > 1) options.filter.max_ratio = r;
   }
   return options;
 }
