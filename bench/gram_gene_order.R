@@ -7,7 +7,8 @@
 # stage (every row, or only the rows with products in the pair), the windows
 # (a warp's at most 32 rows and 256 staged entries, rows with products only),
 # and the heaviest tiles' shares of the products against one block's fair
-# share of a chunk (6 row blocks a tile, 132 SMs).
+# share of a chunk (6 row blocks a tile, 132 SMs); then the same shares
+# expected of the GPU benches' skewed shard (bench/random_shard.cuh).
 #   Rscript bench/gram_gene_order.R [n.cells]     (60000: about 4 minutes)
 suppressPackageStartupMessages({library(cellshard); library(Matrix)})
 args <- commandArgs(trailingOnly = TRUE)
@@ -71,3 +72,24 @@ for (order_name in c("genes' own order", "by frequency")) {
                 visits / (n_panels * (n_panels + 1) / 2 * ncol(x)),
                 paste(sprintf("%.4f", share[1:4]), collapse = " "), share[1] / 6 * 132))
 }
+
+# For comparison, bench/random_shard.cuh's skewed shard (the GPU benches'
+# stand-in for this matrix): gene g present with probability
+# min(0.9, exp(mu + 1.5 z_g)) at a mean density of 3.5%, genes independent.
+# Its expected shares, from 5,000 fresh normal draws (not the shard's own).
+set.seed(7)
+z <- rnorm(5000)
+mu <- uniroot(function(m) mean(pmin(0.9, exp(m + 1.5 * z))) - 0.035, c(-20, 0))$root
+present <- sort(pmin(0.9, exp(mu + 1.5 * z)), decreasing = TRUE)
+pairs_of <- function(p) (sum(p)^2 + sum(p^2)) / 2  # expected products a row, b <= a
+for (h in c(128, 512, 1024, 2048))
+    cat(sprintf("skewed shard, top %4d genes: %.3f of the entries, %.3f of the products, density %.3f\n",
+                h, sum(present[1:h]) / sum(present), pairs_of(present[1:h]) / pairs_of(present),
+                mean(present[1:h])))
+shard_panel <- (seq_along(present) - 1) %/% 128
+sums <- tapply(present, shard_panel, sum)
+squares <- tapply(present^2, shard_panel, sum)
+tile <- unlist(lapply(seq_along(sums), function(p) c(
+    sums[p] * sums[seq_len(p - 1)], (sums[p]^2 + squares[p]) / 2)))
+cat(sprintf("skewed shard by frequency: heaviest tiles %s of the products\n",
+            paste(sprintf("%.4f", sort(tile / sum(tile), decreasing = TRUE)[1:4]), collapse = " ")))
