@@ -13,34 +13,25 @@ n_cells <- if (length(args) >= 1) as.numeric(args[1]) else 1430156
 device <- if (length(args) >= 2) as.integer(args[2]) else 0L
 lows <- if (length(args) >= 3) as.numeric(strsplit(args[3], ",")[[1]]) else c(0, 0.2, 0.4)
 options(cellshard.verbose = FALSE)
-ns <- asNamespace("cellshard")
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)))
 source(file.path(here, "eigen_reference.R"))
 source(file.path(here, "pca_matrix.R"))
 
-pca <- pca_matrix_eigen(n_cells, device)
-m <- pca$matrix
-eigen_of <- pca$eigen_of
 k <- 100L
+pca <- pca_matrix_eigen(n_cells, device, k)
+m <- pca$matrix
 n <- nrow(m)
-whole <- eigen_of(n, "syevdx")$values
+whole <- pca$whole
 cat(sprintf("%d cells x %d genes; the covariance's spectrum: largest %.6g, 100th %.6g, 128th %.6g, median %.6g, smallest %s\n",
             ncol(m), n, whole[1], whole[100], whole[128], stats::median(whole),
             paste(signif(rev(tail(whole, 5)), 6), collapse = ", ")))
-ref <- eigen_of(k, "syevdx")
-separated <- separated_pairs(ref$values)
-report <- ns$cs_gpu_phase_report
 cat(sprintf("%8s %8s %6s %10s %14s %14s\n", "low", "eigen s", "sweeps", "products", "max rel value",
             "min |cos| sep"))
 for (low in lows) {
-    Sys.setenv(CELLSHARD_CHEFSI_LOW = low)
-    seconds <- vapply(1:4, function(r) eigen_of(k, "chefsi")$seconds[["eigen"]], 0)[-1]
-    Sys.setenv(CELLSHARD_CHEFSI_PROFILE = "1")
-    e <- eigen_of(k, "chefsi")
-    Sys.unsetenv(c("CELLSHARD_CHEFSI_PROFILE", "CELLSHARD_CHEFSI_LOW"))
-    ch <- report()$chefsi
-    distance <- eigen_distance(e, ref, separated)
-    cat(sprintf("%8.3g %8.4f %6d %10.0f %14.3g %14.12f%s\n", low, stats::median(seconds), ch$sweeps,
+    run <- chefsi_with(pca, c(CELLSHARD_CHEFSI_LOW = low))
+    ch <- run$chefsi
+    distance <- run$distance
+    cat(sprintf("%8.3g %8.4f %6d %10.0f %14.3g %14.12f%s\n", low, run$seconds, ch$sweeps,
                 ch$products, distance[["value"]], distance[["cosine"]],
                 if (isTRUE(ch$converged)) "" else "  (did not converge: syevdx answered)"))
 }

@@ -17,35 +17,27 @@ device <- if (length(args) >= 2) as.integer(args[2]) else 0L
 out_file <- if (length(args) >= 3) args[3] else "spectrum.txt"
 settings <- c("default", if (length(args) >= 4) args[-(1:3)])
 options(cellshard.verbose = FALSE)
-ns <- asNamespace("cellshard")
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)))
 source(file.path(here, "eigen_reference.R"))
 source(file.path(here, "pca_matrix.R"))
 
 pca <- pca_matrix_eigen(n_cells, device)
 m <- pca$matrix
-eigen_of <- pca$eigen_of
-whole <- eigen_of(nrow(m), "syevdx")$values
+whole <- pca$whole
 writeLines(sprintf("%.17g", whole), out_file)
 cat(sprintf("%d cells x %d genes: %d eigenvalues to %s (largest %.6g, 100th %.6g, 129th %.6g, smallest %.6g)\n",
             ncol(m), nrow(m), length(whole), out_file, whole[1], whole[100], whole[129],
             whole[length(whole)]))
-ref <- eigen_of(100L, "syevdx")
-separated <- separated_pairs(ref$values)
 for (setting in settings) {
     vars <- if (setting == "default") character() else {
         kv <- strsplit(strsplit(setting, ",")[[1]], "=")
         structure(vapply(kv, `[`, "", 2), names = paste0("CELLSHARD_CHEFSI_", vapply(kv, `[`, "", 1)))
     }
-    if (length(vars)) do.call(Sys.setenv, as.list(vars))
-    seconds <- vapply(1:4, function(r) eigen_of(100L, "chefsi")$seconds[["eigen"]], 0)[-1]
-    Sys.setenv(CELLSHARD_CHEFSI_PROFILE = "1")
-    e <- eigen_of(100L, "chefsi")
-    Sys.unsetenv(c("CELLSHARD_CHEFSI_PROFILE", names(vars)))
-    ch <- ns$cs_gpu_phase_report()$chefsi
-    distance <- eigen_distance(e, ref, separated)
+    run <- chefsi_with(pca, vars)
+    ch <- run$chefsi
+    distance <- run$distance
     cat(sprintf("%-28s eigen %.4f s, products %.0f, sweeps %d, degrees %s, active %s, locked %s, max rel. value diff %.3g, min |cos| sep %.12f%s\n",
-                setting, stats::median(seconds), ch$products, ch$sweeps,
+                setting, run$seconds, ch$products, ch$sweeps,
                 paste(ch$sweep_degree, collapse = " "), paste(ch$sweep_active, collapse = " "),
                 paste(ch$sweep_locked, collapse = " "), distance[["value"]], distance[["cosine"]],
                 if (isTRUE(ch$converged)) "" else " (did not converge: syevdx answered)"))
