@@ -9,7 +9,8 @@
 # it (sweeps, degrees, products) is what the first row should reproduce.
 #   Rscript bench/chefsi_simulate.R spectrum.txt [k] [settings ...]
 # Each setting is name=value[,name=value...] over block, tolerance,
-# max_degree, min_degree, max_ratio, low (the package's defaults otherwise)
+# value_tolerance, max_degree, min_degree, max_ratio, low (the package's
+# defaults otherwise)
 # and seed (the random start block's), e.g. "max_degree=72"
 # "block=192,max_degree=90".
 args <- commandArgs(trailingOnly = TRUE)
@@ -88,9 +89,23 @@ simulate <- function(lambda, k, o) {
     repeat {
         pa <- length(rr$theta)
         top <- max(top, abs(rr$theta[pa]))
+        # locking_residual() of chefsi_on_device.cu: tolerance x top, or for a
+        # pair within 1% of both neighbours the residual whose square over
+        # the distance to the block's lowest Ritz value is value_tolerance x
+        # |theta| (the block's lowest pair stays strict)
+        above <- if (length(theta_locked)) min(theta_locked) else Inf
+        allowed <- function(i) {
+            strict <- o$tolerance * top
+            if (!(o$value_tolerance > 0) || i == 1) return(strict)
+            t <- rr$theta[i]; near <- 0.01 * abs(t)
+            up <- if (i < pa) rr$theta[i + 1] else above
+            if (!(up - t <= near) || !(t - rr$theta[i - 1] <= near)) return(strict)
+            gap <- t - rr$theta[1]
+            if (gap > 0) max(strict, sqrt(o$value_tolerance * abs(t) * gap)) else strict
+        }
         lock_now <- 0
         while (lock_now < pa && ncol(v) + lock_now < k &&
-               rr$residual[pa - lock_now] <= o$tolerance * top) lock_now <- lock_now + 1
+               rr$residual[pa - lock_now] <= allowed(pa - lock_now)) lock_now <- lock_now + 1
         if (lock_now > 0) {
             take <- (pa - lock_now + 1):pa
             v <- cbind(v, rr$x[, take, drop = FALSE])
@@ -120,13 +135,20 @@ simulate <- function(lambda, k, o) {
         if (ncol(v)) for (pass in 1:2) x <- x - v %*% crossprod(v, x)
         rr <- rayleigh_ritz(orthonormalize(x))
     }
-    values <- sort(theta_locked, decreasing = TRUE)
+    ord <- order(theta_locked, decreasing = TRUE)
+    values <- theta_locked[ord]
+    # A = diag(lambda): the exact j-th vector is e_j. Separated: more than 1%
+    # from both neighbours (the SPEC holds their vectors).
+    gaps <- -diff(lambda[1:(k + 1)]) / lambda[2:(k + 1)]
+    separated <- gaps > 0.01 & c(TRUE, gaps[-k] > 0.01)
+    cosines <- abs(v[cbind(1:k, ord)])
     list(products = products + k, sweeps = sweeps, trace = trace,
-         value_error = max(abs(values - lambda[1:k]) / lambda[1:k]))
+         value_error = max(abs(values - lambda[1:k]) / lambda[1:k]),
+         min_cos = min(cosines[separated]), separated = sum(separated))
 }
 
 defaults <- list(block = 128, tolerance = 1e-8, max_degree = 60, min_degree = 4,
-                 max_ratio = 1e8, low = 0, seed = 20240611)
+                 max_ratio = 1e8, low = 0, seed = 20240611, value_tolerance = 1e-6)
 cat(sprintf("%d eigenvalues (largest %.6g, %dth %.6g, smallest %.6g), k = %d\n", length(spectrum),
             spectrum[1], k, spectrum[k], spectrum[length(spectrum)], k))
 for (setting in settings) {
@@ -135,9 +157,9 @@ for (setting in settings) {
     t0 <- proc.time()[["elapsed"]]
     r <- simulate(spectrum, k, o)
     if (is.null(r)) { cat(sprintf("%-40s did not converge within the budget\n", setting)); next }
-    cat(sprintf("%-40s products %6d (%.2f n), sweeps %d, degrees %s, active %s, locked %s, max rel. value error %.2g (%.0f s)\n",
+    cat(sprintf("%-40s products %6d (%.2f n), sweeps %d, degrees %s, active %s, locked %s, max rel. value error %.2g, separated vectors' min |cos| %.12f (%d pairs) (%.0f s)\n",
                 setting, r$products, r$products / length(spectrum), r$sweeps,
                 paste(r$trace[, "degree"], collapse = " "), paste(r$trace[, "active"], collapse = " "),
-                paste(r$trace[, "locked"], collapse = " "), r$value_error,
+                paste(r$trace[, "locked"], collapse = " "), r$value_error, r$min_cos, r$separated,
                 proc.time()[["elapsed"]] - t0))
 }

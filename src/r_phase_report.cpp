@@ -25,6 +25,7 @@ SEXP cs_gpu_phase_report() {
       Rcpp::_["chefsi"] = Rcpp::List::create(
           Rcpp::_["converged"] = c.converged, Rcpp::_["sweeps"] = c.sweeps,
           Rcpp::_["products"] = double(c.products), Rcpp::_["max_residual"] = c.max_residual,
+          Rcpp::_["bulk_locked"] = c.bulk_locked,
           Rcpp::_["sweep_degree"] = Rcpp::wrap(c.sweep_degree),
           Rcpp::_["sweep_active"] = Rcpp::wrap(c.sweep_active),
           Rcpp::_["sweep_locked"] = Rcpp::wrap(c.sweep_locked),

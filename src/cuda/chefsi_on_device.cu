@@ -12,7 +12,10 @@
 //     length first: the filter leaves them of very different lengths);
 //   Rayleigh-Ritz: Y = A X, H = X^T Y (pa x pa, cuSOLVER syevd on the
 //     device), X = X W, the residuals ||A x_j - theta_j x_j||;
-//   the leading pairs whose residuals are small are locked (moved to V).
+//   the leading pairs whose residuals are small are locked (moved to V): to
+//   tolerance x theta_1, or, for pairs within 1% of both neighbours (the
+//   SPEC holds their eigenvalues, not their vectors), once their Ritz
+//   values' estimated error is within value_tolerance (locking_residual).
 // Everything is in float64 with the sweeps' choices made on the host from the
 // Ritz values: the same matrix gives the same bits every run.
 #include "chefsi_on_device.h"
@@ -241,22 +244,21 @@ class Subspace {
     if (!shift.empty()) upload(shift, *shift_);
   }
 
-  // Verifies the locked pairs on A: max ||A v - theta v|| and max |V^T V - I|.
-  void check_locked(const std::vector<double>& theta_locked, int scratch, double& residual,
-                    double& orthogonality) {
+  // Verifies the locked pairs on A: each ||A v - theta v|| (into residual)
+  // and max |V^T V - I|.
+  void check_locked(const std::vector<double>& theta_locked, int scratch,
+                    std::vector<double>& residual, double& orthogonality) {
     upload(theta_locked, *theta_);
     multiply(v(), k_, 1.0, 0.0, block(scratch));
     residual_norms(ctx_, v(), block(scratch), theta_->as<double>(), n_, k_, small_->as<double>());
-    std::vector<double> r(static_cast<size_t>(k_)), vtv(size_t(k_) * size_t(k_));
+    std::vector<double> vtv(size_t(k_) * size_t(k_));
+    residual.resize(static_cast<size_t>(k_));
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, k_, k_, n_, 1.0, v(), n_, v(), n_, 0.0, h(), k_);
-    CS_CUDA_CHECK(cudaMemcpyAsync(r.data(), small_->data(), r.size() * sizeof(double),
+    CS_CUDA_CHECK(cudaMemcpyAsync(residual.data(), small_->data(), residual.size() * sizeof(double),
                                   cudaMemcpyDeviceToHost, ctx_.stream));
     download(h_->data(), vtv.data(), vtv.size());
-    residual = 0;
     orthogonality = 0;
     for (int i = 0; i < k_; ++i) {
-      residual = std::max(residual, r[size_t(i)]);
-      if (!(r[size_t(i)] == r[size_t(i)])) residual = r[size_t(i)];  // NaN stays
       for (int j = 0; j < k_; ++j)
         orthogonality = std::max(orthogonality,
                                  std::fabs(vtv[size_t(i) * k_ + j] - (i == j ? 1.0 : 0.0)));
@@ -279,6 +281,25 @@ class Subspace {
 
 
 enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
+
+// The residual at which active pair i (theta ascending, every locked value
+// above them, `above` the lowest locked one or +inf) may be locked:
+// tolerance x top, or, when theta_i lies within 1% of both its neighbours
+// (its vector is free under the SPEC, its eigenvalue is not), the larger
+// residual r with r^2 / (theta_i - theta_0) = value_tolerance x |theta_i|:
+// a Ritz value's error is about its residual squared over its distance to
+// the spectrum outside the block, which lies below the block's lowest value.
+// The block's lowest pair has no neighbour below it in view and stays strict.
+double locking_residual(const std::vector<double>& theta, int i, double above, double top,
+                        const ChefsiOptions& o) {
+  const double strict = o.tolerance * top;
+  if (!(o.value_tolerance > 0) || i == 0) return strict;
+  const double t = theta[size_t(i)], near = 0.01 * std::fabs(t);
+  const double up = i + 1 < int(theta.size()) ? theta[size_t(i + 1)] : above;
+  if (!(up - t <= near) || !(t - theta[size_t(i - 1)] <= near)) return strict;
+  const double gap = t - theta[0];
+  return gap > 0 ? std::max(strict, std::sqrt(o.value_tolerance * std::fabs(t) * gap)) : strict;
+}
 
 }  // namespace
 
@@ -318,6 +339,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
   fill_uniform(ctx, s.block(x), int64_t(n) * p, o.seed);  // the random start block
   int pa = p, locked = 0;
   std::vector<double> theta, residual, theta_locked;
+  std::vector<double> locked_at;  // the residual each locked pair was locked at
   if (!s.orthonormalize(s.block(x), pa)) return report;
   if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
   x = others(2);
@@ -330,11 +352,21 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
       if (!std::isfinite(t)) return report;
     top = std::max(top, std::fabs(theta.back()));
     // Lock the leading pairs that have converged (the block's last columns).
+    const double above = theta_locked.empty()
+                             ? HUGE_VAL
+                             : *std::min_element(theta_locked.begin(), theta_locked.end());
     int lock_now = 0;
-    while (lock_now < pa && locked + lock_now < k &&
-           residual[size_t(pa - 1 - lock_now)] <= o.tolerance * top)
+    std::vector<double> at;  // from the top pair down
+    while (lock_now < pa && locked + lock_now < k) {
+      const int i = pa - 1 - lock_now;
+      const double allowed = locking_residual(theta, i, above, top, o);
+      if (!(residual[size_t(i)] <= allowed)) break;
+      if (residual[size_t(i)] > o.tolerance * top) ++report.bulk_locked;
+      at.push_back(allowed);
       ++lock_now;
+    }
     if (lock_now > 0) {
+      locked_at.insert(locked_at.end(), at.rbegin(), at.rend());  // ascending, as theta
       CS_CUDA_CHECK(cudaMemcpyAsync(s.v() + int64_t(locked) * n, s.block(x) + int64_t(pa - lock_now) * n,
                                     size_t(lock_now) * size_t(n) * sizeof(double),
                                     cudaMemcpyDeviceToDevice, ctx.stream));
@@ -385,13 +417,22 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
 
   // No Ritz value left in the block above the k-th locked one: a pair that
   // the locking passed over would show here.
+  // (A pair locked by its value may sit up to ~value_tolerance x |theta| below
+  // its eigenvalue.)
   const double kth = *std::min_element(theta_locked.begin(), theta_locked.end());
-  if (pa > 0 && theta.back() > kth + o.tolerance * top) return report;
-  s.check_locked(theta_locked, others(0), report.max_residual, report.orthogonality);
-  report.products = s.products;
-  report.max_residual /= top;
-  if (!(report.max_residual <= 10 * o.tolerance) || !(report.orthogonality <= 1e-8))
+  if (pa > 0 && theta.back() > kth + o.tolerance * top + 10 * o.value_tolerance * std::fabs(kth))
     return report;
+  std::vector<double> r;
+  s.check_locked(theta_locked, others(0), r, report.orthogonality);
+  report.products = s.products;
+  bool within = true;
+  report.max_residual = 0;
+  for (size_t i = 0; i < r.size(); ++i) {
+    within = within && r[i] <= 10 * std::max(locked_at[i], o.tolerance * top);  // NaN fails
+    report.max_residual = std::max(report.max_residual, r[i] / top);
+    if (!(r[i] == r[i])) report.max_residual = r[i];  // NaN stays
+  }
+  if (!within || !(report.orthogonality <= 1e-8)) return report;
   std::vector<int> order(static_cast<size_t>(k));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),

@@ -53,7 +53,8 @@ EigenMethod first_method(int64_t n, int k) {
 // filter's lower end of the spectrum (bench/chefsi_bounds.R),
 // CELLSHARD_CHEFSI_MAX_DEGREE the filter's highest degree a sweep and
 // CELLSHARD_CHEFSI_MAX_RATIO its growth limit (bench/chefsi_simulate.R's
-// settings); with CELLSHARD_CHEFSI_PROFILE set, the phases are timed
+// settings), CELLSHARD_CHEFSI_VALUE_TOLERANCE the bulk pairs' locking (0: by
+// the residual alone); with CELLSHARD_CHEFSI_PROFILE set, the phases are timed
 // (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
@@ -70,6 +71,10 @@ ChefsiOptions chefsi_options() {
   if (const char* degree = std::getenv("CELLSHARD_CHEFSI_MAX_DEGREE")) {
     const int d = std::atoi(degree);
     if (d >= options.filter.min_degree) options.filter.max_degree = d;
+  }
+  if (const char* value = std::getenv("CELLSHARD_CHEFSI_VALUE_TOLERANCE")) {
+    const double t = std::atof(value);
+    if (t >= 0 && t < 1) options.value_tolerance = t;
   }
   if (const char* ratio = std::getenv("CELLSHARD_CHEFSI_MAX_RATIO")) {
     const double r = std::atof(ratio);
