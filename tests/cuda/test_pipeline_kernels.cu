@@ -998,6 +998,9 @@ void check_pairs(const std::string& what, const std::vector<double>& a,
     worst_dot = std::max(worst_dot, std::fabs(std::fabs(dot) - 1.0));
     vectors_ok = vectors_ok && std::fabs(std::fabs(dot) - 1.0) <= dot_bound;
   }
+  std::printf("%s: worst eigenvalue %.2e relative, worst residual %.2e of lambda_1 (pairs held by "
+              "it), worst 1 - |dot| %.2e, %zu pairs may go by value\n",
+              what.c_str(), worst_value, worst_residual, worst_dot, by_value);
   check(values_ok, what + ": eigenvalues == the spectrum (worst " + std::to_string(worst_value) +
                        " relative; " + std::to_string(by_value) + " pairs may go by value)");
   check(residual_ok, what + ": residuals of the pairs held by them (worst " +
@@ -1093,6 +1096,7 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
                               std::to_string(double(report.products) / double(c.n)) +
                               " n products, residual " + std::to_string(report.max_residual) +
                               ", " + std::to_string(report.bulk_locked) + " locked by value)";
+      std::printf("%s:%s%s\n", what.c_str(), report.converged ? "" : " gave up", how.c_str());
       if (c.must_converge) {
         check(report.converged, what + ": converged" + how);
       } else if (c.name.find("gives up") != std::string::npos) {
