@@ -971,7 +971,7 @@ void check_pairs(const std::string& what, const std::vector<double>& a,
   size_t by_value = 0;
   for (size_t j = 0; j < k; ++j) {
     const double off = std::fabs(values[j] - lambda[j]);
-    worst_value = std::max(worst_value, off / std::fabs(lambda[j]));
+    if (lambda[j] != 0) worst_value = std::max(worst_value, off / std::fabs(lambda[j]));
     values_ok = values_ok && off <= value_bound(lambda, j, o);
     const bool strict = held_by_residual(lambda, j);
     by_value += strict ? 0 : 1;
