@@ -3,7 +3,8 @@
 # eigenvalue a line (descending) for bench/chefsi_simulate.R; then chefsi
 # (k = 100) with the package's settings and with each setting given, a setting
 # being NAME=value[,NAME=value] for the environment variables
-# CELLSHARD_CHEFSI_NAME (BLOCK, TOLERANCE, LOW, MAX_DEGREE, MAX_RATIO): eigen seconds
+# CELLSHARD_CHEFSI_NAME (BLOCK, TOLERANCE, VALUE_TOLERANCE, LOW, MAX_DEGREE,
+# MAX_RATIO): eigen seconds
 # (median of 3 after a warm-up), then one profiled call's sweeps, degrees,
 # active widths, locked pairs and products (what the simulation should
 # reproduce), and the distance from syevdx's answer (eigenvalues, relative;
