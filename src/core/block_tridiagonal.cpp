@@ -29,10 +29,10 @@ std::vector<double> BlockTridiagonal::band() const {
   return ab;
 }
 
-double BlockTridiagonal::ritz_residual(const std::vector<double>& y, int k) const {
+std::vector<double> BlockTridiagonal::ritz_residuals(const std::vector<double>& y, int k) const {
   const int64_t m = size();
   const std::vector<double>& r = coupling.back();
-  double worst = 0;
+  std::vector<double> out(static_cast<size_t>(k));
   for (int i = 0; i < k; ++i) {
     const double* yl = y.data() + int64_t(i) * m + (m - b);
     double s = 0;
@@ -41,8 +41,14 @@ double BlockTridiagonal::ritz_residual(const std::vector<double>& y, int k) cons
       for (int c = row; c < b; ++c) v += r[size_t(c * b + row)] * yl[c];
       s += v * v;
     }
-    worst = std::max(worst, std::sqrt(s));
+    out[size_t(i)] = std::sqrt(s);
   }
+  return out;
+}
+
+double BlockTridiagonal::ritz_residual(const std::vector<double>& y, int k) const {
+  double worst = 0;
+  for (double r : ritz_residuals(y, k)) worst = std::max(worst, r);
   return worst;
 }
 

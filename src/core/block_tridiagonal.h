@@ -18,8 +18,10 @@ struct BlockTridiagonal {
   std::vector<double> dense() const;
   // T in LAPACK lower band storage with b sub-diagonals.
   std::vector<double> band() const;
-  // Largest ||R_last y_last|| over the columns y of Y (m x k), y_last their
-  // last block: the residual norm ||A Q y - theta Q y|| of each Ritz pair.
+  // ||R_last y_last|| of each column y of Y (m x k), y_last its last block:
+  // the residual norm ||A Q y - theta Q y|| of each Ritz pair.
+  std::vector<double> ritz_residuals(const std::vector<double>& y, int k) const;
+  // The largest of them.
   double ritz_residual(const std::vector<double>& y, int k) const;
 };
 

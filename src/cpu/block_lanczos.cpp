@@ -7,6 +7,7 @@
 
 #include "../core/block_tridiagonal.h"
 #include "../core/errors.h"
+#include "../core/spec_locking.h"
 #include "dense_kernels.h"
 #include "lapack_eigen.h"
 
@@ -114,28 +115,35 @@ class KrylovBasis {
   std::mt19937_64 rng_;
 };
 
-// Checks the Ritz pairs on A itself: max ||A v - theta v|| / ||A|| (returned)
-// and how far V^T V is from the identity (`loss`: a lost orthogonality would
-// show as a repeated eigenpair).
-double true_residual(const double* a, int64_t n, int k, const double* values,
-                     const double* vectors, double norm_a, double* loss) {
+// Checks the Ritz pairs on A itself: each ||A v - theta v|| (into residual)
+// and how far V^T V is from the identity (returned: a lost orthogonality
+// would show as a repeated eigenpair).
+double check_on_matrix(const double* a, int64_t n, int k, const double* values,
+                       const double* vectors, std::vector<double>& residual) {
   std::vector<double> av(size_t(n) * size_t(k)), vtv(size_t(k) * size_t(k));
   dense_tn(n, k, n, a, n, vectors, n, av.data(), n);
   dense_tn(k, k, n, vectors, n, vectors, n, vtv.data(), k);
-  double worst = 0;
+  residual.assign(static_cast<size_t>(k), 0.0);
   for (int i = 0; i < k; ++i) {
     double s = 0;
     for (int64_t r = 0; r < n; ++r) {
       const double e = av[size_t(i) * size_t(n) + size_t(r)] - values[i] * vectors[int64_t(i) * n + r];
       s += e * e;
     }
-    worst = std::max(worst, std::sqrt(s));
+    residual[size_t(i)] = std::sqrt(s);
   }
-  *loss = 0;
+  double loss = 0;
   for (int i = 0; i < k; ++i)
     for (int j = 0; j < k; ++j)
-      *loss = std::max(*loss, std::fabs(vtv[size_t(i * k + j)] - (i == j ? 1.0 : 0.0)));
-  return norm_a > 0 ? worst / norm_a : worst;
+      loss = std::max(loss, std::fabs(vtv[size_t(i * k + j)] - (i == j ? 1.0 : 0.0)));
+  return loss;
+}
+
+// Whether each of the residuals is within `scale` times its bound (NaN is not).
+bool within(const std::vector<double>& residual, const std::vector<double>& bound, double scale) {
+  for (size_t i = 0; i < residual.size(); ++i)
+    if (!(residual[i] <= scale * bound[i])) return false;
+  return true;
 }
 
 }  // namespace
@@ -184,18 +192,34 @@ LanczosReport block_lanczos_top_eigen(const double* a, int64_t n, int k, double*
     std::vector<double> ritz = lapack_band_eigenvalues(ab, m, b);
     const double norm_a = std::max(std::fabs(ritz.front()), std::fabs(ritz.back()));
     std::vector<double> theta(ritz.rbegin(), ritz.rbegin() + k);
-    double moved = previous.empty() ? INFINITY : 0.0;
-    for (int i = 0; i < k && !previous.empty(); ++i)
-      moved = std::max(moved, std::fabs(theta[size_t(i)] - previous[size_t(i)]));
-    previous = theta;
+    // The residual each wanted pair must reach (spec_locking.h): tolerance x
+    // ||A||, or for a pair inside a flat bulk the one that puts its value
+    // within value_tolerance; the spectrum not yet resolved lies below the
+    // (k + 1)-th Ritz value.
+    const double strict = o.tolerance * norm_a, below = ritz[size_t(m - 1 - k)];
+    std::vector<double> bound(static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i)
+      bound[size_t(i)] = pair_residual_bound(theta[size_t(i)], i > 0 ? theta[size_t(i - 1)] : HUGE_VAL,
+                                             i + 1 < k ? theta[size_t(i + 1)] : below, below, strict,
+                                             o.value_tolerance);
     // Ritz values settle (their error is about the residual squared over the
     // gap) before the vectors: only then find the vectors, by inverse
-    // iteration on the band (cheap), and their residuals.
-    if (!(moved <= 1e-12 * norm_a) && !last) continue;
+    // iteration on the band (cheap), and their residuals. A value held only
+    // to value_tolerance counts as settled within it (on the seed pipeline's
+    // spectrum a tenth of it took 1,824 basis vectors against 1,712).
+    bool settled = !previous.empty();
+    for (int i = 0; i < k && settled; ++i) {
+      const double moved = std::fabs(theta[size_t(i)] - previous[size_t(i)]);
+      const double still = bound[size_t(i)] > strict
+                               ? std::max(1e-12 * norm_a, o.value_tolerance * std::fabs(theta[size_t(i)]))
+                               : 1e-12 * norm_a;
+      settled = moved <= still;
+    }
+    previous = theta;
+    if (!settled && !last) continue;
     ab = t.band();
     std::vector<double> y = lapack_band_eigenvectors(ab, m, b, theta, norm_a);
-    double worst = t.ritz_residual(y, k) / norm_a;
-    if (!(worst <= o.tolerance) && !last) continue;
+    if (!within(t.ritz_residuals(y, k), bound, 1.0) && !last) continue;
     // Converged (or out of room): the Ritz vectors, checked on A. Should
     // inverse iteration have failed, Rayleigh-Ritz with LAPACK on the dense T
     // decides.
@@ -204,14 +228,17 @@ LanczosReport block_lanczos_top_eigen(const double* a, int64_t n, int k, double*
         ++report.dense_checks;
         std::vector<double> dense = t.dense();
         lapack_top_eigen(dense.data(), m, k, theta.data(), y.data());
-        if (!(t.ritz_residual(y, k) / norm_a <= o.tolerance)) break;
+        if (!within(t.ritz_residuals(y, k), bound, 1.0)) break;
       }
       dense_nn(n, k, m, 1.0, basis.column(0), n, y.data(), m, 0.0, vectors, n);
       std::copy(theta.begin(), theta.end(), values);
-      double loss = 0;
-      report.max_residual = true_residual(a, n, k, values, vectors, norm_a, &loss);
+      std::vector<double> residual;
+      const double loss = check_on_matrix(a, n, k, values, vectors, residual);
+      report.max_residual = 0;
+      for (double r : residual) report.max_residual = std::max(report.max_residual, r);
+      if (norm_a > 0) report.max_residual /= norm_a;
       // Rounding in forming A v adds to the estimate: a margin of 10.
-      if (report.max_residual <= 10 * o.tolerance && loss <= 1e-8) {
+      if (within(residual, bound, 10.0) && loss <= 1e-8) {
         report.converged = true;
         return report;
       }

@@ -15,6 +15,12 @@ struct LanczosOptions {
   // eigenvalue is separated from the others by g is then within an angle of
   // tolerance x ||A|| / g of the exact one.
   double tolerance = 1e-11;
+  // A pair within 1% of both neighbours (a flat bulk: the SPEC holds its
+  // eigenvalue, not its vector) is converged once its Ritz value's error,
+  // estimated as ||r||^2 over its distance to the (k + 1)-th Ritz value, is
+  // within value_tolerance x |theta| (spec_locking.h). 0: by the residual
+  // alone.
+  double value_tolerance = 1e-6;
   int64_t max_basis = 0;     // largest Krylov basis (0: 2/5 of n, at least 3 k + 2 block)
   uint64_t seed = 20240611;  // the random start block (fixed: same answer every run)
 };
@@ -29,7 +35,7 @@ struct LanczosReport {
 // The k algebraically largest eigenvalues of the n x n column-major symmetric
 // `a` (both triangles), decreasing, into `values` (k), and their unit
 // eigenvectors into `vectors` (n x k, column-major). Valid only when the
-// report says converged.
+// report says converged (each residual on A within 10 times its bound).
 LanczosReport block_lanczos_top_eigen(const double* a, int64_t n, int k, double* values,
                                       double* vectors, const LanczosOptions& options = {});
 

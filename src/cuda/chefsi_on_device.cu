@@ -28,6 +28,7 @@
 
 #include "../core/buffer.h"
 #include "../core/errors.h"
+#include "../core/spec_locking.h"
 #include "cublas_handles.h"
 #include "cuda_check.h"
 #include "cusolver_handles.h"
@@ -283,22 +284,15 @@ class Subspace {
 enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
 
 // The residual at which active pair i (theta ascending, every locked value
-// above them, `above` the lowest locked one or +inf) may be locked:
-// tolerance x top, or, when theta_i lies within 1% of both its neighbours
-// (its vector is free under the SPEC, its eigenvalue is not), the larger
-// residual r with r^2 / (theta_i - theta_0) = value_tolerance x |theta_i|:
-// a Ritz value's error is about its residual squared over its distance to
-// the spectrum outside the block, which lies below the block's lowest value.
-// The block's lowest pair has no neighbour below it in view and stays strict.
+// above them, `above` the lowest locked one or +inf) may be locked
+// (spec_locking.h): the spectrum outside the block lies below its lowest
+// Ritz value, which has no neighbour below it in view and stays strict.
 double locking_residual(const std::vector<double>& theta, int i, double above, double top,
                         const ChefsiOptions& o) {
-  const double strict = o.tolerance * top;
-  if (!(o.value_tolerance > 0) || i == 0) return strict;
-  const double t = theta[size_t(i)], near = 0.01 * std::fabs(t);
   const double up = i + 1 < int(theta.size()) ? theta[size_t(i + 1)] : above;
-  if (!(up - t <= near) || !(t - theta[size_t(i - 1)] <= near)) return strict;
-  const double gap = t - theta[0];
-  return gap > 0 ? std::max(strict, std::sqrt(o.value_tolerance * std::fabs(t) * gap)) : strict;
+  const double down = i > 0 ? theta[size_t(i - 1)] : -HUGE_VAL;
+  return pair_residual_bound(theta[size_t(i)], up, down, theta[0], o.tolerance * top,
+                             o.value_tolerance);
 }
 
 }  // namespace
