@@ -1,5 +1,7 @@
 #include "symmetric_eigen.h"
 
+#include <cstdlib>
+
 #include "../core/errors.h"
 #include "block_lanczos.h"
 #include "lapack_eigen.h"
@@ -15,7 +17,13 @@ std::string symmetric_top_eigen(double* a, int64_t n, int k, double* values, dou
   // well under a second anyway.
   const bool lanczos = method == "lanczos" || (method == "auto" && n >= 1000 && int64_t(k) * 20 <= n);
   if (lanczos) {
-    LanczosReport report = block_lanczos_top_eigen(a, n, k, values, vectors);
+    LanczosOptions options;
+    // Benchmarks (bench/pca_settings_ab.R): 0 converges the bulk by residuals.
+    if (const char* value = std::getenv("CELLSHARD_LANCZOS_VALUE_TOLERANCE")) {
+      const double t = std::atof(value);
+      if (t >= 0 && t < 1) options.value_tolerance = t;
+    }
+    LanczosReport report = block_lanczos_top_eigen(a, n, k, values, vectors, options);
     if (report.converged) return "lanczos";
   }
   lapack_top_eigen(a, n, k, values, vectors);
