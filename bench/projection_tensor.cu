@@ -1,18 +1,23 @@
 // PCA's projection (scores = X V) on the tensor cores against the package's
-// gathering kernel (issue 8). Standalone: builds a random CSR shard on the GPU
-// shaped like PCA's input (rows x genes at a mean density, "uniform" or
-// "skewed" gene popularity), a random V (genes x k, unit columns), and times:
-//   exact   the package's kernel (src/cuda/multiply_kernels.cu, 4 values ahead):
-//           float64 sums of exact products, in index order;
-//   gather32 the same walk with float32 sums (no float -> double conversions);
+// gathering kernel (issue 8). On a random shard shaped like PCA's input
+// (bench/random_shard.cuh: rows x genes at a mean density, "uniform" or
+// "skewed" gene popularity) and a random V (genes x k, unit columns):
+//   exact   the package's multiply_on_device (the gathering kernel of
+//           src/cuda/multiply_kernels.cu): float64 sums of exact products;
 //   tensor  rows densified 32 genes at a time in shared memory, fp16 hi + lo
 //           halves of x and of V, three mma.sync products (hi hi, hi lo,
 //           lo hi), float32 sums in the tensor cores.
-// Reports each method's best and median of `reps` after a warm-up, and its
-// distance from exact: the largest |difference| over the largest |score| of
-// the column, and all.equal's mean relative difference (sum |d| / sum |exact|).
-//   nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -o /tmp/pt bench/projection_tensor.cu
-//   /tmp/pt [rows] [genes] [density] [k] [reps] [uniform|skewed]
+// Reports each method's median time of `reps` after a warm-up, and the tensor
+// kernel's distance from exact: the largest |difference| over the largest
+// |score| of the column, and all.equal's mean relative difference (sum |d| /
+// sum |exact|), and whether it gives the same bits twice. (Its first version,
+// commit 8f9ff72, also timed the gathering kernel with float32 sums.)
+//
+// Build (repository root, the package's objects as bench/gram-device-run.sh
+// links them):
+//   nvcc $NVFLAGS -c bench/projection_tensor.cu -o /tmp/projection_tensor.o
+//   g++ -o /tmp/projection_tensor /tmp/projection_tensor.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS
+//   /tmp/projection_tensor [rows] [genes] [density] [k] [reps] [uniform|skewed]
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -26,163 +31,17 @@
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                         \
-  do {                                                                                \
-    cudaError_t e_ = (x);                                                             \
-    if (e_ != cudaSuccess) {                                                          \
-      std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                   \
-    }                                                                                 \
-  } while (0)
+#include "../src/cuda/cuda_backend.h"
+#include "../src/cuda/device_context.h"
+#include "../src/cuda/pipeline_device.h"
+#include "event_timer.cuh"
+#include "random_shard.cuh"
+
+using namespace cellshard;
 
 namespace {
 
 constexpr unsigned kFull = 0xffffffffu;
-
-__device__ __forceinline__ unsigned long long mix(unsigned long long z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-__device__ __forceinline__ float unit(unsigned long long key) {
-  return float(mix(key) >> 40) * (1.0f / 16777216.0f);
-}
-
-// One warp a row; pass 0 counts, pass 1 writes sorted indices and values.
-__global__ void fill_kernel(int pass, int64_t rows, int genes, const float* present,
-                            const float* row_factor, int64_t* len, const int64_t* indptr,
-                            int32_t* indices, float* values) {
-  const int lane = threadIdx.x & 31;
-  for (int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; r < rows;
-       r += (int64_t(gridDim.x) * blockDim.x) >> 5) {
-    int64_t at = pass ? indptr[r] : 0;
-    for (int g0 = 0; g0 < genes; g0 += 32) {
-      const int g = g0 + lane;
-      const unsigned long long key = (unsigned long long)r * 0x100000ull + g;
-      const bool in = g < genes && unit(key) < present[g] * row_factor[r];
-      const unsigned ballot = __ballot_sync(kFull, in);
-      if (pass && in) {
-        const int64_t k = at + __popc(ballot & ((1u << lane) - 1u));
-        indices[k] = g;
-        values[k] = fminf(10.0f, 0.3f + 3.0f * unit(key ^ 0x5555555555ull));
-      }
-      at += __popc(ballot);
-    }
-    if (!pass && lane == 0) len[r] = at;
-  }
-}
-
-// ---- exact: the package's gathering kernel (multiply_kernels.cu), one pass of <= 128 columns
-constexpr int kColsPerLane = 4;
-
-template <int U>
-__device__ __forceinline__ void add_values(int t, int32_t g, double v, const float* __restrict__ vt,
-                                           int stride, int kc, double (&acc)[kColsPerLane]) {
-  const int lane = threadIdx.x & 31;
-  double x[U];
-  float w[U][kColsPerLane];
-#pragma unroll
-  for (int u = 0; u < U; ++u) {
-    const int32_t gt = __shfl_sync(kFull, g, t + u);
-    x[u] = __shfl_sync(kFull, v, t + u);
-    const float* vrow = vt + int64_t(gt) * stride;
-#pragma unroll
-    for (int c = 0; c < kColsPerLane; ++c) {
-      const int j = lane + 32 * c;
-      w[u][c] = j < kc ? vrow[j] : 0.0f;
-    }
-  }
-#pragma unroll
-  for (int u = 0; u < U; ++u)
-#pragma unroll
-    for (int c = 0; c < kColsPerLane; ++c)
-      if (lane + 32 * c < kc) acc[c] = fma(x[u], double(w[u][c]), acc[c]);
-}
-
-__global__ void exact_kernel(int64_t n, const int64_t* __restrict__ indptr,
-                             const int32_t* __restrict__ indices, const float* __restrict__ values,
-                             const float* __restrict__ vt, int stride, int kc,
-                             const double* __restrict__ shift, double* __restrict__ out,
-                             int64_t ld) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = (int64_t(gridDim.x) * blockDim.x) >> 5;
-  for (int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; i < n; i += warps) {
-    const int64_t begin = indptr[i], end = indptr[i + 1];
-    double acc[kColsPerLane] = {0.0, 0.0, 0.0, 0.0};
-    for (int64_t base = begin; base < end; base += 32) {
-      int32_t g = 0;
-      double v = 0.0;
-      if (base + lane < end) {
-        g = indices[base + lane];
-        v = double(values[base + lane]);
-      }
-      const int count = int(min(int64_t(32), end - base));
-      int t = 0;
-      for (; t + 4 <= count; t += 4) add_values<4>(t, g, v, vt, stride, kc, acc);
-      for (; t < count; ++t) add_values<1>(t, g, v, vt, stride, kc, acc);
-    }
-#pragma unroll
-    for (int c = 0; c < kColsPerLane; ++c) {
-      const int j = lane + 32 * c;
-      if (j < kc) out[i + int64_t(j) * ld] = acc[c] + shift[j];
-    }
-  }
-}
-
-// ---- gather32: the same walk, float32 sums
-template <int U>
-__device__ __forceinline__ void add_values32(int t, int32_t g, float v, const float* __restrict__ vt,
-                                             int stride, int kc, float (&acc)[kColsPerLane]) {
-  const int lane = threadIdx.x & 31;
-  float x[U];
-  float w[U][kColsPerLane];
-#pragma unroll
-  for (int u = 0; u < U; ++u) {
-    const int32_t gt = __shfl_sync(kFull, g, t + u);
-    x[u] = __shfl_sync(kFull, v, t + u);
-    const float* vrow = vt + int64_t(gt) * stride;
-#pragma unroll
-    for (int c = 0; c < kColsPerLane; ++c) {
-      const int j = lane + 32 * c;
-      w[u][c] = j < kc ? vrow[j] : 0.0f;
-    }
-  }
-#pragma unroll
-  for (int u = 0; u < U; ++u)
-#pragma unroll
-    for (int c = 0; c < kColsPerLane; ++c) acc[c] = fmaf(x[u], w[u][c], acc[c]);
-}
-
-__global__ void gather32_kernel(int64_t n, const int64_t* __restrict__ indptr,
-                                const int32_t* __restrict__ indices,
-                                const float* __restrict__ values, const float* __restrict__ vt,
-                                int stride, int kc, const double* __restrict__ shift,
-                                double* __restrict__ out, int64_t ld) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = (int64_t(gridDim.x) * blockDim.x) >> 5;
-  for (int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; i < n; i += warps) {
-    const int64_t begin = indptr[i], end = indptr[i + 1];
-    float acc[kColsPerLane] = {0.f, 0.f, 0.f, 0.f};
-    for (int64_t base = begin; base < end; base += 32) {
-      int32_t g = 0;
-      float v = 0.f;
-      if (base + lane < end) {
-        g = indices[base + lane];
-        v = values[base + lane];
-      }
-      const int count = int(min(int64_t(32), end - base));
-      int t = 0;
-      for (; t + 4 <= count; t += 4) add_values32<4>(t, g, v, vt, stride, kc, acc);
-      for (; t < count; ++t) add_values32<1>(t, g, v, vt, stride, kc, acc);
-    }
-#pragma unroll
-    for (int c = 0; c < kColsPerLane; ++c) {
-      const int j = lane + 32 * c;
-      if (j < kc) out[i + int64_t(j) * ld] = double(acc[c]) + shift[j];
-    }
-  }
-}
 
 // ---- tensor: fp16 hi + lo on mma.sync m16n8k16
 // A block owns 256 rows (8 warps x 32 rows: two m16 tiles a warp) and walks
@@ -380,19 +239,6 @@ __global__ void __launch_bounds__(kTcRows, 1)
   }
 }
 
-struct Timer {
-  cudaEvent_t a, b;
-  Timer() { cudaEventCreate(&a); cudaEventCreate(&b); }
-  void start() { cudaEventRecord(a); }
-  float stop() {
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    return ms / 1000.f;
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -402,159 +248,90 @@ int main(int argc, char** argv) {
   const int k = argc > 4 ? std::atoi(argv[4]) : 100;
   const int reps = argc > 5 ? std::atoi(argv[5]) : 5;
   const std::string kind = argc > 6 ? argv[6] : "uniform";
-  if (k < 1 || k > 128) { std::fprintf(stderr, "k in 1..128\n"); return 1; }
-  cudaDeviceProp prop;
-  CK(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device %s, %d SMs; %lld rows x %d genes at %.3f (%s), k = %d\n", prop.name,
-              prop.multiProcessorCount, (long long)rows, genes, density, kind.c_str(), k);
+  const int nt = (k + 7) / 8;
+  if (nt != 4 && nt != 8 && nt != 13 && nt != 16) {
+    std::fprintf(stderr, "k must give 4, 8, 13 or 16 n-tiles of 8 columns\n");
+    return 1;
+  }
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device\n");
+    return 0;
+  }
+  std::printf("%s\n%lld rows x %d genes at %.3f (%s), k = %d\n", cuda_device_description(0).c_str(),
+              (long long)rows, genes, density, kind.c_str(), k);
+  const DeviceContext& ctx = use_device(0);
+  gram_bench::Shard shard = gram_bench::make_shard(rows, genes, density, kind == "skewed", 7);
+  const float* values = shard.values->as<float>();
+  std::printf("nnz %lld (%.2f%%)\n", (long long)shard.view.nnz,
+              100.0 * double(shard.view.nnz) / (double(rows) * genes));
 
-  // Shard.
+  // V (genes x k, column-major, unit columns) and the shift.
   std::mt19937_64 rng(7);
-  std::vector<float> present(genes), row_factor(rows, 1.0f);
-  if (kind == "skewed") {
-    std::lognormal_distribution<double> gd(0.0, 1.5), rd(0.0, 0.3);
-    double sum = 0;
-    for (int g = 0; g < genes; ++g) { present[g] = float(gd(rng)); sum += present[g]; }
-    for (int g = 0; g < genes; ++g) present[g] = std::min(0.9f, float(present[g] * density * genes / sum));
-    for (auto& f : row_factor) f = float(rd(rng));
-  } else {
-    std::fill(present.begin(), present.end(), float(density));
-  }
-  float *d_present, *d_rf;
-  int64_t *d_len, *d_indptr;
-  CK(cudaMalloc(&d_present, genes * 4));
-  CK(cudaMalloc(&d_rf, rows * 4));
-  CK(cudaMalloc(&d_len, rows * 8));
-  CK(cudaMalloc(&d_indptr, (rows + 1) * 8));
-  CK(cudaMemcpy(d_present, present.data(), genes * 4, cudaMemcpyHostToDevice));
-  CK(cudaMemcpy(d_rf, row_factor.data(), rows * 4, cudaMemcpyHostToDevice));
-  fill_kernel<<<4096, 256>>>(0, rows, genes, d_present, d_rf, d_len, nullptr, nullptr, nullptr);
-  CK(cudaGetLastError());
-  std::vector<int64_t> len(rows), indptr(rows + 1, 0);
-  CK(cudaMemcpy(len.data(), d_len, rows * 8, cudaMemcpyDeviceToHost));
-  for (int64_t r = 0; r < rows; ++r) indptr[r + 1] = indptr[r] + len[r];
-  const int64_t nnz = indptr[rows];
-  CK(cudaMemcpy(d_indptr, indptr.data(), (rows + 1) * 8, cudaMemcpyHostToDevice));
-  int32_t* d_idx;
-  float* d_val;
-  CK(cudaMalloc(&d_idx, nnz * 4));
-  CK(cudaMalloc(&d_val, nnz * 4));
-  fill_kernel<<<4096, 256>>>(1, rows, genes, d_present, d_rf, d_len, d_indptr, d_idx, d_val);
-  CK(cudaDeviceSynchronize());
-  std::printf("nnz %lld (%.2f%%), %.1f a row\n", (long long)nnz, 100.0 * nnz / (double(rows) * genes),
-              double(nnz) / rows);
-
-  // V (genes x k, column-major, unit columns), shift.
-  std::normal_distribution<double> nd(0.0, 1.0);
+  std::normal_distribution<double> normal(0.0, 1.0);
   std::vector<float> v(size_t(genes) * k);
-  for (int j = 0; j < k; ++j) {
-    double ss = 0;
-    for (int g = 0; g < genes; ++g) { const double x = nd(rng); v[size_t(j) * genes + g] = float(x); ss += x * x; }
-    for (int g = 0; g < genes; ++g) v[size_t(j) * genes + g] = float(v[size_t(j) * genes + g] / std::sqrt(ss));
-  }
-  std::vector<double> shift(k);
-  for (int j = 0; j < k; ++j) shift[j] = -0.5 * nd(rng);
-  const int stride = (k + 7) / 8 * 8;
-  std::vector<float> vt(size_t(genes) * stride, 0.f);
-  for (int j = 0; j < k; ++j)
-    for (int g = 0; g < genes; ++g) vt[size_t(g) * stride + j] = v[size_t(j) * genes + g];
-  float *d_vt, *d_v;
-  double* d_shift;
-  CK(cudaMalloc(&d_vt, vt.size() * 4));
-  CK(cudaMalloc(&d_v, v.size() * 4));
-  CK(cudaMalloc(&d_shift, k * 8));
-  CK(cudaMemcpy(d_vt, vt.data(), vt.size() * 4, cudaMemcpyHostToDevice));
-  CK(cudaMemcpy(d_v, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
-  CK(cudaMemcpy(d_shift, shift.data(), k * 8, cudaMemcpyHostToDevice));
-  // Column scales: largest |v| of the column to just under 2^14.
   std::vector<int> col_shift(k);
   for (int j = 0; j < k; ++j) {
-    float m = 0;
-    for (int g = 0; g < genes; ++g) m = std::max(m, std::fabs(v[size_t(j) * genes + g]));
-    int ex = 0;
-    if (m > 0) std::frexp(m, &ex);
-    col_shift[j] = m > 0 ? 14 - ex : 0;
+    std::vector<double> col(genes);
+    double ss = 0, largest = 0;
+    for (double& x : col) { x = normal(rng); ss += x * x; }
+    for (int g = 0; g < genes; ++g) {
+      v[size_t(j) * genes + g] = float(col[g] / std::sqrt(ss));
+      largest = std::max(largest, std::fabs(double(v[size_t(j) * genes + g])));
+    }
+    int e = 0;
+    std::frexp(largest, &e);  // the column's largest |v| to just under 2^14
+    col_shift[j] = 14 - e;
   }
-  int* d_cs;
-  CK(cudaMalloc(&d_cs, k * 4));
-  CK(cudaMemcpy(d_cs, col_shift.data(), k * 4, cudaMemcpyHostToDevice));
-  const int nt = (k + 7) / 8;
-  const int nchunks = (genes + kChunkGenes - 1) / kChunkGenes;
-  const int ksteps = nchunks * kStepsPerChunk;
-  uint4* d_vfrag;
-  CK(cudaMalloc(&d_vfrag, size_t(ksteps) * nt * 32 * 16));
+  std::vector<double> shift(k);
+  for (double& x : shift) x = -0.5 * normal(rng);
+  BufferPtr d_v = make_buffer(0, v.size() * 4), d_cs = make_buffer(0, size_t(k) * 4),
+            d_shift = make_buffer(0, size_t(k) * 8);
+  d_v->upload(v.data(), d_v->bytes());
+  d_cs->upload(col_shift.data(), d_cs->bytes());
+  d_shift->upload(shift.data(), d_shift->bytes());
+  const int nchunks = (genes + kChunkGenes - 1) / kChunkGenes, ksteps = nchunks * kStepsPerChunk;
+  BufferPtr vfrag = make_buffer(0, size_t(ksteps) * nt * 32 * 16);
+  BufferPtr exact = make_buffer(0, size_t(rows) * k * 8), out = make_buffer(0, size_t(rows) * k * 8);
 
-  double *d_exact, *d_out;
-  CK(cudaMalloc(&d_exact, size_t(rows) * k * 8));
-  CK(cudaMalloc(&d_out, size_t(rows) * k * 8));
-  const int gather_blocks = prop.multiProcessorCount * 8;
+  auto kernel = nt == 4 ? &tensor_kernel<4> : nt == 8 ? &tensor_kernel<8> : nt == 13 ? &tensor_kernel<13>
+                                                                                    : &tensor_kernel<16>;
+  const size_t smem = (2 * size_t(kAStageU4) + 2 * size_t(kStepsPerChunk) * nt * 32) * 16;
+  ok(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) == cudaSuccess,
+     "shared memory attribute");
+  auto run_exact = [&] {
+    multiply_on_device(shard.view, values, v.data(), k, shift.data(), exact->as<double>(), rows);
+  };
+  auto run_tensor = [&] {
+    prepare_v_kernel<<<256, 256, 0, ctx.stream>>>(genes, k, ksteps, nt, d_v->as<float>(),
+                                                  d_cs->as<int>(), vfrag->as<uint4>());
+    kernel<<<unsigned((rows + kTcRows - 1) / kTcRows), kTcRows, smem, ctx.stream>>>(
+        rows, genes, shard.view.indptr, shard.view.indices, values, vfrag->as<uint4>(),
+        d_cs->as<int>(), k, d_shift->as<double>(), out->as<double>(), rows);
+    ok(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "tensor kernel");
+  };
+  setenv("CELLSHARD_MULTIPLY_METHOD", "sparse", 1);
+  std::printf("exact   %.5f s (median of %d)\n", median_ms(run_exact, reps) / 1e3, reps);
+  std::printf("tensor  %.5f s", median_ms(run_tensor, reps) / 1e3);
 
-  auto run_exact = [&](double* out) {
-    exact_kernel<<<gather_blocks, 256>>>(rows, d_indptr, d_idx, d_val, d_vt, stride, k, d_shift, out, rows);
-  };
-  auto run_g32 = [&](double* out) {
-    gather32_kernel<<<gather_blocks, 256>>>(rows, d_indptr, d_idx, d_val, d_vt, stride, k, d_shift, out, rows);
-  };
-  const size_t tc_smem = (2 * size_t(kAStageU4) + 2 * size_t(kStepsPerChunk) * nt * 32) * 16;
-  auto tc_kernel_for = [&](int t) -> decltype(&tensor_kernel<13>) {
-    switch (t) {
-      case 4: return &tensor_kernel<4>;
-      case 8: return &tensor_kernel<8>;
-      case 13: return &tensor_kernel<13>;
-      case 16: return &tensor_kernel<16>;
-      default: return nullptr;
+  std::vector<double> want(size_t(rows) * k), got(want.size()), again(want.size());
+  exact->download(want.data(), exact->bytes());
+  out->download(got.data(), out->bytes());
+  double worst = 0, sum_d = 0, sum_e = 0;
+  for (int j = 0; j < k; ++j) {
+    double largest = 0, diff = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double e = want[size_t(j) * rows + r], d = std::fabs(got[size_t(j) * rows + r] - e);
+      largest = std::max(largest, std::fabs(e));
+      diff = d == d ? std::max(diff, d) : INFINITY;
+      sum_d += d;
+      sum_e += std::fabs(e);
     }
-  };
-  auto tk = tc_kernel_for(nt);
-  if (!tk) { std::fprintf(stderr, "k must give 4, 8, 13 or 16 n-tiles here\n"); return 1; }
-  CK(cudaFuncSetAttribute(tk, cudaFuncAttributeMaxDynamicSharedMemorySize, int(tc_smem)));
-  auto run_tc = [&](double* out) {
-    prepare_v_kernel<<<256, 256>>>(genes, k, ksteps, nt, d_v, d_cs, d_vfrag);
-    const int blocks = int((rows + kTcRows - 1) / kTcRows);
-    tk<<<blocks, kTcRows, tc_smem>>>(rows, genes, d_indptr, d_idx, d_val, d_vfrag, d_cs, k, d_shift, out, rows);
-  };
-
-  std::vector<double> exact(size_t(rows) * k), got(size_t(rows) * k);
-  Timer timer;
-  auto measure = [&](const char* name, auto fn, double* out) {
-    fn(out);
-    CK(cudaDeviceSynchronize());
-    std::vector<float> t;
-    for (int r = 0; r < reps; ++r) { timer.start(); fn(out); t.push_back(timer.stop()); }
-    CK(cudaGetLastError());
-    std::sort(t.begin(), t.end());
-    std::printf("%-9s best %.5f s, median %.5f s", name, t[0], t[t.size() / 2]);
-  };
-  measure("exact", run_exact, d_exact);
-  std::printf("\n");
-  CK(cudaMemcpy(exact.data(), d_exact, exact.size() * 8, cudaMemcpyDeviceToHost));
-  auto compare = [&](double* out) {
-    CK(cudaMemcpy(got.data(), out, got.size() * 8, cudaMemcpyDeviceToHost));
-    double worst = 0, sd = 0, se = 0;
-    for (int j = 0; j < k; ++j) {
-      double mx = 0, md = 0;
-      for (int64_t r = 0; r < rows; ++r) {
-        const double e = exact[size_t(j) * rows + r], d = std::fabs(got[size_t(j) * rows + r] - e);
-        if (!(d == d)) md = INFINITY;
-        mx = std::max(mx, std::fabs(e));
-        md = std::max(md, d);
-        sd += d;
-        se += std::fabs(e);
-      }
-      worst = std::max(worst, md / mx);
-    }
-    std::printf(";  max |d| / column max %.2e, mean relative %.2e\n", worst, sd / se);
-  };
-  measure("gather32", run_g32, d_out);
-  compare(d_out);
-  measure("tensor", run_tc, d_out);
-  compare(d_out);
-  // The same bits twice?
-  std::vector<double> first(got);
-  run_tc(d_out);
-  CK(cudaDeviceSynchronize());
-  CK(cudaMemcpy(got.data(), d_out, got.size() * 8, cudaMemcpyDeviceToHost));
+    worst = std::max(worst, diff / largest);
+  }
+  std::printf(";  max |d| / column max %.2e, mean relative %.2e\n", worst, sum_d / sum_e);
+  run_tensor();
+  out->download(again.data(), out->bytes());
   std::printf("tensor same bits twice: %s\n",
-              std::memcmp(first.data(), got.data(), got.size() * 8) == 0 ? "yes" : "NO");
+              std::memcmp(got.data(), again.data(), got.size() * 8) == 0 ? "yes" : "NO");
   return 0;
 }
