@@ -86,7 +86,6 @@
 #include "sparse_gram_tiles.h"
 
 #include <cub/device/device_scan.cuh>
-#include <cuda_pipeline.h>
 
 #include <algorithm>
 #include <chrono>
@@ -108,9 +107,13 @@ namespace {
 constexpr int kPanel = 128;                 // a tile of 128 x 128 x 8 bytes: 128 KiB of shared memory
 constexpr int kTileThreads = 1024;
 constexpr int kTileWarps = kTileThreads / 32;
-constexpr int kStageEntries = 2 * kPanel;   // a warp's staging area (2 KiB): any one row fits
-constexpr size_t kTileSharedBytes =         // tile, staging areas, 32 rows' RowMeta a warp: 208 KiB
-    size_t(kPanel) * kPanel * 8 + size_t(kTileWarps) * (kStageEntries * 8 + 32 * 16);
+constexpr int kStageEntries = 2 * kPanel;   // entries a window stages (2 KiB): any one row fits
+// A warp's staging area: the window's entries of each panel are copied from
+// 16-byte boundaries (bulk copies), so each panel's run may start one entry
+// early and end one entry late.
+constexpr int kStageSlots = kStageEntries + 4;
+constexpr size_t kTileSharedBytes =  // tile, staging areas, 32 rows' RowMeta and a barrier a warp: 209 KiB
+    size_t(kPanel) * kPanel * 8 + size_t(kTileWarps) * (kStageSlots * 8 + 32 * 16 + 8);
 constexpr int64_t kRowsPerBlock = 1 << 16;  // rows one block adds: bounds the fixed-point sums
 constexpr int kFractionBits = 46;           // 62 - log2(kRowsPerBlock)
 constexpr int kMaxSplits = 8;               // blocks per tile and chunk
@@ -356,6 +359,44 @@ using RowMeta = int4;
 // gb, column ga xor gb, so that a warp's products spread over the banks.
 __device__ __forceinline__ int tile_index(int ga, int key_b) { return key_b ^ ga; }
 
+// A warp's window is staged by bulk copies (the Tensor Memory Accelerator's
+// contiguous copies, global to shared): one lane issues one copy a panel and
+// the warp waits on its barrier, where per-lane 8-byte async copies took ~170
+// instructions a window (Nsight Compute source counters, session 21: 15% of
+// the kernel's instructions). A copy moves whole 16-byte pairs of entries.
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+  return unsigned(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void barrier_init(unsigned bar) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+// The copies to come will bring `bytes`; also the barrier's one arrival.
+__device__ __forceinline__ void barrier_expect(unsigned bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void bulk_copy(unsigned dst, const void* src, unsigned bytes,
+                                          unsigned bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
+      "l"(__cvta_generic_to_global(src)), "r"(bytes), "r"(bar)
+      : "memory");
+}
+__device__ __forceinline__ void barrier_wait(unsigned bar, unsigned phase) {
+  asm volatile(
+      "{\n\t.reg .pred done;\n\tWAIT:\n\t"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n\t"
+      "@!done bra WAIT;\n\t}" ::"r"(bar), "r"(phase)
+      : "memory");
+}
+// Entries [first, first + count) copied from the 16-byte boundary at or below
+// `first`: the slots they take in the staging area (even, so that the next
+// run starts on a boundary too), 0 when count is 0.
+__device__ __forceinline__ int staged_slots(int first, int count) {
+  return count > 0 ? ((first & 1) + count + 1) & ~1 : 0;
+}
+
 // Adds round(x_a x_b 2^F) (xa: x_a 2^F) to tile entry `at`, held as two
 // 32-bit words: the product is exact, then one rounding; the low word of y is
 // the low word of the fixed-point value (magic's is 0), and the high word
@@ -506,9 +547,14 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
   unsigned* lo = reinterpret_cast<unsigned*>(shared);
   int* hi = reinterpret_cast<int*>(lo + kPanel * kPanel);
   const int warp = int(threadIdx.x >> 5), lane = lane_id();
-  PanelEntry* stage = shared + kPanel * kPanel + warp * kStageEntries;
+  PanelEntry* stage = shared + kPanel * kPanel + warp * kStageSlots;
   RowMeta* meta =
-      reinterpret_cast<RowMeta*>(shared + kPanel * kPanel + kTileWarps * kStageEntries) + warp * 32;
+      reinterpret_cast<RowMeta*>(shared + kPanel * kPanel + kTileWarps * kStageSlots) + warp * 32;
+  const unsigned bar = shared_address(reinterpret_cast<unsigned long long*>(
+                           shared + kPanel * kPanel + kTileWarps * kStageSlots + kTileWarps * 64) +
+                       warp);
+  if (lane == 0) barrier_init(bar);
+  unsigned phase = 0;
   int p, q;
   panel_pair(int64_t(pair_order[blockIdx.x]), p, q);
   const bool diagonal = p == q;
@@ -558,14 +604,23 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
     const int staged_a = __shfl_sync(kFullWarp, end_a, m - 1);
     const int staged_b = __shfl_sync(kFullWarp, end_b, m - 1);
     const int first_a = __shfl_sync(kFullWarp, a0, 0), first_b = __shfl_sync(kFullWarp, b0, 0);
-    // The window's entries of both panels into the staging area, copied
-    // asynchronously (no registers held): all of them in flight at once, and
-    // their latency behind the window's bookkeeping below.
-    for (int k = lane; k < staged_a; k += 32)
-      __pipeline_memcpy_async(stage + k, entries + first_a + k, 8);
-    for (int k = lane; k < staged_b; k += 32)
-      __pipeline_memcpy_async(stage + staged_a + k, entries + first_b + k, 8);
-    __pipeline_commit();
+    // The window's entries of both panels into the staging area, by one bulk
+    // copy a panel from the 16-byte boundary at or below its first entry
+    // (the layout has a spare entry at its end): a panel's entries start at
+    // slot first & 1 of its run. Their latency hides behind the window's
+    // bookkeeping below.
+    const int slots_a = staged_slots(first_a, staged_a), slots_b = staged_slots(first_b, staged_b);
+    const int skew_a = first_a & 1, skew_b = first_b & 1;
+    if (lane == 0) {
+      // the last window's reads of the staging area before the copies' writes
+      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+      barrier_expect(bar, unsigned(slots_a + slots_b) * 8u);
+      if (slots_a > 0)
+        bulk_copy(shared_address(stage), entries + (first_a - skew_a), unsigned(slots_a) * 8u, bar);
+      if (slots_b > 0)
+        bulk_copy(shared_address(stage + slots_a), entries + (first_b - skew_b),
+                  unsigned(slots_b) * 8u, bar);
+    }
     load_bounds(r + m + lane);
     if (diagonal) nb = na;
     // Units (add_run, add_diagonal_run): off the diagonal, ceil(na / 4) nb
@@ -578,13 +633,15 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
     const int total = __shfl_sync(kFullWarp, end_units, 31);
     const unsigned busy = __ballot_sync(kFullWarp, units > 0);
     if (units > 0) {
-      const int at_a = end_a - na, at_b = diagonal ? at_a : staged_a + end_b - nb;
+      const int at_a = skew_a + end_a - na,
+                at_b = diagonal ? at_a : slots_a + skew_b + end_b - nb;
       meta[__popc(busy & ((1u << lane) - 1u))] =
           make_int4(end_units - units, at_a | (at_b << 16), na | (nb << 16),
                     __float_as_int(1.0f / float(nb)));
     }
-    __pipeline_wait_prior(0);
-    __syncwarp();  // every lane's copies visible to the others
+    barrier_wait(bar, phase);  // the window's entries are in the staging area
+    phase ^= 1u;
+    __syncwarp();  // every lane's row in the rows' list visible to the others
     // Lane c holds where the c-th row with units starts in the sequence.
     const int row_start = lane < __popc(busy) ? meta[lane].x : INT_MAX;
     // Each lane takes a run of consecutive units and steps through it.
@@ -833,7 +890,10 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr block_first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
       BufferPtr first = make_buffer(a.device, size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t));
-      BufferPtr layout = make_buffer(a.device, size_t(entries) * sizeof(PanelEntry));
+      // a spare entry at the end: the tiles' bulk copies move pairs of entries
+      BufferPtr layout = make_buffer(a.device, size_t(entries + 1) * sizeof(PanelEntry));
+      CS_CHECK(reinterpret_cast<uintptr_t>(layout->data()) % 16 == 0,
+               "internal: the Gram's layout is not 16-byte aligned");
       panel_block_counts_kernel<<<unsigned(std::min(n_blocks, counts_wave)), kLayoutThreads,
                                   starts_shared, ctx.stream>>>(
           r0, rows, n_panels, rows_a_block, a.indptr, a.indices, as_device<int32_t>(counts));
