@@ -15,8 +15,8 @@
 // shared memory. Each warp takes a contiguous share of those rows and walks it
 // in windows: as many of the next 32 rows as have at most kStageEntries
 // entries in the two panels (any one row fits: at most 2 x 128). It copies the
-// window's entries of both panels (contiguous) into its staging area and lists
-// the rows that have products. The window's products x_a x_b (a in p, b in q;
+// window's entries of both panels (contiguous; a bulk copy each) into its
+// staging area and lists the rows that have products. The window's products x_a x_b (a in p, b in q;
 // on the diagonal tile only b <= a) are taken four a's at a time (two on the
 // diagonal): a unit is a group of a row's consecutive a entries with one b
 // (one load of b, up to four products). The units form one sequence, row by
@@ -68,7 +68,13 @@
 // (windows only) the tiles take 0.0191 s, without atomics 0.0475, whole
 // 0.0624; four a's a unit off the diagonal, written out (add_run), 0.0606.
 // Launching the panel pairs heaviest first took the real matrix's tiles from
-// 0.0723 to 0.0711 s.
+// 0.0723 to 0.0711 s. Session 21: Nsight Compute's source counters put 15% of
+// the kernel's instructions in the staging copies (~170 a window, 8 bytes a
+// lane a copy); two bulk copies a window, issued by one lane, took the tiles
+// from 0.0619 to 0.0566 s (uniform) and 0.0636 to 0.0585 s (skewed), the same
+// bits. Of what is left, ~33% of the instructions are the windows'
+// bookkeeping and ~57% the product loop, half of that the moves to the next
+// group of a's, which a lane makes every ~4 steps while the others wait.
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
@@ -86,10 +92,12 @@
 #include "sparse_gram_tiles.h"
 
 #include <cub/device/device_scan.cuh>
+#include <cuda_pipeline.h>
 
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -359,11 +367,20 @@ using RowMeta = int4;
 // gb, column ga xor gb, so that a warp's products spread over the banks.
 __device__ __forceinline__ int tile_index(int ga, int key_b) { return key_b ^ ga; }
 
+// Bulk copies need sm_90; older GPUs (CELLSHARD_CUDA_ARCH) stage with
+// per-lane 8-byte async copies into the same places.
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+#define CELLSHARD_BULK_COPY 1
+#else
+#define CELLSHARD_BULK_COPY 0
+#endif
+
 // A warp's window is staged by bulk copies (the Tensor Memory Accelerator's
 // contiguous copies, global to shared): one lane issues one copy a panel and
 // the warp waits on its barrier, where per-lane 8-byte async copies took ~170
 // instructions a window (Nsight Compute source counters, session 21: 15% of
 // the kernel's instructions). A copy moves whole 16-byte pairs of entries.
+#if CELLSHARD_BULK_COPY
 __device__ __forceinline__ unsigned shared_address(const void* p) {
   return unsigned(__cvta_generic_to_shared(p));
 }
@@ -390,6 +407,8 @@ __device__ __forceinline__ void barrier_wait(unsigned bar, unsigned phase) {
       "@!done bra WAIT;\n\t}" ::"r"(bar), "r"(phase)
       : "memory");
 }
+#endif
+
 // Entries [first, first + count) copied from the 16-byte boundary at or below
 // `first`: the slots they take in the staging area (even, so that the next
 // run starts on a boundary too), 0 when count is 0.
@@ -397,12 +416,15 @@ __device__ __forceinline__ int staged_slots(int first, int count) {
   return count > 0 ? ((first & 1) + count + 1) & ~1 : 0;
 }
 
-// Adds round(x_a x_b 2^F) (xa: x_a 2^F) to tile entry `at`, held as two
-// 32-bit words: the product is exact, then one rounding; the low word of y is
-// the low word of the fixed-point value (magic's is 0), and the high word
-// takes the carry out of the low one.
+// Adds round(x_a x_b 2^F) to tile entry `at`, held as two 32-bit words: the
+// product is exact, then one rounding. magic = 1.5 2^(52 - F): y = x_a x_b +
+// magic (|x_a x_b| <= 1) has the exponent of magic, so its last bit is worth
+// 2^-F and its mantissa holds round(x_a x_b 2^F) over magic's; the low word of
+// y is the low word of the fixed-point value (magic's is 0), and the high word
+// takes the carry out of the low one. (The same bits as rounding
+// (x_a 2^F) x_b + 1.5 2^52, with one multiplication fewer a value: session 21.)
 __device__ __forceinline__ void add_fixed(unsigned* lo, int* hi, int at, double xa, double xb) {
-  const double magic = 6755399441055744.0;  // 1.5 2^52: adding it leaves round(y) in the low bits
+  constexpr double magic = 1.5 * double(1ull << (52 - kFractionBits));
   const double y = fma(xa, xb, magic);
   const unsigned v_lo = unsigned(__double2loint(y));
   const int v_hi = __double2hiint(y) - __double2hiint(magic);
@@ -429,7 +451,7 @@ struct WindowRow {
 // loads of b and half the moves to the next group, in the product loop,
 // against more product slots left empty (a row's last group).
 __device__ __forceinline__ void add_run(const RowMeta* meta, const PanelEntry* stage, int c, int t,
-                                        int t_end, unsigned* lo, int* hi, double to_fixed) {
+                                        int t_end, unsigned* lo, int* hi) {
   RowMeta m = meta[c];
   WindowRow row(m);
   const int u = t - row.first_unit;
@@ -437,7 +459,7 @@ __device__ __forceinline__ void add_run(const RowMeta* meta, const PanelEntry* s
   int ib = u - group * row.nb;
   if (ib < 0) { --group; ib += row.nb; } else if (ib >= row.nb) { ++group; ib -= row.nb; }
   int ia = 4 * group;  // the group's first a
-  double xa1, xa2, xa3, xa4;  // x_a 2^F, exact
+  double xa1, xa2, xa3, xa4;
   int ga1, ga2, ga3, ga4, count;
   const PanelEntry* pb;
   const PanelEntry* pb_end;
@@ -448,10 +470,10 @@ __device__ __forceinline__ void add_run(const RowMeta* meta, const PanelEntry* s
     const PanelEntry e2 = count > 1 ? pa[1] : PanelEntry(0);
     const PanelEntry e3 = count > 2 ? pa[2] : PanelEntry(0);
     const PanelEntry e4 = count > 3 ? pa[3] : PanelEntry(0);
-    xa1 = entry_value(e1) * to_fixed;
-    xa2 = entry_value(e2) * to_fixed;
-    xa3 = entry_value(e3) * to_fixed;
-    xa4 = entry_value(e4) * to_fixed;
+    xa1 = entry_value(e1);
+    xa2 = entry_value(e2);
+    xa3 = entry_value(e3);
+    xa4 = entry_value(e4);
     ga1 = entry_gene(e1);
     ga2 = entry_gene(e2);
     ga3 = entry_gene(e3);
@@ -486,8 +508,8 @@ __device__ __forceinline__ void add_run(const RowMeta* meta, const PanelEntry* s
 // with one b; pair ja has units b = 0 .. a2 (a1's product skipped at
 // b = a2), 2 ja + 2 of them, ja (ja + 1) before it; a lone last a has 2 ja + 1.
 __device__ __forceinline__ void add_diagonal_run(const RowMeta* meta, const PanelEntry* stage,
-                                                 int c, int t, int t_end, unsigned* lo, int* hi,
-                                                 double to_fixed) {
+                                                 int c, int t, int t_end, unsigned* lo,
+                                                 int* hi) {
   WindowRow row(meta[c]);
   const int u = t - row.first_unit;  // u = ja (ja + 1) + ib, ib < 2 ja + 2
   int ja = int((sqrtf(4.0f * float(u) + 1.0f) - 1.0f) * 0.5f);
@@ -495,7 +517,7 @@ __device__ __forceinline__ void add_diagonal_run(const RowMeta* meta, const Pane
   while (ib < 0) { --ja; ib += 2 * ja + 2; }
   while (ib >= 2 * ja + 2) { ib -= 2 * ja + 2; ++ja; }
   int ia = 2 * ja;  // a1's place; a2 is the next entry when ia + 1 < na
-  double xa1, xa2;  // x_a 2^F, exact
+  double xa1, xa2;
   int ga1, ga2;
   bool two;
   const PanelEntry* pb;
@@ -505,8 +527,8 @@ __device__ __forceinline__ void add_diagonal_run(const RowMeta* meta, const Pane
     const PanelEntry e1 = stage[row.at_a + ia];
     two = ia + 1 < row.na;
     const PanelEntry e2 = two ? stage[row.at_a + ia + 1] : PanelEntry(0);
-    xa1 = entry_value(e1) * to_fixed;
-    xa2 = entry_value(e2) * to_fixed;
+    xa1 = entry_value(e1);
+    xa2 = entry_value(e2);
     ga1 = entry_gene(e1);
     ga2 = entry_gene(e2);
     pb = stage + row.at_b;
@@ -550,11 +572,13 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
   PanelEntry* stage = shared + kPanel * kPanel + warp * kStageSlots;
   RowMeta* meta =
       reinterpret_cast<RowMeta*>(shared + kPanel * kPanel + kTileWarps * kStageSlots) + warp * 32;
-  const unsigned bar = shared_address(reinterpret_cast<unsigned long long*>(
-                           shared + kPanel * kPanel + kTileWarps * kStageSlots + kTileWarps * 64) +
-                       warp);
+#if CELLSHARD_BULK_COPY
+  // the warp's barrier, after the rows' lists; its phase flips each window
+  const unsigned bar = shared_address(shared + kPanel * kPanel + kTileWarps * kStageSlots +
+                                      kTileWarps * 64 + warp);
   if (lane == 0) barrier_init(bar);
   unsigned phase = 0;
+#endif
   int p, q;
   panel_pair(int64_t(pair_order[blockIdx.x]), p, q);
   const bool diagonal = p == q;
@@ -569,7 +593,6 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
   const int64_t r_end = min(rows, r_begin + kRowsPerBlock);
   const int64_t share = (r_end - r_begin + kTileWarps - 1) / kTileWarps;
   const int64_t w_end = min(r_end, r_begin + (warp + 1) * share);
-  const double to_fixed = ldexp(1.0, kFractionBits);
   // Lane j's row bounds in both panels, loaded one window ahead so that
   // their latency hides behind the current window's products.
   int pa0 = 0, pa1 = 0, qb0 = 0, qb1 = 0;
@@ -611,6 +634,7 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
     // bookkeeping below.
     const int slots_a = staged_slots(first_a, staged_a), slots_b = staged_slots(first_b, staged_b);
     const int skew_a = first_a & 1, skew_b = first_b & 1;
+#if CELLSHARD_BULK_COPY
     if (lane == 0) {
       // the last window's reads of the staging area before the copies' writes
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
@@ -621,6 +645,13 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
         bulk_copy(shared_address(stage + slots_a), entries + (first_b - skew_b),
                   unsigned(slots_b) * 8u, bar);
     }
+#else
+    for (int k = lane; k < staged_a; k += 32)
+      __pipeline_memcpy_async(stage + skew_a + k, entries + first_a + k, 8);
+    for (int k = lane; k < staged_b; k += 32)
+      __pipeline_memcpy_async(stage + slots_a + skew_b + k, entries + first_b + k, 8);
+    __pipeline_commit();
+#endif
     load_bounds(r + m + lane);
     if (diagonal) nb = na;
     // Units (add_run, add_diagonal_run): off the diagonal, ceil(na / 4) nb
@@ -639,8 +670,12 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
           make_int4(end_units - units, at_a | (at_b << 16), na | (nb << 16),
                     __float_as_int(1.0f / float(nb)));
     }
+#if CELLSHARD_BULK_COPY
     barrier_wait(bar, phase);  // the window's entries are in the staging area
     phase ^= 1u;
+#else
+    __pipeline_wait_prior(0);
+#endif
     __syncwarp();  // every lane's row in the rows' list visible to the others
     // Lane c holds where the c-th row with units starts in the sequence.
     const int row_start = lane < __popc(busy) ? meta[lane].x : INT_MAX;
@@ -655,9 +690,9 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
     }
     if (t < t_end) {
       if (diagonal)
-        add_diagonal_run(meta, stage, c, t, t_end, lo, hi, to_fixed);
+        add_diagonal_run(meta, stage, c, t, t_end, lo, hi);
       else
-        add_run(meta, stage, c, t, t_end, lo, hi, to_fixed);
+        add_run(meta, stage, c, t, t_end, lo, hi);
     }
     __syncwarp();  // the staging area and the rows' list are reused by the next window
     r += m;
