@@ -6,7 +6,9 @@
 # kernel bench at the share (bench/gram_kernel.cu), Nsight Compute on both
 # tile kernels of a one-chunk shard (when ncu is there; NCU=0 skips), the
 # methods' crossover sweep (bench/gram_methods.cu; METHODS=0 skips), the CUDA drivers (test_backend, test_pipeline_kernels), and PCA's methods on the
-# real matrix (bench/pca_methods.R; PCA=0 skips). VARIANT_SRC="file ...": each
+# real matrix (bench/pca_methods.R; PCA=0 skips). NCU_SOURCE=1: Nsight
+# Compute's per-instruction counts of the package's tile kernel, summarised by
+# bench/sass_counts.py. VARIANT_SRC="file ...": each
 # such version of sparse_gram_tiles.cu joins the bench as a third method, one
 # bench run each. Logs go to $OUT.
 #   source .devr/activate.sh && bash bench/gram-device-run.sh
@@ -59,6 +61,16 @@ if [ "${NCU:-1}" != 0 ] && command -v ncu > /dev/null; then
     --section WarpStateStats --section MemoryWorkloadAnalysis_Tables --section ComputeWorkloadAnalysis \
     /tmp/gram_kernel 300000 5000 0.035 1 skewed > "$LOGS/ncu.txt" 2>&1
   grep -E "gram_tile|Duration|Throughput|Bank|Issue Slots|Stall|Achieved Occ|Warp Cycles" "$LOGS/ncu.txt" | head -40
+fi
+if [ "${NCU_SOURCE:-0}" != 0 ] && command -v ncu > /dev/null; then
+  # Per-instruction counts of the package's tile kernel (300,000 uniform
+  # rows): tile_source.csv, summarised by bench/sass_counts.py.
+  echo "== ncu source counters, the package's tile kernel, 300,000 uniform rows (${SECONDS} s)"
+  timeout $(left) ncu -k regex:gram_tile --launch-skip 1 --launch-count 1 --section SourceCounters \
+    --section InstructionStats --section WarpStateStats --section SpeedOfLight -o /tmp/tile_source -f \
+    /tmp/gram_kernel 300000 5000 0.035 1 uniform > "$LOGS/ncu_source.log" 2>&1
+  ncu -i /tmp/tile_source.ncu-rep --page source --csv --print-source sass > "$LOGS/tile_source.csv" 2> /dev/null
+  python3 bench/sass_counts.py "$LOGS/tile_source.csv" 1.0 | head -40
 fi
 if [ "${METHODS:-1}" != 0 ]; then
   echo "== bench/gram_methods.cu, 100,000 rows (${SECONDS} s)"
