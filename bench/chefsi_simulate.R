@@ -9,7 +9,8 @@
 # it (sweeps, degrees, products) is what the first row should reproduce.
 #   Rscript bench/chefsi_simulate.R spectrum.txt [k] [settings ...]
 # Each setting is name=value[,name=value...] over block, tolerance,
-# value_tolerance, max_degree, min_degree, max_ratio, low (the package's
+# value_tolerance, max_degree, min_degree, max_ratio, low, start_estimate (1: the
+# start block's Rayleigh quotients in place of a Rayleigh-Ritz step) (the package's
 # defaults otherwise)
 # and seed (the random start block's), e.g. "max_degree=72"
 # "block=192,max_degree=90".
@@ -82,13 +83,21 @@ simulate <- function(lambda, k, o) {
              residual = sqrt(colSums((yw - sweep(xw, 2, theta, "*"))^2)))
     }
     x <- orthonormalize(matrix(runif(n * p), n, p))
-    rr <- rayleigh_ritz(x)
+    rr <- if (o$start_estimate > 0) {
+        # the start block's Rayleigh quotients and residuals, not rotated
+        # (no eigensolver): only bounds for the first filter, nothing locked
+        y <- multiply(x)
+        q <- colSums(x * y)
+        list(x = x, z = y, theta = q, residual = sqrt(colSums((y - sweep(x, 2, q, "*"))^2)),
+             estimate = TRUE)
+    } else rayleigh_ritz(x)
     v <- matrix(0, n, 0); theta_locked <- numeric()
     top <- 0; sweeps <- 0; trace <- NULL
     frobenius <- sqrt(sum(lambda^2))
     repeat {
         pa <- length(rr$theta)
-        top <- max(top, abs(rr$theta[pa]))
+        estimate <- isTRUE(rr$estimate)
+        top <- max(top, abs(if (estimate) max(rr$theta) else rr$theta[pa]))
         # locking_residual() of chefsi_on_device.cu: tolerance x top, or for a
         # pair within 1% of both neighbours the residual whose square over
         # the distance to the block's lowest Ritz value is value_tolerance x
@@ -104,7 +113,7 @@ simulate <- function(lambda, k, o) {
             if (gap > 0) max(strict, sqrt(o$value_tolerance * abs(t) * gap)) else strict
         }
         lock_now <- 0
-        while (lock_now < pa && ncol(v) + lock_now < k &&
+        while (!estimate && lock_now < pa && ncol(v) + lock_now < k &&
                rr$residual[pa - lock_now] <= allowed(pa - lock_now)) lock_now <- lock_now + 1
         if (lock_now > 0) {
             take <- (pa - lock_now + 1):pa
@@ -116,7 +125,8 @@ simulate <- function(lambda, k, o) {
             pa <- pa - lock_now
         }
         if (ncol(v) == k) break
-        f <- chebyshev_filter(rr$theta, rr$residual, k - ncol(v), 0.1 * o$tolerance * top,
+        ord <- if (estimate) order(rr$theta) else seq_len(pa)  # the filter's bounds, ascending
+        f <- chebyshev_filter(rr$theta[ord], rr$residual[ord], k - ncol(v), 0.1 * o$tolerance * top,
                               if (sweeps == 0) frobenius else 0, o)
         if (sweeps >= 40 || products + (f$degree + 1) * pa > 12 * n) return(NULL)
         sweeps <- sweeps + 1
@@ -147,7 +157,7 @@ simulate <- function(lambda, k, o) {
          min_cos = min(cosines[separated]), separated = sum(separated))
 }
 
-defaults <- list(block = 128, tolerance = 1e-8, max_degree = 60, min_degree = 4,
+defaults <- list(start_estimate = 0, block = 128, tolerance = 1e-8, max_degree = 60, min_degree = 4,
                  max_ratio = 1e8, low = 0, seed = 20240611, value_tolerance = 1e-6)
 cat(sprintf("%d eigenvalues (largest %.6g, %dth %.6g, smallest %.6g), k = %d\n", length(spectrum),
             spectrum[1], k, spectrum[k], spectrum[length(spectrum)], k))

@@ -7,7 +7,9 @@
 //     large they were: later sweeps can use high degrees). Each step is one
 //     GEMM with A - c I (A's diagonal shifted in place for the sweep, then
 //     put back from a copy), written over the block two steps back, except
-//     the first, which takes A X from the Rayleigh-Ritz step before it;
+//     the first, which takes A X from the Rayleigh-Ritz step before it (the
+//     first sweep from the random start block as it is: its Rayleigh
+//     quotients bound the first filter, start_estimates);
 //   X -= V V^T X twice, then Cholesky QR twice (columns scaled to unit
 //     length first: the filter leaves them of very different lengths);
 //   Rayleigh-Ritz: Y = A X, H = X^T Y (pa x pa, cuSOLVER syevd on the
@@ -195,6 +197,28 @@ class Subspace {
     return info == 0;
   }
 
+  // The start block's Rayleigh quotients theta_i = x_i^T A x_i and residual
+  // norms ||A x_i - theta_i x_i|| (block x orthonormal), with A x into block
+  // z for the first filter step: the bounds the first filter needs, without
+  // an eigensolver. A Rayleigh-Ritz step here (syevd and two rotations) took
+  // ~1.4 ms; bench/chefsi_simulate.R with start_estimate=1 gives the same
+  // sweeps and degrees, products within 0.5%, on the seed pipeline's
+  // spectrum (session 21). theta and residual come in the block's column
+  // order, not sorted.
+  void start_estimates(int x, int z, int pa, std::vector<double>& theta,
+                       std::vector<double>& residual) {
+    multiply(block(x), pa, 1.0, 0.0, block(z));
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, pa, pa, n_, 1.0, block(x), n_, block(z), n_, 0.0, h(), pa);
+    CS_CUBLAS_CHECK(cublasDcopy(blas_.get(), pa, h(), pa + 1, theta_->as<double>(), 1));
+    residual_norms(ctx_, block(x), block(z), theta_->as<double>(), n_, pa,
+                   small_->as<double>());
+    theta.resize(size_t(pa));
+    residual.resize(size_t(pa));
+    CS_CUDA_CHECK(cudaMemcpyAsync(theta.data(), theta_->data(), size_t(pa) * sizeof(double),
+                                  cudaMemcpyDeviceToHost, ctx_.stream));
+    download(small_->data(), residual.data(), residual.size());
+  }
+
   // A - c I in place of A (the filter's steps), and A back, bit for bit.
   void shift_matrix(double c) {
     set_diagonal(ctx_, a_, n_, diagonal_->as<double>(), c);
@@ -295,6 +319,21 @@ double locking_residual(const std::vector<double>& theta, int i, double above, d
                              o.value_tolerance);
 }
 
+// theta ascending, residual in the same order.
+void sort_pairs(std::vector<double>& theta, std::vector<double>& residual) {
+  std::vector<size_t> order(theta.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t i, size_t j) { return theta[i] < theta[j]; });
+  std::vector<double> t(theta.size()), r(residual.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    t[i] = theta[order[i]];
+    r[i] = residual[order[i]];
+  }
+  theta.swap(t);
+  residual.swap(r);
+}
+
 }  // namespace
 
 int chefsi_default_block(int k) {
@@ -335,8 +374,11 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
   std::vector<double> theta, residual, theta_locked;
   std::vector<double> locked_at;  // the residual each locked pair was locked at
   if (!s.orthonormalize(s.block(x), pa)) return report;
-  if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
-  x = others(2);
+  // Bounds for the first filter from the start block as it is; A x goes
+  // where the Rayleigh-Ritz steps leave it (ritz_product). Nothing is locked
+  // before the first Rayleigh-Ritz step.
+  s.start_estimates(x, ritz_product(), pa, theta, residual);
+  bool estimated = true;
   clock.add_to(report.seconds[kStart]);
   double top = 0;
   const double budget = o.max_products * double(n);
@@ -344,14 +386,15 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     report.products = s.products;
     for (double t : theta)
       if (!std::isfinite(t)) return report;
-    top = std::max(top, std::fabs(theta.back()));
+    top = std::max(top, std::fabs(estimated ? *std::max_element(theta.begin(), theta.end())
+                                            : theta.back()));
     // Lock the leading pairs that have converged (the block's last columns).
     const double above = theta_locked.empty()
                              ? HUGE_VAL
                              : *std::min_element(theta_locked.begin(), theta_locked.end());
     int lock_now = 0;
     std::vector<double> at;  // from the top pair down
-    while (lock_now < pa && locked + lock_now < k) {
+    while (!estimated && lock_now < pa && locked + lock_now < k) {
       const int i = pa - 1 - lock_now;
       const double allowed = locking_residual(theta, i, above, top, o);
       if (!(residual[size_t(i)] <= allowed)) break;
@@ -372,6 +415,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     }
     if (locked == k) break;
 
+    if (estimated) sort_pairs(theta, residual);  // the filter reads them ascending
     const ChebyshevFilter filter = chebyshev_filter(theta, residual, k - locked,
                                                     0.1 * o.tolerance * top,
                                                     report.sweeps == 0 ? s.frobenius() : 0.0,
@@ -406,6 +450,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     clock.add_to(report.seconds[kOrthonormalize]);
     if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
     x = others(2);
+    estimated = false;
     clock.add_to(report.seconds[kRayleighRitz]);
   }
 
