@@ -29,8 +29,8 @@ def main():
     names = {name: i for i, name in enumerate(rows[header])}
     lines = [r for r in rows[header + 1:] if len(r) == len(rows[header])]
 
-    def column(name):
-        return [number(r[names[name]]) for r in lines]
+    def column(name):  # a kernel with no shared-memory accesses has no wavefront column
+        return [number(r[names[name]]) if name in names else 0.0 for r in lines]
 
     executed = column("Instructions Executed")
     samples = column("Warp Stall Sampling (All Samples)")

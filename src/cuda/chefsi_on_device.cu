@@ -386,8 +386,9 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     report.products = s.products;
     for (double t : theta)
       if (!std::isfinite(t)) return report;
-    top = std::max(top, std::fabs(estimated ? *std::max_element(theta.begin(), theta.end())
-                                            : theta.back()));
+    const double highest =
+        estimated ? *std::max_element(theta.begin(), theta.end()) : theta.back();
+    top = std::max(top, std::fabs(highest));
     // Lock the leading pairs that have converged (the block's last columns).
     const double above = theta_locked.empty()
                              ? HUGE_VAL

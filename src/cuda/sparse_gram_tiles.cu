@@ -16,19 +16,19 @@
 // in windows: as many of the next 32 rows as have at most kStageEntries
 // entries in the two panels (any one row fits: at most 2 x 128). It copies the
 // window's entries of both panels (contiguous; a bulk copy each) into its
-// staging area and lists the rows that have products. The window's products x_a x_b (a in p, b in q;
-// on the diagonal tile only b <= a) are taken four a's at a time (two on the
-// diagonal): a unit is a group of a row's consecutive a entries with one b
-// (one load of b, up to four products). The units form one sequence, row by
-// row, group by group, b by b;
-// each lane takes a run of 1/32 of it, finds where its run starts (a binary
-// search over the rows' starts, then a division, or a square root on the
-// diagonal) and steps through it, b by b. So every lane has work whatever the
-// rows' lengths (~4.4 entries a panel a row at 3.5% density), and a row costs
-// the warp only its share of the window's bookkeeping; the next window's row
-// bounds are loaded before the current one's products. Tile
-// entry (a, b) lives at gb * 128 + (ga xor gb), b's key xor ga, which spreads
-// a row's products of one a over the banks.
+// staging area and lists the rows that have products. The window's products
+// x_a x_b (a in p, b in q; on the diagonal tile only b <= a) are taken four
+// a's at a time (two on the diagonal): a unit is a group of a row's
+// consecutive a entries with one b (one load of b, up to four products). The
+// units form one sequence, row by row, group by group, b by b; each lane
+// takes a run of 1/32 of it, finds where its run starts (a binary search over
+// the rows' starts, then a division, or a square root on the diagonal) and
+// steps through it, b by b. So every lane has work whatever the rows' lengths
+// (~4.4 entries a panel a row at 3.5% density), and a row costs the warp only
+// its share of the window's bookkeeping; the next window's row bounds are
+// loaded before the current one's products. Tile entry (a, b) lives at
+// gb * 128 + (ga xor gb), b's key xor ga, which spreads a row's products of
+// one a over the banks.
 //
 // Where the time goes (bench/gram_kernel.cu and Nsight Compute, H100, 1.43M
 // rows x 5,000 genes at 3.5%, 2.2e10 products): the tile kernel is ~90% of
@@ -72,9 +72,12 @@
 // the kernel's instructions in the staging copies (~170 a window, 8 bytes a
 // lane a copy); two bulk copies a window, issued by one lane, took the tiles
 // from 0.0619 to 0.0566 s (uniform) and 0.0636 to 0.0585 s (skewed), the same
-// bits. Of what is left, ~33% of the instructions are the windows'
-// bookkeeping and ~57% the product loop, half of that the moves to the next
-// group of a's, which a lane makes every ~4 steps while the others wait.
+// bits; the rounding's magic constant scaled by 2^-F (no multiplication of
+// each a value by 2^F) then 0.0560 / 0.0578 s. Of what is left, ~33% of the
+// instructions are the windows' bookkeeping and ~57% the product loop, half
+// of that the moves to the next group of a's, which a lane makes every ~4
+// steps while the others wait; taking up to 4 b's a step, one 32-bit atomic a
+// product and predicated products were all slower (BENCHMARKS.md, session 21).
 //
 // Exact, order-free sums: each product is rounded once to a 64-bit fixed-point
 // number, x_a x_b 2^F, and added with integer atomics, as two 32-bit words with
@@ -120,7 +123,8 @@ constexpr int kStageEntries = 2 * kPanel;   // entries a window stages (2 KiB): 
 // 16-byte boundaries (bulk copies), so each panel's run may start one entry
 // early and end one entry late.
 constexpr int kStageSlots = kStageEntries + 4;
-constexpr size_t kTileSharedBytes =  // tile, staging areas, 32 rows' RowMeta and a barrier a warp: 209 KiB
+// The tile, and a warp's staging area, 32 rows' RowMeta and barrier: 209 KiB.
+constexpr size_t kTileSharedBytes =
     size_t(kPanel) * kPanel * 8 + size_t(kTileWarps) * (kStageSlots * 8 + 32 * 16 + 8);
 constexpr int64_t kRowsPerBlock = 1 << 16;  // rows one block adds: bounds the fixed-point sums
 constexpr int kFractionBits = 46;           // 62 - log2(kRowsPerBlock)
@@ -396,8 +400,8 @@ __device__ __forceinline__ void barrier_expect(unsigned bar, unsigned bytes) {
 __device__ __forceinline__ void bulk_copy(unsigned dst, const void* src, unsigned bytes,
                                           unsigned bar) {
   asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
-      "l"(__cvta_generic_to_global(src)), "r"(bytes), "r"(bar)
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+      ::"r"(dst), "l"(__cvta_generic_to_global(src)), "r"(bytes), "r"(bar)
       : "memory");
 }
 __device__ __forceinline__ void barrier_wait(unsigned bar, unsigned phase) {
@@ -632,7 +636,8 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
     // (the layout has a spare entry at its end): a panel's entries start at
     // slot first & 1 of its run. Their latency hides behind the window's
     // bookkeeping below.
-    const int slots_a = staged_slots(first_a, staged_a), slots_b = staged_slots(first_b, staged_b);
+    const int slots_a = staged_slots(first_a, staged_a);
+    const int slots_b = staged_slots(first_b, staged_b);
     const int skew_a = first_a & 1, skew_b = first_b & 1;
 #if CELLSHARD_BULK_COPY
     if (lane == 0) {
@@ -640,7 +645,8 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
       barrier_expect(bar, unsigned(slots_a + slots_b) * 8u);
       if (slots_a > 0)
-        bulk_copy(shared_address(stage), entries + (first_a - skew_a), unsigned(slots_a) * 8u, bar);
+        bulk_copy(shared_address(stage), entries + (first_a - skew_a), unsigned(slots_a) * 8u,
+                  bar);
       if (slots_b > 0)
         bulk_copy(shared_address(stage + slots_a), entries + (first_b - skew_b),
                   unsigned(slots_b) * 8u, bar);
@@ -676,7 +682,8 @@ gram_tile_kernel(const int32_t* __restrict__ pair_order, int64_t rows, int64_t n
 #else
     __pipeline_wait_prior(0);
 #endif
-    __syncwarp();  // every lane's row in the rows' list visible to the others
+    // every lane's row in the rows' list (and copies, without bulk copies) visible
+    __syncwarp();
     // Lane c holds where the c-th row with units starts in the sequence.
     const int row_start = lane < __popc(busy) ? meta[lane].x : INT_MAX;
     // Each lane takes a run of consecutive units and steps through it.
