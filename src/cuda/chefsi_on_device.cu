@@ -30,6 +30,7 @@
 
 #include "../core/buffer.h"
 #include "../core/errors.h"
+#include "../core/memory_budget.h"
 #include "../core/spec_locking.h"
 #include "cublas_handles.h"
 #include "cuda_check.h"
@@ -100,9 +101,15 @@ class Subspace {
                                 int(ldx), y, int(ldy), &beta, c, int(ldc)));
   }
 
-  // out = alpha A y + beta out (n x cols; A shifted while shift_matrix holds), counted.
+  // out = alpha A y + beta out (n x cols; A shifted while shift_matrix holds),
+  // or with A_d while the sweep filters with it (write_deflated), counted.
   void multiply(const double* y, int cols, double alpha, double beta, double* out) {
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, a_, n_, y, n_, beta, out, n_);
+    products += cols;
+  }
+  void multiply_deflated(const double* y, int cols, double alpha, double beta, double* out) {
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, deflated_->as<double>(), n_, y, n_, beta,
+         out, n_);
     products += cols;
   }
 
@@ -237,10 +244,44 @@ class Subspace {
   // A step after the first on the shifted matrix (shift_matrix(c), c the
   // filter's center, so that beta y = -c alpha y is in the product):
   // out = alpha A_d y + gamma out, out holding Y_{j-1}, with
-  // A_d = A - c I - V diag(shift) V^T (shift uploaded by set_shift).
-  void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked) {
+  // A_d = A - c I - V diag(shift) V^T (shift uploaded by set_shift): one
+  // GEMM with A_d when the sweep wrote it out, else with A and the locked
+  // pairs' part apart.
+  void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked,
+                   bool deflated) {
+    if (deflated) {
+      multiply_deflated(y, pa, step.alpha, step.gamma, out);
+      return;
+    }
     multiply(y, pa, step.alpha, step.gamma, out);
     deflate(step, y, out, pa, locked);
+  }
+
+  // Writes A_d = A - c I - V diag(shift) V^T (A shifted by shift_matrix(c),
+  // shift uploaded by set_shift) into a second n x n matrix, with `scratch`
+  // (n x locked) for V diag(shift). Each of a sweep's steps is then one GEMM:
+  // the locked pairs' part apart (deflate) is two thin GEMMs and a scaling a
+  // step, launch-bound at these sizes, where writing A_d is one copy of A and
+  // one GEMM a sweep. False when the matrix would pass the device's memory
+  // budget or does not fit.
+  bool write_deflated(int locked, double* scratch) {
+    if (!deflated_) {
+      const size_t bytes = size_t(n_) * size_t(n_) * sizeof(double);
+      if (held_bytes(ctx_.device) + bytes > memory_budget(ctx_.device)) return false;
+      try {
+        deflated_ = make_buffer(ctx_.device, bytes);
+      } catch (const OutOfMemory&) {
+        return false;
+      }
+    }
+    double* d = deflated_->as<double>();
+    CS_CUDA_CHECK(cudaMemcpyAsync(d, a_, size_t(n_) * size_t(n_) * sizeof(double),
+                                  cudaMemcpyDeviceToDevice, ctx_.stream));
+    CS_CUDA_CHECK(cudaMemcpyAsync(scratch, v(), size_t(n_) * size_t(locked) * sizeof(double),
+                                  cudaMemcpyDeviceToDevice, ctx_.stream));
+    scale_matrix(ctx_, scratch, n_, locked, n_, nullptr, shift_->as<double>());
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, n_, n_, locked, -1.0, scratch, n_, v(), n_, 1.0, d, n_);
+    return true;
   }
 
   // The sweep's first step (Y_0 = y, gamma 0) without a product with A:
@@ -304,6 +345,7 @@ class Subspace {
   int64_t n_;
   int p_, k_;
   BufferPtr diagonal_, blocks_[4], v_, h_, t_, theta_, small_, shift_, info_, work_;
+  BufferPtr deflated_;  // A_d of the sweep (write_deflated), made at its first use
   int lwork_ = 1;
   bool shifted_ = false;
   syevjInfo_t jacobi_ = nullptr;
@@ -438,13 +480,18 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     s.set_shift(shift);
     int cur = x, prev = -1;  // the blocks holding Y_j and Y_{j-1}
     s.shift_matrix(filter.center);
+    // others(1) is free until the second step: V diag(shift) goes there.
+    const bool deflated = locked > 0 && o.deflated_min_degree > 0 &&
+                          filter.degree >= o.deflated_min_degree &&
+                          s.write_deflated(locked, s.block(others(1)));
+    if (deflated) ++report.deflated_sweeps;
     for (const ChebyshevStep& step : chebyshev_steps(filter)) {
       const int out = prev >= 0 ? prev : others(0);  // Y_{j+1} replaces Y_{j-1}
       if (prev < 0)
         s.filter_first_step_from(s.block(ritz_product()), step, s.block(cur), s.block(out), pa,
                                  locked);
       else
-        s.filter_step(step, s.block(cur), s.block(out), pa, locked);
+        s.filter_step(step, s.block(cur), s.block(out), pa, locked, deflated);
       prev = cur;
       cur = out;
     }

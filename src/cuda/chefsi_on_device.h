@@ -46,6 +46,11 @@ struct ChefsiOptions {
   double max_products = 12;  // products of A with a vector before giving up, in units of n
   uint64_t seed = 20240611;  // the random start block (fixed: same answer every run)
   bool jacobi = false;       // the p x p Rayleigh-Ritz problem by syevj instead of syevd
+  // Sweeps of at least this degree with pairs locked filter with A_d written
+  // out as a second n x n matrix (one GEMM a step, where the locked pairs'
+  // part otherwise costs two thin GEMMs and a scaling a step); 0: never. The
+  // matrix is left out, and the steps deflate as before, when it does not fit.
+  int deflated_min_degree = 16;
   bool profile = false;      // synchronise to time the phases (ChefsiReport::seconds)
 };
 
@@ -55,6 +60,7 @@ struct ChefsiReport {
   int64_t products = 0;      // products of A with a vector
   double max_residual = 0;   // max ||A v - theta v|| / theta_1, measured on A at the end
   int bulk_locked = 0;       // pairs locked by value_tolerance, not by tolerance
+  int deflated_sweeps = 0;   // sweeps that filtered with A_d written out
   double orthogonality = 0;  // max |V^T V - I|
   // With options.profile: seconds in the start (allocation, random block,
   // first Rayleigh-Ritz), the filters, the orthonormalisations, the

@@ -54,8 +54,9 @@ EigenMethod first_method(int64_t n, int k) {
 // CELLSHARD_CHEFSI_MAX_DEGREE the filter's highest degree a sweep and
 // CELLSHARD_CHEFSI_MAX_RATIO its growth limit (bench/chefsi_simulate.R's
 // settings), CELLSHARD_CHEFSI_VALUE_TOLERANCE the bulk pairs' locking (0: by
-// the residual alone); with CELLSHARD_CHEFSI_PROFILE set, the phases are timed
-// (last_chefsi_report).
+// the residual alone), CELLSHARD_CHEFSI_DEFLATED the lowest degree at which a
+// sweep filters with the deflated matrix written out (0: never); with
+// CELLSHARD_CHEFSI_PROFILE set, the phases are timed (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
   options.profile = std::getenv("CELLSHARD_CHEFSI_PROFILE") != nullptr;
@@ -75,6 +76,10 @@ ChefsiOptions chefsi_options() {
   if (const char* value = std::getenv("CELLSHARD_CHEFSI_VALUE_TOLERANCE")) {
     const double t = std::atof(value);
     if (t >= 0 && t < 1) options.value_tolerance = t;
+  }
+  if (const char* deflated = std::getenv("CELLSHARD_CHEFSI_DEFLATED")) {
+    const int d = std::atoi(deflated);
+    if (d >= 0) options.deflated_min_degree = d;
   }
   if (const char* ratio = std::getenv("CELLSHARD_CHEFSI_MAX_RATIO")) {
     const double r = std::atof(ratio);

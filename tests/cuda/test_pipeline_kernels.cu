@@ -26,6 +26,7 @@
 #include "../../src/core/buffer.h"
 #include "../../src/core/device_partials.h"
 #include "../../src/core/errors.h"
+#include "../../src/core/memory_budget.h"
 #include "../../src/core/pipeline_kernels.h"
 #include "../../src/cpu/cpu_pipeline_kernels.h"
 #include "../../src/cuda/cuda_backend.h"
@@ -1115,6 +1116,31 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
       });
       check(again == cv && again_vec == cvec, what + ": the same bits twice");
       check(auto_v == cv && auto_vec == cvec, what + ": top_eigen picks it by itself");
+      // The long sweeps filter with A_d written out; with the locked pairs'
+      // part taken apart at each step instead, the answer holds the same bounds.
+      check(report.deflated_sweeps > 0, what + ": sweeps with A_d written out" + how);
+      ChefsiOptions apart = o;
+      apart.deflated_min_degree = 0;
+      ChefsiReport apart_report;
+      through_device(device, a, [&](double* d) {
+        apart_report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, again.data(),
+                                                  again_vec.data(), apart);
+      });
+      check(apart_report.converged && apart_report.deflated_sweeps == 0,
+            what + ": converged with the locked pairs apart at each step");
+      if (apart_report.converged)
+        check_pairs(what + " (locked pairs apart)", a, lambda, k, again, again_vec, svec, apart);
+      // Under a memory budget with no room for A_d: the same answer as apart.
+      std::vector<double> tight(k), tight_vec(n * k);
+      ChefsiReport tight_report;
+      through_device(device, a, [&](double* d) {
+        set_memory_budget(double(held_bytes(device)) + double(n * n * sizeof(double)) / 2);
+        tight_report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, tight.data(),
+                                                  tight_vec.data(), o);
+        set_memory_budget(0);
+      });
+      check(tight_report.deflated_sweeps == 0 && tight == again && tight_vec == again_vec,
+            what + ": no room for A_d under the budget: the locked pairs apart");
     });
   }
 }
