@@ -27,19 +27,10 @@
 //   shared memory, a panel of genes at a time for a block of 96 rows (0.032-
 //   0.034 s against 0.017, BENCHMARKS.md, session 17): each block copies and
 //   widens all of V, and waits at every panel.
-//   What the kernel reads from L2 it can read from L1 instead where a row of
-//   V is read again before it is evicted: the most frequent genes' rows
-//   (ranked on a sample of the entries; after HVG selection the top few
-//   hundred hold about half the values) are loaded with L1's evict-last
-//   priority (and, when asked, the others with evict-first). The flags travel
-//   with each value's gene (its top bits), so the load is chosen without a
-//   branch. Loading the others with no allocation in L1 took the seed share's
-//   projection from 0.016 to 0.023 s: L1 keeps more than the frequent rows.
 // Both give the same bits from run to run.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 #include <vector>
 
 #include "../core/errors.h"
@@ -72,33 +63,12 @@ constexpr double kSparseSecondsPerValuePass = 0.8e-10;
 constexpr double kDenseSecondsPerElement = 6.0e-12;
 constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 
-// A loading of a frequent gene, kept in L1 as long as it can be; one of a
-// rare gene, evicted from L1 first.
-__device__ __forceinline__ float load_kept(const float* p) {
-  float x;
-  asm("ld.global.nc.L1::evict_last.f32 %0, [%1];" : "=f"(x) : "l"(p));
-  return x;
-}
-__device__ __forceinline__ float load_evicted_first(const float* p) {
-  float x;
-  asm("ld.global.nc.L1::evict_first.f32 %0, [%1];" : "=f"(x) : "l"(p));
-  return x;
-}
-
-// The top bits of a value's gene: its row of V is a frequent gene's (kept in
-// L1), or a rare one's to evict first; neither: L1's default.
-constexpr uint32_t kFrequentBit = 0x80000000u, kRareBit = 0x40000000u;
-constexpr uint32_t kGeneBits = ~(kFrequentBit | kRareBit);
-// frequent[g] of the genes' flags
-constexpr unsigned char kFrequentGene = 1, kRareGene = 2;
-
 // Adds the warp's values t .. t + U - 1 of this round (lane u holds value u's
-// gene g, with kFrequentBit where it is a frequent one, and value v) to acc:
-// the rows of V of all U are requested before the first is used (the loads'
-// latency, not the arithmetic, bounds the kernel); the sums still take the
-// values one by one, in order.
+// gene g and value v) to acc: the rows of V of all U are requested before the
+// first is used (the loads' latency, not the arithmetic, bounds the kernel);
+// the sums still take the values one by one, in order.
 template <int U>
-__device__ __forceinline__ void add_values(int t, uint32_t g, double v,
+__device__ __forceinline__ void add_values(int t, int32_t g, double v,
                                            const float* __restrict__ vt, int stride, int j0,
                                            int kc, double (&acc)[kColsPerLane]) {
   const int lane = lane_id();
@@ -106,17 +76,13 @@ __device__ __forceinline__ void add_values(int t, uint32_t g, double v,
   float w[U][kColsPerLane];
 #pragma unroll
   for (int u = 0; u < U; ++u) {
-    const uint32_t gt = __shfl_sync(kFullWarp, g, t + u);
+    const int32_t gt = __shfl_sync(kFullWarp, g, t + u);
     x[u] = __shfl_sync(kFullWarp, v, t + u);
-    const float* vrow = vt + int64_t(gt & kGeneBits) * stride + j0;
-    const bool kept = (gt & kFrequentBit) != 0, rare = (gt & kRareBit) != 0;
+    const float* vrow = vt + int64_t(gt) * stride + j0;
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) {
       const int j = lane + 32 * c;
-      w[u][c] = j >= kc ? 0.0f
-                : kept  ? load_kept(vrow + j)
-                : rare  ? load_evicted_first(vrow + j)
-                        : vrow[j];
+      w[u][c] = j < kc ? vrow[j] : 0.0f;
     }
   }
 #pragma unroll
@@ -128,16 +94,13 @@ __device__ __forceinline__ void add_values(int t, uint32_t g, double v,
 
 // Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *
 // stride), into out (column-major, leading dimension ld); Ahead values' rows
-// of V loaded at once; frequent[g]: kFrequentGene for the genes whose rows
-// L1 keeps, kRareGene for those it evicts first (nullptr: L1's default).
+// of V loaded at once.
 template <int Ahead>
 __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
                                 const int32_t* __restrict__ indices,
                                 const float* __restrict__ values, const float* __restrict__ vt,
-                                int stride, int j0, int kc,
-                                const unsigned char* __restrict__ frequent,
-                                const double* __restrict__ shift, double* __restrict__ out,
-                                int64_t ld) {
+                                int stride, int j0, int kc, const double* __restrict__ shift,
+                                double* __restrict__ out, int64_t ld) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
     const int64_t begin = indptr[i], end = indptr[i + 1];
@@ -145,15 +108,11 @@ __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) acc[c] = 0.0;
     for (int64_t base = begin; base < end; base += 32) {
-      uint32_t g = 0;
+      int32_t g = 0;
       double v = 0.0;
       if (base + lane < end) {
-        g = uint32_t(indices[base + lane]);
+        g = indices[base + lane];
         v = double(values[base + lane]);
-        if (frequent) {
-          const unsigned char flag = frequent[g];
-          g |= flag == kFrequentGene ? kFrequentBit : flag == kRareGene ? kRareBit : 0u;
-        }
       }
       const int count = int(min(int64_t(32), end - base));
       int t = 0;
@@ -166,14 +125,6 @@ __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
       if (j < kc) out[i + int64_t(j0 + j) * ld] = shift ? acc[c] + shift[j0 + j] : acc[c];
     }
   }
-}
-
-// counts[g] += 1 for the gene of each of `samples` entries spread evenly over
-// the nnz (the first of each of `samples` equal stretches).
-__global__ void sample_gene_counts_kernel(int64_t nnz, int64_t samples,
-                                          const int32_t* __restrict__ indices, int* counts) {
-  for (int64_t i = global_thread_id(); i < samples; i += grid_thread_count())
-    atomicAdd(&counts[indices[i * nnz / samples]], 1);
 }
 
 // vt[g * stride + j] = v[j * n_cols + g] for j < k, 0 for k <= j < stride:
@@ -228,45 +179,6 @@ void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* val
   synchronize(ctx);  // `dense` goes back to the pool when this returns
 }
 
-// Bytes of L1 (256 KiB an SM on an H100, less what other data needs) that
-// the frequent genes' rows of V may take, and the entries sampled to rank
-// the genes. CELLSHARD_MULTIPLY_FREQUENT_GENES sets how many genes (0: none;
-// benchmarks and tests), CELLSHARD_MULTIPLY_RARE_FIRST=1 marks the others'
-// rows to be evicted first.
-constexpr size_t kFrequentRowsBytes = 160 * 1024;
-constexpr int64_t kGeneSamples = int64_t(1) << 20;
-
-// frequent[g] = kFrequentGene for the genes of most sampled entries that fit
-// kFrequentRowsBytes as rows of `row_bytes`; nullptr when none are wanted.
-BufferPtr frequent_genes(const DeviceContext& ctx, const CsrView& a, size_t row_bytes) {
-  int64_t wanted = int64_t(kFrequentRowsBytes / row_bytes);
-  if (const char* env = std::getenv("CELLSHARD_MULTIPLY_FREQUENT_GENES")) wanted = std::atoll(env);
-  const char* rare_env = std::getenv("CELLSHARD_MULTIPLY_RARE_FIRST");
-  const bool rare_first = rare_env && std::strcmp(rare_env, "1") == 0;
-  wanted = std::min(wanted, a.n_cols);
-  if (wanted <= 0 || a.n_cols > int64_t(kGeneBits)) return nullptr;
-  const int64_t samples = std::min(a.nnz, kGeneSamples);
-  BufferPtr counts = make_buffer(a.device, size_t(a.n_cols) * sizeof(int));
-  CS_CUDA_CHECK(cudaMemsetAsync(counts->data(), 0, counts->bytes(), ctx.stream));
-  sample_gene_counts_kernel<<<grid_blocks(ctx, samples, kBlockThreads), kBlockThreads, 0,
-                              ctx.stream>>>(a.nnz, samples, a.indices, counts->as<int>());
-  CS_CUDA_CHECK_LAUNCH("sample_gene_counts_kernel");
-  std::vector<int> host(static_cast<size_t>(a.n_cols));
-  CS_CUDA_CHECK(cudaMemcpyAsync(host.data(), counts->data(), counts->bytes(),
-                                cudaMemcpyDeviceToHost, ctx.stream));
-  synchronize(ctx);
-  std::vector<int32_t> order(host.size());
-  std::iota(order.begin(), order.end(), 0);
-  // the most sampled first, ties by gene (the same flags every run)
-  std::partial_sort(order.begin(), order.begin() + wanted, order.end(), [&](int32_t x, int32_t y) {
-    return host[size_t(x)] != host[size_t(y)] ? host[size_t(x)] > host[size_t(y)] : x < y;
-  });
-  std::vector<unsigned char> flags(host.size(), rare_first ? kRareGene : 0);
-  for (int64_t i = 0; i < wanted; ++i)
-    if (host[size_t(order[size_t(i)])] > 0) flags[size_t(order[size_t(i)])] = kFrequentGene;
-  return upload_array(a.device, flags.data(), flags.size());
-}
-
 void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* values,
                      const float* v, int k, const double* shift, double* out, int64_t ld_out) {
   BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
@@ -281,7 +193,6 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
                               ctx.stream>>>(n_cols, k, stride, v_columns->as<float>(),
                                             vt->as<float>());
   CS_CUDA_CHECK_LAUNCH("transpose_loadings_kernel");
-  const BufferPtr frequent = frequent_genes(ctx, a, size_t(std::min(stride, kColsPerPass)) * sizeof(float));
   int ahead = kLoadsAhead;
   if (const char* env = std::getenv("CELLSHARD_MULTIPLY_AHEAD")) ahead = std::atoi(env);
   const auto kernel = ahead == 1 ? multiply_kernel<1> : ahead == 2 ? multiply_kernel<2>
@@ -290,7 +201,7 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
     const int kc = std::min(kColsPerPass, k - j0);
     kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
         a.n_rows, a.indptr, a.indices, values, vt->as<float>(), stride, j0, kc,
-        device_ptr<unsigned char>(frequent), device_ptr<double>(d_shift), out, ld_out);
+        device_ptr<double>(d_shift), out, ld_out);
     CS_CUDA_CHECK_LAUNCH("multiply_kernel");
   }
   synchronize(ctx);  // V and the shift go back to the pool when this returns

@@ -1282,12 +1282,6 @@ int main(int argc, char** argv) {
       with_env("CELLSHARD_MULTIPLY_AHEAD", ahead, [&] {
         test_multiply(rng, h, d, label + ", " + ahead + " value(s) loaded at once", {100});
       });
-    // The frequent genes' rows kept in L1 (by default some 390 of them at k =
-    // 100): none, and all, give the same bits as the host too.
-    for (const char* frequent : {"0", "3000"})
-      with_env("CELLSHARD_MULTIPLY_FREQUENT_GENES", frequent, [&] {
-        test_multiply(rng, h, d, label + ", " + frequent + " frequent genes", {100, 130});
-      });
   }
 
   // Chunked and blocked paths: row_top_sums sorts 2^25 values a chunk, the
