@@ -6,7 +6,9 @@
 //     middle of the damped interval (the filter leaves them alone, however
 //     large they were: later sweeps can use high degrees). Each step is one
 //     GEMM with A - c I (A's diagonal shifted in place for the sweep, then
-//     put back from a copy), written over the block two steps back, except
+//     put back from a copy) and the locked pairs' part apart, or, in long
+//     sweeps, one GEMM with A_d written out as a second matrix
+//     (write_deflated), written over the block two steps back, except
 //     the first, which takes A X from the Rayleigh-Ritz step before it (the
 //     first sweep from the random start block as it is: its Rayleigh
 //     quotients bound the first filter, start_estimates);
