@@ -1105,6 +1105,23 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
       }
       if (!report.converged) return;
       check_pairs(what, a, lambda, k, cv, cvec, svec, o);
+      if (c.name == "decaying") {
+        // Every sweep with pairs locked on A_d written out, whatever its
+        // degree: the same bounds (the one case --quick runs, so that
+        // compute-sanitizer sees write_deflated).
+        ChefsiOptions every = o;
+        every.deflated_min_degree = 1;
+        std::vector<double> ev(k), evec(n * k);
+        ChefsiReport every_report;
+        through_device(device, a, [&](double* d) {
+          every_report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, ev.data(),
+                                                    evec.data(), every);
+        });
+        check(every_report.converged && every_report.deflated_sweeps > 0,
+              what + ": converged with A_d in every sweep that has pairs locked");
+        if (every_report.converged)
+          check_pairs(what + " (A_d in every sweep)", a, lambda, k, ev, evec, svec, every);
+      }
       if (c.n != 5000) return;
       check(report.bulk_locked > 0, what + ": the bulk's pairs locked by value" + how);
       // The same bits every run, and the automatic choice takes this method.
