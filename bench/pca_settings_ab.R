@@ -1,10 +1,11 @@
 # computePCA under two (or more) settings of the package's environment
-# variables, the calls interleaved (A, B, A, B, ...) in one process on the seed pipeline's
-# scaled HVG matrix: the whole call's seconds (R's garbage collected before
-# each, outside the clock) and its phases (metadata(sce)$PCA$seconds), median
-# and range of `reps` calls each after a warm-up of both. Interleaving keeps
-# the GPU's clocks and the machine's state the same for both, which two runs
-# one after the other (bench/pca-before-after.sh) do not.
+# variables, the calls interleaved (A, B, A, B, ...) in one process on the
+# seed pipeline's scaled HVG matrix: the whole call's seconds (R's garbage
+# collected before each, outside the clock) and its phases
+# (metadata(sce)$PCA$seconds), median and range of `reps` calls each after a
+# warm-up of each. Interleaving keeps the GPU's clocks and the machine's state
+# the same for all, which runs one after the other
+# (bench/pca-before-after.sh) do not.
 #   Rscript bench/pca_settings_ab.R [n.cells] [reps] [A] [B] [more settings...]
 # A, B, ...: NAME=value[,NAME=value...] or "default" (nothing set), e.g.
 #   Rscript bench/pca_settings_ab.R 1430156 11 CELLSHARD_CHEFSI_VALUE_TOLERANCE=0 default

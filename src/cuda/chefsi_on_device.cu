@@ -103,12 +103,12 @@ class Subspace {
                                 int(ldx), y, int(ldy), &beta, c, int(ldc)));
   }
 
-  // out = alpha A y + beta out (n x cols; A shifted while shift_matrix holds),
-  // or with A_d while the sweep filters with it (write_deflated), counted.
+  // out = alpha A y + beta out (n x cols; A shifted while shift_matrix holds), counted.
   void multiply(const double* y, int cols, double alpha, double beta, double* out) {
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, a_, n_, y, n_, beta, out, n_);
     products += cols;
   }
+  // The same with A_d (write_deflated) in place of A.
   void multiply_deflated(const double* y, int cols, double alpha, double beta, double* out) {
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, deflated_->as<double>(), n_, y, n_, beta,
          out, n_);
@@ -482,7 +482,8 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     s.set_shift(shift);
     int cur = x, prev = -1;  // the blocks holding Y_j and Y_{j-1}
     s.shift_matrix(filter.center);
-    // others(1) is free until the second step: V diag(shift) goes there.
+    // The filter does not use others(1): V diag(shift) goes there while A_d
+    // is written.
     const bool deflated = locked > 0 && o.deflated_min_degree > 0 &&
                           filter.degree >= o.deflated_min_degree &&
                           s.write_deflated(locked, s.block(others(1)));

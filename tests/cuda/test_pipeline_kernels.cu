@@ -1151,10 +1151,12 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
       std::vector<double> tight(k), tight_vec(n * k);
       ChefsiReport tight_report;
       through_device(device, a, [&](double* d) {
+        struct NoBudgetAfter {  // whatever happens in the solve
+          ~NoBudgetAfter() { set_memory_budget(0); }
+        } no_budget_after;
         set_memory_budget(double(held_bytes(device)) + double(n * n * sizeof(double)) / 2);
         tight_report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, tight.data(),
                                                   tight_vec.data(), o);
-        set_memory_budget(0);
       });
       check(tight_report.deflated_sweeps == 0 && tight == again && tight_vec == again_vec,
             what + ": no room for A_d under the budget: the locked pairs apart");
