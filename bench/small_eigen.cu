@@ -1,7 +1,8 @@
 // The small symmetric eigenproblem of chefsi's Rayleigh-Ritz step (p x p,
-// p = 160 at k = 100), on the GPU by each of cuSOLVER's routines that could
-// take it: how long one call takes (median of 20 after a warm-up, the stream
-// synchronised as chefsi does), and how far each answer is from syevd's.
+// p = 128 at k = 100), on the GPU by each of cuSOLVER's routines that could
+// take it, and by a one-block Jacobi prototype (n <= 128): how long one call
+// takes (median of 20 after a warm-up, the stream synchronised as chefsi
+// does), and how far each answer is from syevd's.
 // Two kinds of matrix: a random one with a single-cell-like spectrum, and a
 // nearly diagonal one (the Ritz values on the diagonal, off-diagonal entries
 // 1e-6 of them: what the step sees once the block has nearly converged).
@@ -59,6 +60,163 @@ std::vector<double> with_spectrum(std::mt19937_64& rng, const std::vector<double
   for (size_t j = 0; j < n; ++j)
     for (size_t i = j + 1; i < n; ++i) a[j + i * n] = a[i + j * n];
   return a;
+}
+
+// A prototype (session 22): two-sided cyclic Jacobi in one thread block of
+// 1024, for n <= 128. A's lower triangle (packed) and V in shared memory
+// (193 KiB at n = 128); each round rotates n/2 disjoint pairs (the circle
+// method), the rotations by n/2 threads, then every 2 x 2 block between two
+// pairs and every row of V by all threads: two barriers a round, n - 1
+// rounds a sweep, until the off-diagonal's norm is under 1e-15 of the
+// whole's. One launch, where syevd makes many. Eigenvalues ascending into w,
+// vectors (column-major) over a; sweeps into *sweeps. Measured (H100, session
+// 22): as accurate as syevd (1e-15), but at n = 128 8.8 ms on the random
+// matrix (10 sweeps, ~7 us a round) against syevd's 1.6, and 1.8 ms on the
+// nearly diagonal one (2 sweeps): unoptimised (pairs recomputed by every
+// thread, a square root a 2 x 2 block to find it, packed indices), and a
+// round would have to take under ~1 us to win (BENCHMARKS.md, session 22).
+constexpr int kJacobiMaxN = 128;
+__device__ __forceinline__ int packed(int i, int j) {  // i >= j
+  return i * (i + 1) / 2 + j;
+}
+__device__ __forceinline__ int packed_any(int i, int j) { return i >= j ? packed(i, j) : packed(j, i); }
+// Round r's pair k of the circle method over m players (m even): player m - 1
+// stays, the others turn.
+__device__ __forceinline__ void round_pair(int m, int r, int k, int& p, int& q) {
+  int x, y;
+  if (k == 0) {
+    x = m - 1;
+    y = r;
+  } else {
+    x = (r + k) % (m - 1);
+    y = (r - k + (m - 1)) % (m - 1);
+  }
+  p = min(x, y);
+  q = max(x, y);
+}
+__global__ void __launch_bounds__(1024, 1)
+jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
+  extern __shared__ double jacobi_shared[];
+  __shared__ double c_of[kJacobiMaxN / 2], s_of[kJacobiMaxN / 2];
+  __shared__ double sums[32];
+  __shared__ int stop;
+  const int m = n + (n & 1);
+  double* ap = jacobi_shared;                // m (m + 1) / 2
+  double* v = ap + m * (m + 1) / 2;         // m x m, column-major
+  const int tid = threadIdx.x, nt = blockDim.x;
+  for (int idx = tid; idx < m * m; idx += nt) {
+    const int i = idx % m, j = idx / m;
+    v[idx] = i == j ? 1.0 : 0.0;
+    if (i >= j) ap[packed(i, j)] = i < n && j < n ? a[i + size_t(j) * n] : 0.0;
+  }
+  __syncthreads();
+  // ||A||_F^2 for the stopping test
+  double local = 0;
+  for (int idx = tid; idx < m * (m + 1) / 2; idx += nt) {
+    const int i = int((sqrt(8.0 * idx + 1.0) - 1.0) / 2.0);
+    const double x = ap[idx];
+    local += (idx == packed(i, i) ? 1.0 : 2.0) * x * x;
+  }
+  for (int o = 16; o > 0; o >>= 1) local += __shfl_down_sync(0xffffffffu, local, o);
+  if ((tid & 31) == 0) sums[tid >> 5] = local;
+  __syncthreads();
+  if (tid == 0) {
+    double t = 0;
+    for (int i = 0; i < nt / 32; ++i) t += sums[i];
+    sums[0] = t;
+  }
+  __syncthreads();
+  const double whole = sums[0];
+  __syncthreads();
+  const int half = m / 2;
+  int sweep = 0;
+  for (; sweep < max_sweeps; ++sweep) {
+    for (int r = 0; r < m - 1; ++r) {
+      if (tid < half) {  // the rotation of pair tid, and its 2 x 2 diagonal block
+        int p, q;
+        round_pair(m, r, tid, p, q);
+        const double apq = ap[packed(q, p)];
+        double c = 1.0, s = 0.0;
+        if (apq != 0.0) {
+          const double app = ap[packed(p, p)], aqq = ap[packed(q, q)];
+          const double tau = (aqq - app) / (2.0 * apq);
+          const double t = (tau >= 0 ? 1.0 : -1.0) / (fabs(tau) + sqrt(1.0 + tau * tau));
+          c = 1.0 / sqrt(1.0 + t * t);
+          s = t * c;
+          ap[packed(p, p)] = app - t * apq;
+          ap[packed(q, q)] = aqq + t * apq;
+          ap[packed(q, p)] = 0.0;
+        }
+        c_of[tid] = c;
+        s_of[tid] = s;
+      }
+      __syncthreads();
+      // off-diagonal 2 x 2 blocks between pairs k1 > k2: B <- J1^T B J2
+      const int blocks = half * (half - 1) / 2;
+      for (int b = tid; b < blocks; b += nt) {
+        const int k1 = int((sqrt(8.0 * b + 1.0) + 1.0) / 2.0);
+        int kk1 = k1;
+        while (kk1 * (kk1 - 1) / 2 > b) --kk1;
+        while ((kk1 + 1) * kk1 / 2 <= b) ++kk1;
+        const int k2 = b - kk1 * (kk1 - 1) / 2;
+        int p1, q1, p2, q2;
+        round_pair(m, r, kk1, p1, q1);
+        round_pair(m, r, k2, p2, q2);
+        const double c1 = c_of[kk1], s1 = s_of[kk1], c2 = c_of[k2], s2 = s_of[k2];
+        const int i11 = packed_any(p1, p2), i12 = packed_any(p1, q2), i21 = packed_any(q1, p2),
+                  i22 = packed_any(q1, q2);
+        const double b11 = ap[i11], b12 = ap[i12], b21 = ap[i21], b22 = ap[i22];
+        const double r11 = c1 * b11 - s1 * b21, r12 = c1 * b12 - s1 * b22;
+        const double r21 = s1 * b11 + c1 * b21, r22 = s1 * b12 + c1 * b22;
+        ap[i11] = c2 * r11 - s2 * r12;
+        ap[i12] = s2 * r11 + c2 * r12;
+        ap[i21] = c2 * r21 - s2 * r22;
+        ap[i22] = s2 * r21 + c2 * r22;
+      }
+      // V <- V J, row by row
+      for (int idx = tid; idx < m * half; idx += nt) {
+        const int i = idx % m, k = idx / m;
+        int p, q;
+        round_pair(m, r, k, p, q);
+        const double c = c_of[k], s = s_of[k];
+        const double vp = v[i + p * m], vq = v[i + q * m];
+        v[i + p * m] = c * vp - s * vq;
+        v[i + q * m] = s * vp + c * vq;
+      }
+      __syncthreads();
+    }
+    // off-diagonal norm
+    double off = 0;
+    for (int idx = tid; idx < m * (m + 1) / 2; idx += nt) {
+      const int i = int((sqrt(8.0 * idx + 1.0) - 1.0) / 2.0);
+      if (idx != packed(i, i)) off += 2.0 * ap[idx] * ap[idx];
+    }
+    for (int o = 16; o > 0; o >>= 1) off += __shfl_down_sync(0xffffffffu, off, o);
+    if ((tid & 31) == 0) sums[tid >> 5] = off;
+    __syncthreads();
+    if (tid == 0) {
+      double t = 0;
+      for (int i = 0; i < nt / 32; ++i) t += sums[i];
+      stop = t <= 1e-30 * whole;
+    }
+    __syncthreads();
+    if (stop) {
+      ++sweep;
+      break;
+    }
+  }
+  // ascending: each eigenvalue's rank by counting (ties by index)
+  for (int i = tid; i < n; i += nt) {
+    const double x = ap[packed(i, i)];
+    int rank = 0;
+    for (int j = 0; j < n; ++j) {
+      const double y = ap[packed(j, j)];
+      rank += y < x || (y == x && j < i);
+    }
+    w[rank] = x;
+    for (int row = 0; row < n; ++row) a[row + size_t(rank) * n] = v[row + i * m];
+  }
+  if (tid == 0) *sweeps = sweep;
 }
 
 double median(std::vector<double> v) {
@@ -184,6 +342,15 @@ int main(int argc, char** argv) {
                                        CUDA_R_64F, d_a, n, CUDA_R_64F, d_w, CUDA_R_64F, d_work, dev_b,
                                        host_work.data(), host_b, d_info, 1));
            }},
+          {"Jacobi block", [&] {
+             if (n > kJacobiMaxN) return;
+             const int m = n + (n & 1);
+             const size_t shared = size_t(m) * (m + 1) / 2 * 8 + size_t(m) * m * 8;
+             CK(cudaFuncSetAttribute(jacobi_one_block, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     int(shared)));
+             jacobi_one_block<<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
+             CK(cudaGetLastError());
+           }},
           {"Dsyevj", [&] {
              CK(cusolverDnDsyevj(h, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, n, d_a, n, d_w,
                                  d_work, lwork_syevj, d_info, jinfo));
@@ -200,8 +367,11 @@ int main(int argc, char** argv) {
           dw = std::max(dw, std::fabs(r.values[size_t(i)] - ref[size_t(i)]));
           top = std::max(top, std::fabs(ref[size_t(i)]));
         }
-        std::printf("%-16s %5d %-10s %10.4f %12.2e %12.2e%s\n", name.c_str(), n, routine.c_str(),
-                    1e3 * r.seconds, dw / top, residual(a, r), info ? "  (info != 0)" : "");
+        const bool jacobi = routine == "Jacobi block";
+        std::printf("%-16s %5d %-10s %10.4f %12.2e %12.2e%s%s\n", name.c_str(), n, routine.c_str(),
+                    1e3 * r.seconds, dw / top, residual(a, r),
+                    jacobi ? ("  sweeps " + std::to_string(info)).c_str() : "",
+                    !jacobi && info ? "  (info != 0)" : "");
       }
     }
     cudaFree(d_a);
