@@ -72,9 +72,12 @@ std::vector<double> with_spectrum(std::mt19937_64& rng, const std::vector<double
 // vectors (column-major) over a; sweeps into *sweeps. Measured (H100, session
 // 22): as accurate as syevd (1e-15), but at n = 128 8.8 ms on the random
 // matrix (10 sweeps, ~7 us a round) against syevd's 1.6, and 1.8 ms on the
-// nearly diagonal one (2 sweeps): unoptimised (pairs recomputed by every
-// thread, a square root a 2 x 2 block to find it, packed indices), and a
-// round would have to take under ~1 us to win (BENCHMARKS.md, session 22).
+// nearly diagonal one (2 sweeps). With the round's pairs in shared memory
+// and the blocks on a square grid ("Jacobi tables", H200): 6.0 ms (~4.7 us
+// a round) and 1.2 ms, against syevd's 1.6 and 1.6. A round's 2 x 2 blocks
+// sit at scattered places of the packed triangle, so their loads and stores
+// meet many times in the same banks; a round would have to take under ~1 us
+// to win (BENCHMARKS.md, session 22).
 constexpr int kJacobiMaxN = 128;
 __device__ __forceinline__ int packed(int i, int j) {  // i >= j
   return i * (i + 1) / 2 + j;
@@ -94,10 +97,14 @@ __device__ __forceinline__ void round_pair(int m, int r, int k, int& p, int& q) 
   p = min(x, y);
   q = max(x, y);
 }
+// Tables: the round's pairs in shared memory (made by the rotation threads)
+// and the 2 x 2 blocks on a square grid (no square root to find them).
+template <bool Tables>
 __global__ void __launch_bounds__(1024, 1)
 jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
   extern __shared__ double jacobi_shared[];
   __shared__ double c_of[kJacobiMaxN / 2], s_of[kJacobiMaxN / 2];
+  __shared__ int p_of[kJacobiMaxN / 2], q_of[kJacobiMaxN / 2];
   __shared__ double sums[32];
   __shared__ int stop;
   const int m = n + (n & 1);
@@ -149,8 +156,37 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
         }
         c_of[tid] = c;
         s_of[tid] = s;
+        p_of[tid] = p;
+        q_of[tid] = q;
       }
       __syncthreads();
+      if (Tables) {
+        for (int idx = tid; idx < half * half; idx += nt) {
+          const int k1 = idx / half, k2 = idx - k1 * half;
+          if (k2 >= k1) continue;
+          const int p1 = p_of[k1], q1 = q_of[k1], p2 = p_of[k2], q2 = q_of[k2];
+          const double c1 = c_of[k1], s1 = s_of[k1], c2 = c_of[k2], s2 = s_of[k2];
+          const int i11 = packed_any(p1, p2), i12 = packed_any(p1, q2), i21 = packed_any(q1, p2),
+                    i22 = packed_any(q1, q2);
+          const double b11 = ap[i11], b12 = ap[i12], b21 = ap[i21], b22 = ap[i22];
+          const double r11 = c1 * b11 - s1 * b21, r12 = c1 * b12 - s1 * b22;
+          const double r21 = s1 * b11 + c1 * b21, r22 = s1 * b12 + c1 * b22;
+          ap[i11] = c2 * r11 - s2 * r12;
+          ap[i12] = s2 * r11 + c2 * r12;
+          ap[i21] = c2 * r21 - s2 * r22;
+          ap[i22] = s2 * r21 + c2 * r22;
+        }
+        for (int idx = tid; idx < m * half; idx += nt) {
+          const int k = idx / m, i = idx - k * m;
+          const int p = p_of[k], q = q_of[k];
+          const double c = c_of[k], s = s_of[k];
+          const double vp = v[i + p * m], vq = v[i + q * m];
+          v[i + p * m] = c * vp - s * vq;
+          v[i + q * m] = s * vp + c * vq;
+        }
+        __syncthreads();
+        continue;
+      }
       // off-diagonal 2 x 2 blocks between pairs k1 > k2: B <- J1^T B J2
       const int blocks = half * (half - 1) / 2;
       for (int b = tid; b < blocks; b += nt) {
@@ -346,9 +382,18 @@ int main(int argc, char** argv) {
              if (n > kJacobiMaxN) return;
              const int m = n + (n & 1);
              const size_t shared = size_t(m) * (m + 1) / 2 * 8 + size_t(m) * m * 8;
-             CK(cudaFuncSetAttribute(jacobi_one_block, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     int(shared)));
-             jacobi_one_block<<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
+             CK(cudaFuncSetAttribute(jacobi_one_block<false>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)));
+             jacobi_one_block<false><<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
+             CK(cudaGetLastError());
+           }},
+          {"Jacobi tables", [&] {
+             if (n > kJacobiMaxN) return;
+             const int m = n + (n & 1);
+             const size_t shared = size_t(m) * (m + 1) / 2 * 8 + size_t(m) * m * 8;
+             CK(cudaFuncSetAttribute(jacobi_one_block<true>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)));
+             jacobi_one_block<true><<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
              CK(cudaGetLastError());
            }},
           {"Dsyevj", [&] {
@@ -367,7 +412,7 @@ int main(int argc, char** argv) {
           dw = std::max(dw, std::fabs(r.values[size_t(i)] - ref[size_t(i)]));
           top = std::max(top, std::fabs(ref[size_t(i)]));
         }
-        const bool jacobi = routine == "Jacobi block";
+        const bool jacobi = routine.rfind("Jacobi", 0) == 0;
         std::printf("%-16s %5d %-10s %10.4f %12.2e %12.2e%s%s\n", name.c_str(), n, routine.c_str(),
                     1e3 * r.seconds, dw / top, residual(a, r),
                     jacobi ? ("  sweeps " + std::to_string(info)).c_str() : "",
