@@ -81,6 +81,14 @@ __global__ void symmetrize_kernel(double* __restrict__ h, int p) {
   }
 }
 
+__global__ void gather_columns_kernel(int64_t rows, int k, const double* __restrict__ src,
+                                      const int* __restrict__ cols, double* __restrict__ dst) {
+  for (int64_t e = global_thread_id(); e < rows * k; e += grid_thread_count()) {
+    const int64_t j = e / rows, i = e - j * rows;
+    dst[e] = src[i + int64_t(cols[j]) * rows];
+  }
+}
+
 __global__ void set_diagonal_kernel(double* __restrict__ a, int64_t n,
                                     const double* __restrict__ diagonal, double minus) {
   for (int64_t i = global_thread_id(); i < n; i += grid_thread_count())
@@ -133,6 +141,14 @@ void symmetrize(const DeviceContext& ctx, double* h, int p) {
   symmetrize_kernel<<<grid_blocks(ctx, int64_t(p) * p, kBlockThreads), kBlockThreads, 0,
                       ctx.stream>>>(h, p);
   CS_CUDA_CHECK_LAUNCH("symmetrize_kernel");
+}
+
+void gather_columns(const DeviceContext& ctx, const double* src, int64_t rows, int k,
+                    const int* cols, double* dst) {
+  if (rows <= 0 || k <= 0) return;
+  gather_columns_kernel<<<grid_blocks(ctx, rows * k, kBlockThreads), kBlockThreads, 0,
+                          ctx.stream>>>(rows, k, src, cols, dst);
+  CS_CUDA_CHECK_LAUNCH("gather_columns_kernel");
 }
 
 void set_diagonal(const DeviceContext& ctx, double* a, int64_t n, const double* diagonal,

@@ -31,6 +31,11 @@ void fill_uniform(const DeviceContext& ctx, double* x, int64_t count, uint64_t s
 // h = (h + h^T) / 2 for the p x p h.
 void symmetrize(const DeviceContext& ctx, double* h, int p);
 
+// dst[:, j] = src[:, cols[j]] for j < k (rows x k and rows x ..., column-major,
+// leading dimension rows; cols on the device).
+void gather_columns(const DeviceContext& ctx, const double* src, int64_t rows, int k,
+                    const int* cols, double* dst);
+
 // a[i, i] = diagonal[i] - minus for i < n (a: n x n, leading dimension n):
 // A - minus I from a saved copy of A's diagonal; minus = 0 puts A back
 // exactly.
