@@ -65,19 +65,19 @@ std::vector<double> with_spectrum(std::mt19937_64& rng, const std::vector<double
 // A prototype (session 22): two-sided cyclic Jacobi in one thread block of
 // 1024, for n <= 128. A's lower triangle (packed) and V in shared memory
 // (193 KiB at n = 128); each round rotates n/2 disjoint pairs (the circle
-// method), the rotations by n/2 threads, then every 2 x 2 block between two
-// pairs and every row of V by all threads: two barriers a round, n - 1
-// rounds a sweep, until the off-diagonal's norm is under 1e-15 of the
-// whole's. One launch, where syevd makes many. Eigenvalues ascending into w,
-// vectors (column-major) over a; sweeps into *sweeps. Measured (H100, session
-// 22): as accurate as syevd (1e-15), but at n = 128 8.8 ms on the random
-// matrix (10 sweeps, ~7 us a round) against syevd's 1.6, and 1.8 ms on the
-// nearly diagonal one (2 sweeps). With the round's pairs in shared memory
-// and the blocks on a square grid ("Jacobi tables", H200): 6.0 ms (~4.7 us
-// a round) and 1.2 ms, against syevd's 1.6 and 1.6. A round's 2 x 2 blocks
-// sit at scattered places of the packed triangle, so their loads and stores
-// meet many times in the same banks; a round would have to take under ~1 us
-// to win (BENCHMARKS.md, session 22).
+// method), the rotations and the round's pairs (into shared memory) by n/2
+// threads, then every 2 x 2 block between two pairs (on a square grid) and
+// every row of V by all threads: two barriers a round, n - 1 rounds a sweep,
+// until the off-diagonal's norm is under 1e-15 of the whole's. One launch,
+// where syevd makes many. Eigenvalues ascending into w, vectors
+// (column-major) over a; sweeps into *sweeps. Measured (H200, session 22):
+// as accurate as syevd (1e-15), but at n = 128 6.0 ms on the random matrix
+// (10 sweeps, ~4.7 us a round) and 1.2 ms on the nearly diagonal one (2
+// sweeps), against syevd's 1.6 and 1.6 (a first version that found its
+// pairs and blocks arithmetically: 8.8 and 1.8 ms on an H100). A round's
+// 2 x 2 blocks sit at scattered places of the packed triangle, so their
+// loads and stores meet many times in the same banks; a round would have to
+// take under ~1 us to win (BENCHMARKS.md, session 22).
 constexpr int kJacobiMaxN = 128;
 __device__ __forceinline__ int packed(int i, int j) {  // i >= j
   return i * (i + 1) / 2 + j;
@@ -97,9 +97,6 @@ __device__ __forceinline__ void round_pair(int m, int r, int k, int& p, int& q) 
   p = min(x, y);
   q = max(x, y);
 }
-// Tables: the round's pairs in shared memory (made by the rotation threads)
-// and the 2 x 2 blocks on a square grid (no square root to find them).
-template <bool Tables>
 __global__ void __launch_bounds__(1024, 1)
 jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
   extern __shared__ double jacobi_shared[];
@@ -160,7 +157,7 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
         q_of[tid] = q;
       }
       __syncthreads();
-      if (Tables) {
+      {  // off-diagonal 2 x 2 blocks between pairs k1 > k2: B <- J1^T B J2
         for (int idx = tid; idx < half * half; idx += nt) {
           const int k1 = idx / half, k2 = idx - k1 * half;
           if (k2 >= k1) continue;
@@ -176,7 +173,7 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
           ap[i21] = c2 * r21 - s2 * r22;
           ap[i22] = s2 * r21 + c2 * r22;
         }
-        for (int idx = tid; idx < m * half; idx += nt) {
+        for (int idx = tid; idx < m * half; idx += nt) {  // V <- V J, row by row
           const int k = idx / m, i = idx - k * m;
           const int p = p_of[k], q = q_of[k];
           const double c = c_of[k], s = s_of[k];
@@ -185,41 +182,7 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
           v[i + q * m] = s * vp + c * vq;
         }
         __syncthreads();
-        continue;
       }
-      // off-diagonal 2 x 2 blocks between pairs k1 > k2: B <- J1^T B J2
-      const int blocks = half * (half - 1) / 2;
-      for (int b = tid; b < blocks; b += nt) {
-        const int k1 = int((sqrt(8.0 * b + 1.0) + 1.0) / 2.0);
-        int kk1 = k1;
-        while (kk1 * (kk1 - 1) / 2 > b) --kk1;
-        while ((kk1 + 1) * kk1 / 2 <= b) ++kk1;
-        const int k2 = b - kk1 * (kk1 - 1) / 2;
-        int p1, q1, p2, q2;
-        round_pair(m, r, kk1, p1, q1);
-        round_pair(m, r, k2, p2, q2);
-        const double c1 = c_of[kk1], s1 = s_of[kk1], c2 = c_of[k2], s2 = s_of[k2];
-        const int i11 = packed_any(p1, p2), i12 = packed_any(p1, q2), i21 = packed_any(q1, p2),
-                  i22 = packed_any(q1, q2);
-        const double b11 = ap[i11], b12 = ap[i12], b21 = ap[i21], b22 = ap[i22];
-        const double r11 = c1 * b11 - s1 * b21, r12 = c1 * b12 - s1 * b22;
-        const double r21 = s1 * b11 + c1 * b21, r22 = s1 * b12 + c1 * b22;
-        ap[i11] = c2 * r11 - s2 * r12;
-        ap[i12] = s2 * r11 + c2 * r12;
-        ap[i21] = c2 * r21 - s2 * r22;
-        ap[i22] = s2 * r21 + c2 * r22;
-      }
-      // V <- V J, row by row
-      for (int idx = tid; idx < m * half; idx += nt) {
-        const int i = idx % m, k = idx / m;
-        int p, q;
-        round_pair(m, r, k, p, q);
-        const double c = c_of[k], s = s_of[k];
-        const double vp = v[i + p * m], vq = v[i + q * m];
-        v[i + p * m] = c * vp - s * vq;
-        v[i + q * m] = s * vp + c * vq;
-      }
-      __syncthreads();
     }
     // off-diagonal norm
     double off = 0;
@@ -382,18 +345,9 @@ int main(int argc, char** argv) {
              if (n > kJacobiMaxN) return;
              const int m = n + (n & 1);
              const size_t shared = size_t(m) * (m + 1) / 2 * 8 + size_t(m) * m * 8;
-             CK(cudaFuncSetAttribute(jacobi_one_block<false>,
+             CK(cudaFuncSetAttribute(jacobi_one_block,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)));
-             jacobi_one_block<false><<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
-             CK(cudaGetLastError());
-           }},
-          {"Jacobi tables", [&] {
-             if (n > kJacobiMaxN) return;
-             const int m = n + (n & 1);
-             const size_t shared = size_t(m) * (m + 1) / 2 * 8 + size_t(m) * m * 8;
-             CK(cudaFuncSetAttribute(jacobi_one_block<true>,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)));
-             jacobi_one_block<true><<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
+             jacobi_one_block<<<1, 1024, shared, stream>>>(n, d_a, d_w, 30, d_info);
              CK(cudaGetLastError());
            }},
           {"Dsyevj", [&] {
