@@ -83,6 +83,24 @@ __device__ __forceinline__ int packed(int i, int j) {  // i >= j
   return i * (i + 1) / 2 + j;
 }
 __device__ __forceinline__ int packed_any(int i, int j) { return i >= j ? packed(i, j) : packed(j, i); }
+// The sum of the squares of the symmetric m x m matrix in `ap` (packed lower
+// triangle), its diagonal's with `diagonal`; the whole block calls it.
+__device__ double squares(const double* ap, int m, bool diagonal, double* sums) {
+  const int tid = threadIdx.x, nt = blockDim.x;
+  double local = 0;
+  for (int idx = tid; idx < m * (m + 1) / 2; idx += nt) {
+    const int i = int((sqrt(8.0 * idx + 1.0) - 1.0) / 2.0);
+    const bool on = idx == packed(i, i);
+    if (diagonal || !on) local += (on ? 1.0 : 2.0) * ap[idx] * ap[idx];
+  }
+  for (int o = 16; o > 0; o >>= 1) local += __shfl_down_sync(0xffffffffu, local, o);
+  if ((tid & 31) == 0) sums[tid >> 5] = local;
+  __syncthreads();
+  double total = 0;
+  for (int i = 0; i < nt / 32; ++i) total += sums[i];
+  __syncthreads();  // sums is reused by the next call
+  return total;
+}
 // Round r's pair k of the circle method over m players (m even): player m - 1
 // stays, the others turn.
 __device__ __forceinline__ void round_pair(int m, int r, int k, int& p, int& q) {
@@ -103,7 +121,6 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
   __shared__ double c_of[kJacobiMaxN / 2], s_of[kJacobiMaxN / 2];
   __shared__ int p_of[kJacobiMaxN / 2], q_of[kJacobiMaxN / 2];
   __shared__ double sums[32];
-  __shared__ int stop;
   const int m = n + (n & 1);
   double* ap = jacobi_shared;                // m (m + 1) / 2
   double* v = ap + m * (m + 1) / 2;         // m x m, column-major
@@ -115,23 +132,7 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
   }
   __syncthreads();
   // ||A||_F^2 for the stopping test
-  double local = 0;
-  for (int idx = tid; idx < m * (m + 1) / 2; idx += nt) {
-    const int i = int((sqrt(8.0 * idx + 1.0) - 1.0) / 2.0);
-    const double x = ap[idx];
-    local += (idx == packed(i, i) ? 1.0 : 2.0) * x * x;
-  }
-  for (int o = 16; o > 0; o >>= 1) local += __shfl_down_sync(0xffffffffu, local, o);
-  if ((tid & 31) == 0) sums[tid >> 5] = local;
-  __syncthreads();
-  if (tid == 0) {
-    double t = 0;
-    for (int i = 0; i < nt / 32; ++i) t += sums[i];
-    sums[0] = t;
-  }
-  __syncthreads();
-  const double whole = sums[0];
-  __syncthreads();
+  const double whole = squares(ap, m, true, sums);
   const int half = m / 2;
   int sweep = 0;
   for (; sweep < max_sweeps; ++sweep) {
@@ -184,22 +185,7 @@ jacobi_one_block(int n, double* a, double* w, int max_sweeps, int* sweeps) {
         __syncthreads();
       }
     }
-    // off-diagonal norm
-    double off = 0;
-    for (int idx = tid; idx < m * (m + 1) / 2; idx += nt) {
-      const int i = int((sqrt(8.0 * idx + 1.0) - 1.0) / 2.0);
-      if (idx != packed(i, i)) off += 2.0 * ap[idx] * ap[idx];
-    }
-    for (int o = 16; o > 0; o >>= 1) off += __shfl_down_sync(0xffffffffu, off, o);
-    if ((tid & 31) == 0) sums[tid >> 5] = off;
-    __syncthreads();
-    if (tid == 0) {
-      double t = 0;
-      for (int i = 0; i < nt / 32; ++i) t += sums[i];
-      stop = t <= 1e-30 * whole;
-    }
-    __syncthreads();
-    if (stop) {
+    if (squares(ap, m, false, sums) <= 1e-30 * whole) {
       ++sweep;
       break;
     }
