@@ -8,7 +8,9 @@
 # methods' crossover sweep (bench/gram_methods.cu; METHODS=0 skips), the CUDA drivers (test_backend, test_pipeline_kernels), and PCA's methods on the
 # real matrix (bench/pca_methods.R; PCA=0 skips). NCU_SOURCE=1: Nsight
 # Compute's per-instruction counts of the package's tile kernel, summarised by
-# bench/sass_counts.py. VARIANT_SRC="file ...": each
+# bench/sass_counts.py. DENSE_SPLIT=1: bench/gram_dense_split.cu first (the
+# dense block of the frequent genes on the int8 tensor cores); GRAM_BENCH=0
+# and DRIVERS=0 skip the kernel bench and the drivers. VARIANT_SRC="file ...": each
 # such version of sparse_gram_tiles.cu joins the bench as a third method, one
 # bench run each. Logs go to $OUT.
 #   source .devr/activate.sh && bash bench/gram-device-run.sh
@@ -21,7 +23,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,n
 left() { echo $(( DEADLINE - SECONDS > 5 ? DEADLINE - SECONDS : 5 )); }
 NVFLAGS="-std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA -DCELLSHARD_NCCL"
 SECONDS=0
-for d in gram_kernel:bench gram_methods:bench test_pipeline_kernels:tests/cuda test_backend:tests/cuda; do
+for d in gram_kernel:bench gram_dense_split:bench gram_methods:bench test_pipeline_kernels:tests/cuda test_backend:tests/cuda; do
   nvcc $NVFLAGS -Xcompiler -fPIC -c ${d#*:}/${d%%:*}.cu -o /tmp/${d%%:*}.o >> "$LOGS/drivers.log" 2>&1 &
 done
 VARIANTS=(${VARIANT_SRC:-})
@@ -41,11 +43,17 @@ echo "built in ${SECONDS} s"
 grep -A3 gram_tile "$LOGS/ptxas.log" | grep -E "Used|spill" | sed 's/^ptxas info *: //'
 LIBS="$(sed -n 's/^PKG_LIBS = //p' src/Makevars | sed 's/\$([A-Z_]*)//g') -L/usr/local/cuda/lib64 -lnccl"
 LIBS="$LIBS $(R CMD config LAPACK_LIBS) $(R CMD config BLAS_LIBS) $(R CMD config FLIBS)"
-for d in gram_kernel gram_methods test_pipeline_kernels test_backend; do
+for d in gram_kernel gram_dense_split gram_methods test_pipeline_kernels test_backend; do
   g++ -o /tmp/$d /tmp/$d.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 ||
     { echo "link of $d failed"; tail -5 "$LOGS/drivers.log"; }
 done
+if [ "${DENSE_SPLIT:-0}" != 0 ]; then
+  echo "== bench/gram_dense_split.cu (${SECONDS} s)"
+  timeout $(left) /tmp/gram_dense_split 1430156 5000 0.035 ${REPS:-3} ${DENSE_D:-512,768,1024,1280} 2>&1 |
+    tee "$LOGS/gram_dense_split.txt"
+fi
 BENCHES=(/tmp/gram_kernel)
+[ "${GRAM_BENCH:-1}" = 0 ] && BENCHES=()
 for i in "${!VARIANTS[@]}"; do
   g++ -o /tmp/gram_kernel_$i /tmp/gram_kernel_v.o /tmp/variant_$i.o src/core/*.o src/cpu/*.o \
     src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 || echo "link of the bench of ${VARIANTS[$i]} failed"
@@ -76,6 +84,7 @@ if [ "${METHODS:-1}" != 0 ]; then
   echo "== bench/gram_methods.cu, 100,000 rows (${SECONDS} s)"
   timeout 60 /tmp/gram_methods 2>&1 | tee "$LOGS/gram_methods.txt"
 fi
+[ "${DRIVERS:-1}" = 0 ] && { echo "done in ${SECONDS} s"; exit 0; }
 echo "== CUDA drivers (${SECONDS} s)"
 for d in test_backend test_pipeline_kernels; do
   timeout $(left) /tmp/$d > "$LOGS/$d.log" 2>&1 &

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "../src/core/buffer.h"
@@ -62,7 +63,9 @@ struct Shard {
   CsrView view;
 };
 
-Shard make_shard(int64_t rows, int genes, double density, bool skewed, unsigned seed) {
+// sorted: the genes by popularity, most frequent first (skewed only).
+Shard make_shard(int64_t rows, int genes, double density, bool skewed, unsigned seed,
+                 bool sorted = false) {
   std::vector<float> present(genes), row_factor(size_t(rows), 1.0f), scale(genes);
   uint64_t state = seed * 0x2545F4914F6CDD1Dull + 1;
   auto uniform = [&] {
@@ -85,6 +88,7 @@ Shard make_shard(int64_t rows, int genes, double density, bool skewed, unsigned 
     }
     for (int g = 0; g < genes; ++g) present[g] = float(std::min(0.9, std::exp(lo + 1.5 * z[g])));
     for (auto& f : row_factor) f = float(std::exp(0.3 * normal() - 0.045));
+    if (sorted) std::sort(present.begin(), present.end(), std::greater<float>());
   } else {
     for (auto& p : present) p = float(density);
   }
