@@ -49,7 +49,7 @@ for d in gram_kernel gram_dense_split gram_methods test_pipeline_kernels test_ba
 done
 if [ "${DENSE_SPLIT:-0}" != 0 ]; then
   echo "== bench/gram_dense_split.cu (${SECONDS} s)"
-  timeout $(left) /tmp/gram_dense_split 1430156 5000 0.035 ${REPS:-3} ${DENSE_D:-512,768,1024,1280} 2>&1 |
+  timeout $(left) /tmp/gram_dense_split 1430156 5000 0.035 ${REPS:-3} ${DENSE_P:-4,6,8,10} 2>&1 |
     tee "$LOGS/gram_dense_split.txt"
 fi
 BENCHES=(/tmp/gram_kernel)

@@ -63,7 +63,7 @@ struct Shard {
   CsrView view;
 };
 
-// sorted: the genes by popularity, most frequent first (skewed only).
+// sorted: the genes by popularity, most frequent last (skewed only).
 Shard make_shard(int64_t rows, int genes, double density, bool skewed, unsigned seed,
                  bool sorted = false) {
   std::vector<float> present(genes), row_factor(size_t(rows), 1.0f), scale(genes);
@@ -88,7 +88,7 @@ Shard make_shard(int64_t rows, int genes, double density, bool skewed, unsigned 
     }
     for (int g = 0; g < genes; ++g) present[g] = float(std::min(0.9, std::exp(lo + 1.5 * z[g])));
     for (auto& f : row_factor) f = float(std::exp(0.3 * normal() - 0.045));
-    if (sorted) std::sort(present.begin(), present.end(), std::greater<float>());
+    if (sorted) std::sort(present.begin(), present.end());
   } else {
     for (auto& p : present) p = float(density);
   }

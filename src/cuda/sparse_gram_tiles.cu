@@ -975,9 +975,14 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
         std::vector<int32_t> order = pairs_heaviest_first(
             panel_entries(ctx, as_device<int32_t>(block_first), n_panels, n_blocks));
         if (const char* skip = std::getenv("CELLSHARD_GRAM_SKIP_PANELS")) {  // feasibility bench
-          const int64_t below = int64_t(std::atoi(skip)) * (std::atoi(skip) + 1) / 2;
+          // the pairs of the last `skip` panels left out
+          const int from = n_panels - std::atoi(skip);
           order.erase(std::remove_if(order.begin(), order.end(),
-                                     [&](int32_t t) { return int64_t(t) < below; }),
+                                     [&](int32_t t) {
+                                       int64_t p = 0;
+                                       while ((p + 1) * (p + 2) / 2 <= t) ++p;
+                                       return t - p * (p + 1) / 2 >= from;
+                                     }),
                       order.end());
         }
         launched_pairs = int64_t(order.size());
