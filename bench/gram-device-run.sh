@@ -35,6 +35,10 @@ for i in "${!VARIANTS[@]}"; do  # other versions of the tile file, each as a thi
 done
 [ ${#VARIANTS[@]} -gt 0 ] && { nvcc $NVFLAGS -DGRAM_BENCH_VARIANT -Xcompiler -fPIC -c bench/gram_kernel.cu \
   -o /tmp/gram_kernel_v.o >> "$LOGS/drivers.log" 2>&1 & }
+nvcc $NVFLAGS -Xcompiler -fPIC -Isrc/cuda -DCELLSHARD_GRAM_BENCH_SKIP_PANELS -c src/cuda/sparse_gram_tiles.cu \
+  -o /tmp/skip_panels.o -Dsparse_gram_lower=skip_sparse_gram_lower \
+  -Dsparse_gram_last_phases=skip_sparse_gram_last_phases -Dsparse_gram_is_faster=skip_sparse_gram_is_faster \
+  -Dgram_work_on_device=skip_gram_work_on_device >> "$LOGS/drivers.log" 2>&1 &
 nvcc $NVFLAGS -Xptxas -v -c src/cuda/sparse_gram_tiles.cu -o /tmp/sgt_resources.o > "$LOGS/ptxas.log" 2>&1 &
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -30 "$LOGS/install.log"; exit 1; }
@@ -43,7 +47,9 @@ echo "built in ${SECONDS} s"
 grep -A3 gram_tile "$LOGS/ptxas.log" | grep -E "Used|spill" | sed 's/^ptxas info *: //'
 LIBS="$(sed -n 's/^PKG_LIBS = //p' src/Makevars | sed 's/\$([A-Z_]*)//g') -L/usr/local/cuda/lib64 -lnccl"
 LIBS="$LIBS $(R CMD config LAPACK_LIBS) $(R CMD config BLAS_LIBS) $(R CMD config FLIBS)"
-for d in gram_kernel gram_dense_split gram_methods test_pipeline_kernels test_backend; do
+g++ -o /tmp/gram_dense_split /tmp/gram_dense_split.o /tmp/skip_panels.o src/core/*.o src/cpu/*.o \
+  src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 || echo "link of gram_dense_split failed"
+for d in gram_kernel gram_methods test_pipeline_kernels test_backend; do
   g++ -o /tmp/$d /tmp/$d.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 ||
     { echo "link of $d failed"; tail -5 "$LOGS/drivers.log"; }
 done

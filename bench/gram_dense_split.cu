@@ -5,7 +5,9 @@
 // panels p >= q the tile kernel's "a" side, four a's a unit, is the denser):
 //   - the fraction of the Gram's products among the last D genes;
 //   - the sparse Gram whole, and with the pairs of the last P panels left out
-//     (CELLSHARD_GRAM_SKIP_PANELS);
+//     (CELLSHARD_GRAM_SKIP_PANELS, read by a second build of
+//     sparse_gram_tiles.cu with CELLSHARD_GRAM_BENCH_SKIP_PANELS defined and
+//     its entry points renamed skip_...);
 //   - the last D genes' block exactly in integers: each value rounded to
 //     q = round(x / s_g 2^22) (s_g the power of two at or above the gene's
 //     largest |x|), cut into three signed 8-bit digits (q = d0 + 2^8 d1 +
@@ -15,8 +17,7 @@
 //     combined into exact int64 sums per sub-chunk, added in float64.
 //   - how far that block is from the sparse Gram's (largest difference
 //     relative to sqrt(G_aa G_bb)).
-// Build as bench/gram_kernel.cu (bench/gram-device-run.sh builds it when
-// DENSE_SPLIT=1):
+// bench/gram-device-run.sh builds and runs it with DENSE_SPLIT=1:
 //   /tmp/gram_dense_split [rows] [genes] [density] [reps] [P list]
 #include <cublas_v2.h>
 
@@ -38,6 +39,12 @@
 #include "random_shard.cuh"
 
 using namespace cellshard;
+
+namespace cellshard {  // sparse_gram_tiles.cu built with the panels' knob
+bool skip_sparse_gram_lower(const DeviceContext&, const CsrView&, const float*,
+                            const RowPointers&, double*);
+SparseGramPhases skip_sparse_gram_last_phases();
+}  // namespace cellshard
 
 namespace {
 
@@ -161,13 +168,13 @@ int main(int argc, char** argv) {
       ok(cudaMemset(gram->data(), 0, gram->bytes()) == cudaSuccess, "memset");
       ok(cudaDeviceSynchronize() == cudaSuccess, "sync");
       const auto t0 = std::chrono::steady_clock::now();
-      ok(sparse_gram_lower(ctx, shard.view, shard.values->as<float>(), shard.host_indptr,
+      ok(skip_sparse_gram_lower(ctx, shard.view, shard.values->as<float>(), shard.host_indptr,
                            gram->as<double>()),
          "sparse gram");
       const double t = seconds_since(t0);
       if (rep > 0 && t < best) {
         best = t;
-        ph = sparse_gram_last_phases();
+        ph = skip_sparse_gram_last_phases();
       }
     }
     return best;

@@ -974,8 +974,10 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
       if (!pair_order) {
         std::vector<int32_t> order = pairs_heaviest_first(
             panel_entries(ctx, as_device<int32_t>(block_first), n_panels, n_blocks));
-        if (const char* skip = std::getenv("CELLSHARD_GRAM_SKIP_PANELS")) {  // feasibility bench
-          // the pairs of the last `skip` panels left out
+#ifdef CELLSHARD_GRAM_BENCH_SKIP_PANELS
+        // bench/gram_dense_split.cu's build only (it would make the Gram
+        // wrong): the pairs of the last `skip` panels left out
+        if (const char* skip = std::getenv("CELLSHARD_GRAM_SKIP_PANELS")) {
           const int from = n_panels - std::atoi(skip);
           order.erase(std::remove_if(order.begin(), order.end(),
                                      [&](int32_t t) {
@@ -985,6 +987,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
                                      }),
                       order.end());
         }
+#endif
         launched_pairs = int64_t(order.size());
         pair_order = make_buffer(a.device, order.size() * sizeof(int32_t));
         pair_order->upload(order.data(), pair_order->bytes());
