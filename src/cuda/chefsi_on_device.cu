@@ -45,6 +45,21 @@ namespace cellshard {
 
 namespace {
 
+// theta ascending, residual in the same order.
+void sort_pairs(std::vector<double>& theta, std::vector<double>& residual) {
+  std::vector<size_t> order(theta.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t i, size_t j) { return theta[i] < theta[j]; });
+  std::vector<double> t(theta.size()), r(residual.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    t[i] = theta[order[i]];
+    r[i] = residual[order[i]];
+  }
+  theta.swap(t);
+  residual.swap(r);
+}
+
 class Subspace {
  public:
   Subspace(const DeviceContext& ctx, SolverSlot& solver, double* a, int64_t n, int p, int k,
@@ -104,16 +119,15 @@ class Subspace {
                                 int(ldx), y, int(ldy), &beta, c, int(ldc)));
   }
 
-  // out = alpha A y + beta out (n x cols; A shifted while shift_matrix holds), counted.
-  void multiply(const double* y, int cols, double alpha, double beta, double* out) {
-    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, a_, n_, y, n_, beta, out, n_);
+  // out = alpha M y + beta out (n x cols) for M = A (shifted while
+  // shift_matrix holds) or A_d (write_deflated), counted.
+  void multiply_by(const double* m, const double* y, int cols, double alpha, double beta,
+                   double* out) {
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, m, n_, y, n_, beta, out, n_);
     products += cols;
   }
-  // The same with A_d (write_deflated) in place of A.
-  void multiply_deflated(const double* y, int cols, double alpha, double beta, double* out) {
-    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, deflated_->as<double>(), n_, y, n_, beta,
-         out, n_);
-    products += cols;
+  void multiply(const double* y, int cols, double alpha, double beta, double* out) {
+    multiply_by(a_, y, cols, alpha, beta, out);
   }
 
   template <class T>
@@ -122,8 +136,9 @@ class Subspace {
                                   ctx_.stream));
     synchronize(ctx_);
   }
-  void upload(const std::vector<double>& host, Buffer& device) {
-    CS_CUDA_CHECK(cudaMemcpyAsync(device.data(), host.data(), host.size() * sizeof(double),
+  template <class T>
+  void upload(const std::vector<T>& host, Buffer& device) {
+    CS_CUDA_CHECK(cudaMemcpyAsync(device.data(), host.data(), host.size() * sizeof(T),
                                   cudaMemcpyHostToDevice, ctx_.stream));
     synchronize(ctx_);  // host may change next
   }
@@ -219,7 +234,9 @@ class Subspace {
   // products, and with the package's random start one sweep more (session
   // 21). The same for the first sweep's block as well (estimates=2) made a
   // Cholesky QR fail there. theta and residual come in the block's column
-  // order, not sorted.
+  // order, sorted ascending by theta (stably) as the filter reads them; the
+  // block's columns stay in their order (nothing is locked before the first
+  // Rayleigh-Ritz step).
   void start_estimates(int x, int z, int pa, std::vector<double>& theta,
                        std::vector<double>& residual) {
     multiply(block(x), pa, 1.0, 0.0, block(z));
@@ -232,6 +249,7 @@ class Subspace {
     CS_CUDA_CHECK(cudaMemcpyAsync(theta.data(), theta_->data(), size_t(pa) * sizeof(double),
                                   cudaMemcpyDeviceToHost, ctx_.stream));
     download(small_->data(), residual.data(), residual.size());
+    sort_pairs(theta, residual);
   }
 
   // A - c I in place of A (the filter's steps), and A back, bit for bit.
@@ -253,7 +271,7 @@ class Subspace {
   void filter_step(const ChebyshevStep& step, const double* y, double* out, int pa, int locked,
                    bool deflated) {
     if (deflated) {
-      multiply_deflated(y, pa, step.alpha, step.gamma, out);
+      multiply_by(deflated_->as<double>(), y, pa, step.alpha, step.gamma, out);
       return;
     }
     multiply(y, pa, step.alpha, step.gamma, out);
@@ -321,9 +339,7 @@ class Subspace {
   // Column indices (at most p) on the device, for gather_columns.
   void upload_columns(const std::vector<int>& cols) {
     CS_CHECK(cols.size() <= size_t(p_), "internal: more columns than the block holds");
-    CS_CUDA_CHECK(cudaMemcpyAsync(columns_->data(), cols.data(), cols.size() * sizeof(int),
-                                  cudaMemcpyHostToDevice, ctx_.stream));
-    synchronize(ctx_);  // cols may change next
+    upload(cols, *columns_);
   }
   const int* columns() const { return columns_->as<int>(); }
 
@@ -364,7 +380,6 @@ class Subspace {
   syevjInfo_t jacobi_ = nullptr;
 };
 
-
 enum Phase { kStart, kFilter, kOrthonormalize, kRayleighRitz, kFinish };
 
 // The residual at which active pair i (theta ascending, every locked value
@@ -379,20 +394,6 @@ double locking_residual(const std::vector<double>& theta, int i, double above, d
                              o.value_tolerance);
 }
 
-// theta ascending, residual in the same order.
-void sort_pairs(std::vector<double>& theta, std::vector<double>& residual) {
-  std::vector<size_t> order(theta.size());
-  std::iota(order.begin(), order.end(), size_t(0));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t i, size_t j) { return theta[i] < theta[j]; });
-  std::vector<double> t(theta.size()), r(residual.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    t[i] = theta[order[i]];
-    r[i] = residual[order[i]];
-  }
-  theta.swap(t);
-  residual.swap(r);
-}
 
 }  // namespace
 
@@ -438,7 +439,6 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
   // where the Rayleigh-Ritz steps leave it (ritz_product). Nothing is locked
   // before the first Rayleigh-Ritz step.
   s.start_estimates(x, ritz_product(), pa, theta, residual);
-  bool estimated = true;
   clock.add_to(report.seconds[kStart]);
   double top = 0;
   const double budget = o.max_products * double(n);
@@ -446,16 +446,15 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     report.products = s.products;
     for (double t : theta)
       if (!std::isfinite(t)) return report;
-    const double highest =
-        estimated ? *std::max_element(theta.begin(), theta.end()) : theta.back();
-    top = std::max(top, std::fabs(highest));
-    // Lock the leading pairs that have converged (the block's last columns).
+    top = std::max(top, std::fabs(theta.back()));  // theta ascending
+    // Lock the leading pairs that have converged (the block's last columns),
+    // from the first Rayleigh-Ritz step on.
     const double above = theta_locked.empty()
                              ? HUGE_VAL
                              : *std::min_element(theta_locked.begin(), theta_locked.end());
     int lock_now = 0;
     std::vector<double> at;  // from the top pair down
-    while (!estimated && lock_now < pa && locked + lock_now < k) {
+    while (report.sweeps > 0 && lock_now < pa && locked + lock_now < k) {
       const int i = pa - 1 - lock_now;
       const double allowed = locking_residual(theta, i, above, top, o);
       if (!(residual[size_t(i)] <= allowed)) break;
@@ -476,7 +475,6 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     }
     if (locked == k) break;
 
-    if (estimated) sort_pairs(theta, residual);  // the filter reads them ascending
     const ChebyshevFilter filter = chebyshev_filter(theta, residual, k - locked,
                                                     0.1 * o.tolerance * top,
                                                     report.sweeps == 0 ? s.frobenius() : 0.0,
@@ -517,7 +515,6 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
     clock.add_to(report.seconds[kOrthonormalize]);
     if (!s.rayleigh_ritz(x, others(0), others(1), others(2), pa, theta, residual)) return report;
     x = others(2);
-    estimated = false;
     clock.add_to(report.seconds[kRayleighRitz]);
   }
 

@@ -1069,11 +1069,19 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
       ChefsiOptions o;
       o.max_sweeps = c.max_sweeps;
       o.value_tolerance = c.value_tolerance;
-      ChefsiReport report;
-      std::vector<double> kept = through_device(device, a, [&](double* d) {
-        report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, cv.data(),
-                                            cvec.data(), o);
-      });
+      // chefsi with options `with` on a device copy of a; `left`: the copy after it.
+      const auto solve = [&](const ChefsiOptions& with, std::vector<double>& values,
+                             std::vector<double>& vectors, std::vector<double>* left) {
+        ChefsiReport r;
+        std::vector<double> after = through_device(device, a, [&](double* d) {
+          r = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, values.data(),
+                                         vectors.data(), with);
+        });
+        if (left) left->swap(after);
+        return r;
+      };
+      std::vector<double> kept;
+      const ChefsiReport report = solve(o, cv, cvec, &kept);
       check(kept == a, what + ": the matrix is left as it was");
       with_env("CELLSHARD_EIGEN_METHOD", "syevdx", [&] {
         through_device(device, a, [&](double* d) {
@@ -1112,11 +1120,7 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
         ChefsiOptions every = o;
         every.deflated_min_degree = 1;
         std::vector<double> ev(k), evec(n * k);
-        ChefsiReport every_report;
-        through_device(device, a, [&](double* d) {
-          every_report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, ev.data(),
-                                                    evec.data(), every);
-        });
+        const ChefsiReport every_report = solve(every, ev, evec, nullptr);
         check(every_report.converged && every_report.deflated_sweeps > 0,
               what + ": converged with A_d in every sweep that has pairs locked");
         if (every_report.converged)
@@ -1138,11 +1142,7 @@ void test_chefsi(std::mt19937_64& rng, int device, bool quick) {
       check(report.deflated_sweeps > 0, what + ": sweeps with A_d written out" + how);
       ChefsiOptions apart = o;
       apart.deflated_min_degree = 0;
-      ChefsiReport apart_report;
-      through_device(device, a, [&](double* d) {
-        apart_report = chefsi_top_eigen_on_device(use_device(device), d, c.n, c.k, again.data(),
-                                                  again_vec.data(), apart);
-      });
+      const ChefsiReport apart_report = solve(apart, again, again_vec, nullptr);
       check(apart_report.converged && apart_report.deflated_sweeps == 0,
             what + ": converged with the locked pairs apart at each step");
       if (apart_report.converged)
