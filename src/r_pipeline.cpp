@@ -124,10 +124,13 @@ SEXP cs_multiply(SEXP handle, Rcpp::NumericMatrix v, SEXP shift, SEXP progress =
   CS_R_BEGIN
   MatrixPtr m = get_matrix(handle);
   CS_CHECK(v.nrow() == m->n_cols(), "internal: V must have one row per gene");
-  std::vector<double> vv(v.begin(), v.end()), shift_values;
+  std::vector<double> shift_values;
   const double* shift_ptr = optional_vector(shift, v.ncol(), "shift", shift_values);
+  // V is read in place (R keeps it for the call; the work thread only reads it).
+  const double* v_values = v.begin();
+  const int k = v.ncol();
   DenseShardsPtr out;
-  run_with_progress(progress, [&] { out = multiply_matrix(*m, vv, v.ncol(), shift_ptr); });
+  run_with_progress(progress, [&] { out = multiply_matrix(*m, v_values, k, shift_ptr); });
   return wrap_dense(out);
   CS_R_END
 }

@@ -274,11 +274,10 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   return out;
 }
 
-DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const std::vector<double>& v, int k,
+DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const double* v, int k,
                                const double* shift) {
   const ShardedIndex& idx = m.index();
-  CS_CHECK(int64_t(v.size()) == idx.n_cols * k, "internal: V has the wrong size");
-  const std::vector<float> v_float(v.begin(), v.end());
+  const std::vector<float> v_float(v, v + size_t(idx.n_cols) * size_t(k));
   auto out = std::make_shared<DenseShards>();
   out->n_cols = k;
   out->shards.resize(idx.shards.size());
