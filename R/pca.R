@@ -83,7 +83,7 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     eig <- .seedCall(d@seed, cs_covariance_eigen, b, mom$sum, zero.center, k, progress)
     values <- eig$values
     rotation <- eig$vectors  # each column's largest-magnitude loading positive
-    shift <- drop(crossprod(b - if (zero.center) mu else 0, rotation))
+    shift <- eig$shift  # (b - mu)^T rotation, or b^T rotation uncentred
     t2 <- clock()
     scores <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)
     seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)

@@ -114,6 +114,7 @@ Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
   std::copy(e.vectors.begin(), e.vectors.end(), vectors.begin());
   return Rcpp::List::create(
       Rcpp::_["values"] = Rcpp::wrap(e.values), Rcpp::_["vectors"] = vectors,
+      Rcpp::_["shift"] = Rcpp::wrap(e.shift),
       Rcpp::_["seconds"] = Rcpp::NumericVector::create(Rcpp::_["gram"] = e.gram_seconds,
                                                        Rcpp::_["eigen"] = e.eigen_seconds));
   CS_R_END

@@ -271,6 +271,15 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
                       "sharing the PCA basis from rank 0");
     if (cluster_rank() != 0) out.eigen_seconds = seconds_since(waited);
   }
+  // X V = D V + 1 b^T V, less 1 mu^T V when centred: the scores' offsets,
+  // each a sum in the genes' order (as R's crossprod with the reference BLAS).
+  out.shift.assign(size_t(k), 0.0);
+  for (int j = 0; j < k; ++j) {
+    const double* v = out.vectors.data() + size_t(j) * g;
+    double s = 0;
+    for (size_t i = 0; i < g; ++i) s += (b[i] - (zero_center ? mu[i] : 0.0)) * v[i];
+    out.shift[size_t(j)] = s;
+  }
   return out;
 }
 

@@ -56,6 +56,7 @@ struct Eigenpairs {
   std::vector<double> values;   // k, decreasing
   std::vector<double> vectors;  // n_cols x k, column-major; each column's largest-magnitude
                                 // entry positive (largest_loading_positive)
+  std::vector<double> shift;    // k: the scores' offsets, b^T V, or (b - mu)^T V when centred
   double gram_seconds = 0;      // building the matrix (Gram pass, all-reduce, corrections)
   double eigen_seconds = 0;     // the eigensolver
 };
