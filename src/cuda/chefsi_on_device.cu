@@ -249,7 +249,9 @@ class Subspace {
     CS_CUDA_CHECK(cudaMemcpyAsync(theta.data(), theta_->data(), size_t(pa) * sizeof(double),
                                   cudaMemcpyDeviceToHost, ctx_.stream));
     download(small_->data(), residual.data(), residual.size());
-    sort_pairs(theta, residual);
+    // (a value that is not finite ends the solve before the order matters)
+    if (std::all_of(theta.begin(), theta.end(), [](double t) { return std::isfinite(t); }))
+      sort_pairs(theta, residual);
   }
 
   // A - c I in place of A (the filter's steps), and A back, bit for bit.
