@@ -133,11 +133,9 @@ __global__ void combine_kernel(int g0, int d, const int32_t* __restrict__ c3,
   }
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 }  // namespace
+
+using gram_bench::seconds_since;
 
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 1430156;
