@@ -24,41 +24,17 @@
 #include "../../src/core/operations.h"
 #include "../../src/cpu/cpu_backend.h"
 #include "../../src/cuda/cuda_backend.h"
+#include "driver_support.h"
 
 using namespace cellshard;
+using namespace driver_support;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
-
 // --- random shards ----------------------------------------------------------
 
-struct HostShard {
-  int64_t n_rows = 0, n_cols = 0;
-  std::vector<int64_t> indptr{0};
-  std::vector<int32_t> indices;
+struct HostShard : HostIndex {
   std::vector<std::vector<float>> layers;  // value layers over the same index
-
-  int64_t nnz() const { return indptr.back(); }
-  CsrView view() const {
-    CsrView v;
-    v.device = kHost;
-    v.n_rows = n_rows;
-    v.n_cols = n_cols;
-    v.nnz = nnz();
-    v.indptr = indptr.data();
-    v.indices = indices.data();
-    return v;
-  }
 };
 
 // Rows of very different lengths (empty, short, up to every gene), values
@@ -92,10 +68,8 @@ HostShard random_shard(std::mt19937_64& rng, int64_t n_rows, int64_t n_cols, dou
   return s;
 }
 
-struct DeviceShard {
-  BufferPtr indptr, indices;
+struct DeviceShard : DeviceIndex {
   std::vector<BufferPtr> layers;
-  CsrView view;
   std::vector<const float*> values() const {
     std::vector<const float*> v;
     for (const auto& l : layers) v.push_back(l->as<float>());
@@ -105,18 +79,8 @@ struct DeviceShard {
 
 DeviceShard upload(const HostShard& h, int device) {
   DeviceShard d;
-  d.indptr = make_buffer(device, h.indptr.size() * sizeof(int64_t));
-  d.indptr->upload(h.indptr.data(), d.indptr->bytes());
-  d.indices = make_buffer(device, h.indices.size() * sizeof(int32_t));
-  d.indices->upload(h.indices.data(), d.indices->bytes());
-  for (const auto& layer : h.layers) {
-    d.layers.push_back(make_buffer(device, layer.size() * sizeof(float)));
-    d.layers.back()->upload(layer.data(), d.layers.back()->bytes());
-  }
-  d.view = h.view();
-  d.view.device = device;
-  d.view.indptr = d.indptr->as<int64_t>();
-  d.view.indices = d.indices->as<int32_t>();
+  upload_index(h, device, d);
+  for (const auto& layer : h.layers) d.layers.push_back(upload_vector(layer, device));
   return d;
 }
 
@@ -476,6 +440,5 @@ int main() {
   test_threads(mid, n_gpus);
   test_operations(mid, n_gpus);
 
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return summary();
 }

@@ -36,21 +36,12 @@
 #include "../../src/cuda/lanczos_on_device.h"
 #include "../../src/cuda/pipeline_device.h"
 #include "../../src/cuda/sparse_gram_tiles.h"
+#include "driver_support.h"
 
 using namespace cellshard;
+using namespace driver_support;
 
 namespace {
-
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
 
 PipelineKernels& cpu() { return cpu_pipeline_kernels(); }
 PipelineKernels& gpu() { return cuda_pipeline_kernels(); }
@@ -68,23 +59,8 @@ void guarded(const std::string& what, const std::function<void()>& body) {
 
 enum class Values { Counts, Log, Mixed };
 
-struct HostShard {
-  int64_t n_rows = 0, n_cols = 0;
-  std::vector<int64_t> indptr{0};
-  std::vector<int32_t> indices;
+struct HostShard : HostIndex {
   std::vector<float> values;
-
-  int64_t nnz() const { return indptr.back(); }
-  CsrView view() const {
-    CsrView v;
-    v.device = kHost;
-    v.n_rows = n_rows;
-    v.n_cols = n_cols;
-    v.nnz = nnz();
-    v.indptr = indptr.data();
-    v.indices = indices.data();
-    return v;
-  }
 };
 
 // Rows of very different lengths: 10% empty, 5% with one value, 5% with
@@ -136,24 +112,15 @@ HostShard random_shard(std::mt19937_64& rng, int64_t n_rows, int64_t n_cols, dou
   return s;
 }
 
-struct DeviceShard {
-  BufferPtr indptr, indices, values;
-  CsrView view;
+struct DeviceShard : DeviceIndex {
+  BufferPtr values;
   const float* data() const { return values ? values->as<float>() : nullptr; }
 };
 
 DeviceShard upload(const HostShard& h, int device) {
   DeviceShard d;
-  d.indptr = make_buffer(device, h.indptr.size() * sizeof(int64_t));
-  d.indptr->upload(h.indptr.data(), d.indptr->bytes());
-  d.indices = make_buffer(device, h.indices.size() * sizeof(int32_t));
-  d.indices->upload(h.indices.data(), d.indices->bytes());
-  d.values = make_buffer(device, h.values.size() * sizeof(float));
-  d.values->upload(h.values.data(), d.values->bytes());
-  d.view = h.view();
-  d.view.device = device;
-  d.view.indptr = d.indptr->as<int64_t>();
-  d.view.indices = d.indices->as<int32_t>();
+  upload_index(h, device, d);
+  d.values = upload_vector(h.values, device);
   return d;
 }
 
@@ -1345,6 +1312,5 @@ int main(int argc, char** argv) {
   test_all_reduce(rng, n_gpus);
   test_col_moments_non_finite(rng, 0);
 
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return summary();
 }
