@@ -64,11 +64,10 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
                             const std::vector<double>& col_sums, bool zero_center, int k);
 
 // X * V + 1 shift^T (V: n_cols x k column-major, read where it lies; shift:
-// k entries or null),
-// each shard's rows left on its device. V's entries are rounded to float32
-// first, the precision of the stored values: the GPU's projection is bound by
-// reading a row of V for every stored value (L2), so this halves its bytes,
-// and every backend multiplies the same numbers.
+// k entries or null), each shard's rows left on its device. V's entries are
+// rounded to float32 first, the precision of the stored values: the GPU's
+// projection is bound by reading a row of V for every stored value (L2), so
+// this halves its bytes, and every backend multiplies the same numbers.
 DenseShardsPtr multiply_matrix(const ShardedMatrix& m, const double* v, int k,
                                const double* shift);
 
