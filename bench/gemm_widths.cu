@@ -3,7 +3,9 @@
 // width: cublasDgemm as the package calls it, and every algorithm cuBLASLt's
 // heuristic offers (up to 32: tiles, split-K, reduction schemes), each timed;
 // the fastest one's configuration, whether it gives the same bits twice, and
-// its largest difference from cublasDgemm relative to the largest |entry|.
+// its largest difference from cublasDgemm relative to the largest |entry|;
+// then cublasDsymm (A symmetric, its lower triangle read: at narrow widths the
+// GEMM is bound by reading A) with the same two checks. A is symmetric.
 // Median of 15 calls after a warm-up, seconds from CUDA events.
 //
 // Build (repository root):
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<double> unit(-1.0, 1.0);
   std::vector<double> host_a(size_t(n) * n), host_x(size_t(n) * wmax);
   for (double& v : host_a) v = unit(rng);
+  for (int j = 0; j < n; ++j)  // symmetric: the upper triangle mirrors the lower
+    for (int i = 0; i < j; ++i) host_a[size_t(i) + size_t(j) * n] = host_a[size_t(j) + size_t(i) * n];
   for (double& v : host_x) v = unit(rng);
   double *a, *x, *y, *y2;
   void* workspace;
@@ -78,6 +82,7 @@ int main(int argc, char** argv) {
   std::printf("%5s %9s %8s %9s %8s %9s %8s  %-44s %5s %9s\n", "width", "Dgemm ms", "TFLOP/s",
               "Lt #0 ms", "TFLOP/s", "best ms", "TFLOP/s", "best: algo id, tile, split-K, scheme, stages",
               "bits", "rel diff");
+  std::vector<std::string> symm_rows;
   for (int w : widths) {
     const double flop = 2.0 * n * double(n) * w;
     const double dgemm = median_ms([&] {
@@ -148,11 +153,38 @@ int main(int argc, char** argv) {
     std::printf("%5d %9.4f %8.1f %9.4f %8.1f %9.4f %8.1f  %-44s %5s %9.2e\n", w, dgemm,
                 flop / dgemm * 1e-9, first, flop / first * 1e-9, best, flop / best * 1e-9,
                 config.c_str(), same ? "same" : "DIFF", scale > 0 ? diff / scale : diff);
+    {  // Dsymm: the lower triangle of A
+      const auto symm = [&](double* out) {
+        cublasDsymm(blas, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, n, w, &one, a, n, x, n, &zero,
+                    out, n);
+      };
+      const double t = median_ms([&] { symm(y2); }, 15);
+      symm(y2);
+      cudaDeviceSynchronize();
+      const std::vector<double> s1 = download(y2, size_t(n) * w);
+      symm(y2);
+      cudaDeviceSynchronize();
+      const std::vector<double> s2 = download(y2, size_t(n) * w);
+      double sdiff = 0, sscale = 0;
+      for (size_t k = 0; k < s1.size(); ++k) {
+        sdiff = std::max(sdiff, std::fabs(s1[k] - want[k]));
+        sscale = std::max(sscale, std::fabs(want[k]));
+      }
+      char line[160];
+      std::snprintf(line, sizeof line, "%5d %9.4f %9.4f %8.1f %5s %9.2e", w, dgemm, t,
+                    flop / t * 1e-9,
+                    std::memcmp(s1.data(), s2.data(), s1.size() * 8) == 0 ? "same" : "DIFF",
+                    sscale > 0 ? sdiff / sscale : sdiff);
+      symm_rows.push_back(line);
+    }
     cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(la);
     cublasLtMatrixLayoutDestroy(lx);
     cublasLtMatrixLayoutDestroy(ly);
     cublasLtMatmulDescDestroy(op);
   }
+  std::printf("\n%5s %9s %9s %8s %5s %9s\n", "width", "Dgemm ms", "Dsymm ms", "TFLOP/s", "bits",
+              "rel diff");
+  for (const std::string& row : symm_rows) std::printf("%s\n", row.c_str());
   return 0;
 }
