@@ -63,8 +63,8 @@ void sort_pairs(std::vector<double>& theta, std::vector<double>& residual) {
 class Subspace {
  public:
   Subspace(const DeviceContext& ctx, SolverSlot& solver, double* a, int64_t n, int p, int k,
-           bool jacobi, bool symmetric)
-      : ctx_(ctx), blas_(ctx), solver_(solver), a_(a), n_(n), p_(p), k_(k), symmetric_(symmetric),
+           bool jacobi)
+      : ctx_(ctx), blas_(ctx), solver_(solver), a_(a), n_(n), p_(p), k_(k),
         diagonal_(make_buffer(ctx.device, size_t(n) * sizeof(double))),
         v_(make_buffer(ctx.device, size_t(n) * size_t(k) * sizeof(double))),
         h_(make_buffer(ctx.device, size_t(p) * size_t(p) * sizeof(double))),
@@ -123,11 +123,7 @@ class Subspace {
   // shift_matrix holds) or A_d (write_deflated), counted.
   void multiply_by(const double* m, const double* y, int cols, double alpha, double beta,
                    double* out) {
-    if (symmetric_)
-      CS_CUBLAS_CHECK(cublasDsymm(blas_.get(), CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, int(n_),
-                                  cols, &alpha, m, int(n_), y, int(n_), &beta, out, int(n_)));
-    else
-      gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, m, n_, y, n_, beta, out, n_);
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, n_, cols, n_, alpha, m, n_, y, n_, beta, out, n_);
     products += cols;
   }
   void multiply(const double* y, int cols, double alpha, double beta, double* out) {
@@ -378,7 +374,6 @@ class Subspace {
   double* a_;
   int64_t n_;
   int p_, k_;
-  bool symmetric_;  // products by Dsymm (ChefsiOptions::symmetric_products)
   BufferPtr diagonal_, blocks_[4], v_, h_, t_, theta_, small_, shift_, info_, work_;
   BufferPtr columns_;   // column indices for gather_columns
   BufferPtr deflated_;  // A_d of the sweep (write_deflated), made at its first use
@@ -430,7 +425,7 @@ ChefsiReport chefsi_top_eigen_on_device(const DeviceContext& ctx, double* a, int
   SolverSlot& solver = solver_slot(ctx.device);
   std::lock_guard<std::mutex> lock(solver.mutex);
   ready(solver, ctx.stream);
-  Subspace s(ctx, solver, a, n, p, k, o.jacobi, o.symmetric_products);
+  Subspace s(ctx, solver, a, n, p, k, o.jacobi);
 
   // Blocks: x holds the Ritz vectors; the other three are scratch, but
   // after a Rayleigh-Ritz step others(2) holds A x (ritz_product).

@@ -54,10 +54,6 @@ struct ChefsiOptions {
   // went from 0.0337 to 0.0317 s: ~17 us a step, against ~0.3 ms to write
   // A_d (a copy of A and a GEMM), so it pays from about 20 steps.
   int deflated_min_degree = 24;
-  // Products with A (and A_d) by cublasDsymm from their lower triangles, not
-  // cublasDgemm: at the narrow blocks of the late sweeps a GEMM step is bound
-  // by reading A, and Dsymm reads half of it.
-  bool symmetric_products = false;
   bool profile = false;      // synchronise to time the phases (ChefsiReport::seconds)
 };
 

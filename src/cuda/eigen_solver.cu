@@ -55,8 +55,7 @@ EigenMethod first_method(int64_t n, int k) {
 // CELLSHARD_CHEFSI_MAX_RATIO its growth limit (bench/chefsi_simulate.R's
 // settings), CELLSHARD_CHEFSI_VALUE_TOLERANCE the bulk pairs' locking (0: by
 // the residual alone), CELLSHARD_CHEFSI_DEFLATED the lowest degree at which a
-// sweep filters with the deflated matrix written out (0: never),
-// CELLSHARD_CHEFSI_SYMM (0 or 1) the products by Dsymm; with
+// sweep filters with the deflated matrix written out (0: never); with
 // CELLSHARD_CHEFSI_PROFILE set, the phases are timed (last_chefsi_report).
 ChefsiOptions chefsi_options() {
   ChefsiOptions options;
@@ -82,8 +81,6 @@ ChefsiOptions chefsi_options() {
     const int d = std::atoi(deflated);
     if (d >= 0) options.deflated_min_degree = d;
   }
-  if (const char* symm = std::getenv("CELLSHARD_CHEFSI_SYMM"))
-    options.symmetric_products = std::atoi(symm) != 0;
   if (const char* ratio = std::getenv("CELLSHARD_CHEFSI_MAX_RATIO")) {
     const double r = std::atof(ratio);
     if (r > 1) options.filter.max_ratio = r;
