@@ -7,8 +7,10 @@
 // same), and times old (bench/sparse_gram_old.cuh, main before the rewrite)
 // and new (src/cuda/sparse_gram_tiles.cu): the best of `reps` runs after a
 // warm-up, each method's phases (CELLSHARD_GRAM_PROFILE), the products a
-// second. It checks that new gives the same bits as old (exact integer sums
-// per row block: it should) and the same bits twice.
+// second. It checks whether new gives the same bits as old (exact integer
+// sums per row block: it did until session 23, whose 2^17 rows a block round
+// each product to one fraction bit fewer, ~2e-14 of sqrt(G_ii G_jj) apart)
+// and the same bits twice.
 //
 // Build (repository root, objects as tools/gpu-check.sh makes them):
 //   nvcc $NVFLAGS -o /tmp/gram_kernel bench/gram_kernel.cu $OBJ/*.o -lcusolver -lcublas \
