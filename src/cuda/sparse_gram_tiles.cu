@@ -90,12 +90,12 @@
 // overflow (|sum| <= 2^17 2^45 = 2^62). Each product's rounding error is at
 // most 2^-46 s_a s_b <= 2^-44 max|x_a| max|x_b|: as fine as float64 (2^-53 of
 // the running sum) once the sum is more than 2^9 times the largest product.
+// The tile is then scaled back exactly (powers of two) and added in float64
+// to the block's own part of the output: no atomics in global memory.
 // 2^17 rows a block, not 2^16 (F = 46), halve the blocks, each of which
 // zeroes and writes back its 128 KiB tile: the Gram 1.0-1.5 ms faster on
 // 1.43M-row shards, within 2e-14 of sqrt(G_ii G_jj) of the 2^16 version
 // (bench/gram_kernel.cu, H100, session 23).
-// The tile is then scaled back exactly (powers of two) and added in float64
-// to the block's own part of the output: no atomics in global memory.
 #include "sparse_gram_tiles.h"
 
 #include <cub/device/device_scan.cuh>
