@@ -119,6 +119,29 @@ test_that("PCA equals prcomp on a small matrix, with deterministic signs", {
     expect_equal(metadata(unc)$U$variance, sv$d[1:3]^2, tolerance = 1e-8)
 })
 
+test_that("PCA scores of a centred scaled matrix (stored with a background) equal svd's", {
+    # scaleGenes keeps x - mean as offsets from a per-gene background, so the
+    # scores carry an offset per component: (b - mu)^T V centred, b^T V not.
+    m <- random_counts(25, 150, density = 0.3, seed = 26)
+    sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(logcounts = log1p(m))),
+                    devices = "cpu", shards = 2)
+    sce <- scaleGenes(sce, max.value = 2)
+    x <- t(as.matrix(assay(sce, "scaled")))  # cells x genes, dense
+    flip_to_loadings <- function(scores, rotation) {  # the SPEC's signs
+        largest <- apply(abs(rotation), 2, which.max)
+        sweep(scores, 2, sign(rotation[cbind(largest, seq_len(ncol(rotation)))]), `*`)
+    }
+    cen <- computePCA(sce, ncomponents = 4, name = "C")
+    xc <- sweep(x, 2, colMeans(x))
+    sv <- svd(xc, nu = 4, nv = 4)
+    expect_equal(matrix(as.numeric(reducedDim(cen, "C")), ncol = 4),
+                 flip_to_loadings(sv$u %*% diag(sv$d[1:4]), sv$v), tolerance = 1e-6)
+    unc <- computePCA(sce, ncomponents = 4, zero.center = FALSE, name = "U")
+    su <- svd(x, nu = 4, nv = 4)
+    expect_equal(matrix(as.numeric(reducedDim(unc, "U")), ncol = 4),
+                 flip_to_loadings(su$u %*% diag(su$d[1:4]), su$v), tolerance = 1e-6)
+})
+
 test_that("bad input gives clear errors", {
     m <- random_counts(20, 15, seed = 25)
     sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(counts = m)), devices = "cpu")
