@@ -273,11 +273,14 @@ Eigenpairs covariance_eigen(const ShardedMatrix& d, const std::vector<double>& b
   }
   // X V = D V + 1 b^T V, less 1 mu^T V when centred: the scores' offsets,
   // each a sum in the genes' order (as R's crossprod with the reference BLAS).
+  std::vector<double> center(b);
+  if (zero_center)
+    for (size_t i = 0; i < g; ++i) center[i] -= mu[i];
   out.shift.assign(size_t(k), 0.0);
   for (int j = 0; j < k; ++j) {
     const double* v = out.vectors.data() + size_t(j) * g;
     double s = 0;
-    for (size_t i = 0; i < g; ++i) s += (b[i] - (zero_center ? mu[i] : 0.0)) * v[i];
+    for (size_t i = 0; i < g; ++i) s += center[i] * v[i];
     out.shift[size_t(j)] = s;
   }
   return out;
