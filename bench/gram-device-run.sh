@@ -23,7 +23,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,n
 left() { echo $(( DEADLINE - SECONDS > 5 ? DEADLINE - SECONDS : 5 )); }
 NVFLAGS="-std=c++17 -O2 -gencode=arch=compute_90,code=sm_90 --expt-relaxed-constexpr -DCELLSHARD_CUDA -DCELLSHARD_NCCL"
 SECONDS=0
-for d in gram_kernel:bench gram_dense_split:bench gram_methods:bench test_pipeline_kernels:tests/cuda test_backend:tests/cuda; do
+DENSE=(); [ "${DENSE_SPLIT:-0}" != 0 ] && DENSE=(gram_dense_split:bench)
+for d in gram_kernel:bench "${DENSE[@]}" gram_methods:bench test_pipeline_kernels:tests/cuda test_backend:tests/cuda; do
   nvcc $NVFLAGS -Xcompiler -fPIC -c ${d#*:}/${d%%:*}.cu -o /tmp/${d%%:*}.o >> "$LOGS/drivers.log" 2>&1 &
 done
 VARIANTS=(${VARIANT_SRC:-})
@@ -35,10 +36,10 @@ for i in "${!VARIANTS[@]}"; do  # other versions of the tile file, each as a thi
 done
 [ ${#VARIANTS[@]} -gt 0 ] && { nvcc $NVFLAGS -DGRAM_BENCH_VARIANT -Xcompiler -fPIC -c bench/gram_kernel.cu \
   -o /tmp/gram_kernel_v.o >> "$LOGS/drivers.log" 2>&1 & }
-nvcc $NVFLAGS -Xcompiler -fPIC -Isrc/cuda -DCELLSHARD_GRAM_BENCH_SKIP_PANELS -c src/cuda/sparse_gram_tiles.cu \
-  -o /tmp/skip_panels.o -Dsparse_gram_lower=skip_sparse_gram_lower \
+[ ${#DENSE[@]} -gt 0 ] && { nvcc $NVFLAGS -Xcompiler -fPIC -Isrc/cuda -DCELLSHARD_GRAM_BENCH_SKIP_PANELS \
+  -c src/cuda/sparse_gram_tiles.cu -o /tmp/skip_panels.o -Dsparse_gram_lower=skip_sparse_gram_lower \
   -Dsparse_gram_last_phases=skip_sparse_gram_last_phases -Dsparse_gram_is_faster=skip_sparse_gram_is_faster \
-  -Dgram_work_on_device=skip_gram_work_on_device >> "$LOGS/drivers.log" 2>&1 &
+  -Dgram_work_on_device=skip_gram_work_on_device >> "$LOGS/drivers.log" 2>&1 & }
 nvcc $NVFLAGS -Xptxas -v -c src/cuda/sparse_gram_tiles.cu -o /tmp/sgt_resources.o > "$LOGS/ptxas.log" 2>&1 &
 LIB=/tmp/rlib; mkdir -p $LIB
 R CMD INSTALL --library=$LIB . > "$LOGS/install.log" 2>&1 || { tail -30 "$LOGS/install.log"; exit 1; }
@@ -47,13 +48,13 @@ echo "built in ${SECONDS} s"
 grep -A3 gram_tile "$LOGS/ptxas.log" | grep -E "Used|spill" | sed 's/^ptxas info *: //'
 LIBS="$(sed -n 's/^PKG_LIBS = //p' src/Makevars | sed 's/\$([A-Z_]*)//g') -L/usr/local/cuda/lib64 -lnccl"
 LIBS="$LIBS $(R CMD config LAPACK_LIBS) $(R CMD config BLAS_LIBS) $(R CMD config FLIBS)"
-g++ -o /tmp/gram_dense_split /tmp/gram_dense_split.o /tmp/skip_panels.o src/core/*.o src/cpu/*.o \
-  src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 || echo "link of gram_dense_split failed"
 for d in gram_kernel gram_methods test_pipeline_kernels test_backend; do
   g++ -o /tmp/$d /tmp/$d.o src/core/*.o src/cpu/*.o src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 ||
     { echo "link of $d failed"; tail -5 "$LOGS/drivers.log"; }
 done
-if [ "${DENSE_SPLIT:-0}" != 0 ]; then
+if [ ${#DENSE[@]} -gt 0 ]; then
+  g++ -o /tmp/gram_dense_split /tmp/gram_dense_split.o /tmp/skip_panels.o src/core/*.o src/cpu/*.o \
+    src/cuda/*.o $LIBS >> "$LOGS/drivers.log" 2>&1 || echo "link of gram_dense_split failed"
   echo "== bench/gram_dense_split.cu (${SECONDS} s)"
   timeout $(left) /tmp/gram_dense_split 1430156 5000 0.035 ${REPS:-3} ${DENSE_P:-4,6,8,10} 2>&1 |
     tee "$LOGS/gram_dense_split.txt"
