@@ -36,6 +36,7 @@
 #include "../src/cuda/cuda_backend.h"
 #include "../src/cuda/device_context.h"
 #include "../src/cuda/sparse_gram_tiles.h"
+#include "event_timer.cuh"
 #include "random_shard.cuh"
 
 using namespace cellshard;
@@ -50,13 +51,6 @@ namespace {
 
 constexpr int kQuantBits = 22;
 constexpr int kTileRows = 32;  // rows a densify block
-
-void ok(bool c, const char* what) {
-  if (!c) {
-    std::fprintf(stderr, "failed: %s\n", what);
-    std::exit(1);
-  }
-}
 
 // Rows [r0, r0 + rows) of the shard, genes [g0, g0 + d), as three int8 digit
 // columns a gene: s[(i * d + g - g0) * ld + r]. A block builds 32 rows in shared memory, then
