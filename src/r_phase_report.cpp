@@ -1,6 +1,7 @@
-// Rcpp glue for benchmarks: where the GPU's last sparse Gram and last
-// Chebyshev-filtered eigensolve spent their time (phases timed only with
-// CELLSHARD_GRAM_PROFILE / CELLSHARD_CHEFSI_PROFILE set; zeros otherwise).
+// Rcpp glue for benchmarks and tests: where the GPU's last sparse Gram and
+// last Chebyshev-filtered eigensolve spent their time (phases timed only with
+// CELLSHARD_GRAM_PROFILE / CELLSHARD_CHEFSI_PROFILE set; zeros otherwise),
+// and how many chunks of rows that Gram took.
 #include <Rcpp.h>
 
 #include "r_handle.h"
@@ -22,6 +23,7 @@ SEXP cs_gpu_phase_report() {
                                                     Rcpp::_["layout"] = g.layout,
                                                     Rcpp::_["tiles"] = g.tiles,
                                                     Rcpp::_["finish"] = g.finish),
+      Rcpp::_["gram_chunks"] = g.chunks,
       Rcpp::_["chefsi"] = Rcpp::List::create(
           Rcpp::_["converged"] = c.converged, Rcpp::_["sweeps"] = c.sweeps,
           Rcpp::_["products"] = double(c.products), Rcpp::_["max_residual"] = c.max_residual,

@@ -53,6 +53,11 @@ size_t held_bytes(int location) { return size_t(std::max<int64_t>(0, counter(loc
 
 void note_held(int location, int64_t delta) { counter(location).fetch_add(delta); }
 
+size_t budget_room(int device) {
+  const size_t budget = memory_budget(device), held = held_bytes(device);
+  return budget > held ? budget - held : 0;
+}
+
 size_t resident_limit(int device) {
   // A quarter for the staging buffers: two slots of a shard's index and up to
   // two value layers, each stream_shard_bytes / 2 (core/shard_stream.cpp).

@@ -25,6 +25,10 @@ size_t memory_budget(int device);
 size_t held_bytes(int location);
 void note_held(int location, int64_t delta);
 
+// What the budget of `device` leaves beside the buffers held there now (0
+// when they fill it): the room a step's working buffers may take.
+size_t budget_room(int device);
+
 // What the shards placed on `device` by readers and simulateAtlas may hold:
 // the budget less room for the staging buffers of streaming passes.
 size_t resident_limit(int device);

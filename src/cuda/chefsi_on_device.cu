@@ -290,7 +290,7 @@ class Subspace {
   bool write_deflated(int locked, double* scratch) {
     if (!deflated_) {
       const size_t bytes = size_t(n_) * size_t(n_) * sizeof(double);
-      if (held_bytes(ctx_.device) + bytes > memory_budget(ctx_.device)) return false;
+      if (bytes > budget_room(ctx_.device)) return false;
       try {
         deflated_ = make_buffer(ctx_.device, bytes);
       } catch (const OutOfMemory&) {

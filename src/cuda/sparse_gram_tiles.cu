@@ -111,6 +111,7 @@
 
 #include "../core/buffer.h"
 #include "../core/errors.h"
+#include "../core/memory_budget.h"
 #include "cuda_check.h"
 #include "phase_clock.h"
 #include "warp_primitives.cuh"
@@ -135,6 +136,9 @@ constexpr int kFractionBits = 45;           // 62 - log2(kRowsPerBlock)
 constexpr int kMaxSplits = 8;               // blocks per tile and chunk
 constexpr int64_t kChunkEntries = int64_t(1) << 27;  // 1 GiB of panel entries a chunk
 constexpr size_t kPartialBudget = size_t(1) << 30;   // bytes of Gram-sized partial sums
+// The working buffers (partial sums, a chunk's layout) take at most what the
+// device's memory budget leaves, but a chunk may always take this much.
+constexpr size_t kMinChunkBytes = size_t(16) << 20;
 constexpr int kMaxRangeGenes = 8192;        // genes a block of gene_max_abs_kernel covers
 
 // x_g as a double with its tile key in the low 14 bits (below).
@@ -891,15 +895,25 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   const int64_t pairs = int64_t(n_panels) * (n_panels + 1) / 2;
   CS_CHECK(pairs <= int64_t(INT32_MAX), "internal: sparse Gram with too many gene panels");
   const size_t n2 = size_t(n) * size_t(n);
+  // The working buffers take what the memory budget leaves (at most 1 GiB of
+  // partial sums and 1 GiB of layout a chunk): where the data already fills
+  // the budget, fewer row blocks work at once and the chunks are smaller, so
+  // that the Gram does not take the device past it. The same products, each
+  // tile's sum added to the output in another order.
+  const size_t room = budget_room(a.device);
   // Row blocks of a chunk work at the same time, each into its own part.
-  const int64_t by_memory = 1 + int64_t(kPartialBudget / (n2 * sizeof(double)));
+  const int64_t by_memory =
+      1 + int64_t(std::min(kPartialBudget, room / 2) / (n2 * sizeof(double)));
   const int64_t wanted = (a.n_rows + kRowsPerBlock - 1) / kRowsPerBlock;
   const int splits = int(std::max<int64_t>(1, std::min<int64_t>({kMaxSplits, by_memory, wanted})));
   BufferPtr partials;
+  const size_t partial_bytes = size_t(splits - 1) * n2 * sizeof(double);
   if (splits > 1) {
-    partials = make_buffer(a.device, size_t(splits - 1) * n2 * sizeof(double));
+    partials = make_buffer(a.device, partial_bytes);
     CS_CUDA_CHECK(cudaMemsetAsync(partials->data(), 0, partials->bytes(), ctx.stream));
   }
+  const size_t chunk_budget =
+      std::max(kMinChunkBytes, room > partial_bytes ? room - partial_bytes : size_t(0));
   clock.add_to(last_phases.scales);
   const size_t tile_bytes = kTileSharedBytes;
   CS_CUDA_CHECK(cudaFuncSetAttribute(gram_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -931,17 +945,27 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   const int64_t layout_wave =
       wave(reinterpret_cast<const void*>(panel_layout_kernel), layout_shared);
 
+  // A chunk's buffers: its layout, where its rows start in each panel, and
+  // its layout blocks' counts and places.
+  const auto chunk_bytes = [&](int64_t rows, int64_t entries) {
+    const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
+    return size_t(entries + 1) * sizeof(PanelEntry) +
+           size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t) +
+           2 * size_t(n_panels) * size_t(n_blocks + 1) * sizeof(int32_t);
+  };
+
   BufferPtr pair_order;  // from the first chunk's panels
   int64_t launched_pairs = pairs;
   int64_t at_r0 = indptr[0];
   for (int64_t r0 = 0; r0 < a.n_rows;) {
-    // A chunk: at most `splits` row blocks, at most kChunkEntries entries (at
-    // least one row: whole row blocks while it takes more than one), and a
-    // scan of fewer than 2^31 counts.
+    // A chunk: at most `splits` row blocks, at most kChunkEntries entries and
+    // chunk_budget bytes of buffers (at least one row: whole row blocks while
+    // it takes more than one), and a scan of fewer than 2^31 counts.
     int64_t r1 = std::min(a.n_rows, r0 + int64_t(splits) * kRowsPerBlock);
     r1 = std::min(r1, r0 + std::max<int64_t>(1, (int64_t(INT32_MAX) - 1) / n_panels - 1));
     int64_t at_r1 = indptr[r1];
-    while (r1 > r0 + 1 && at_r1 - at_r0 > kChunkEntries) {
+    while (r1 > r0 + 1 && (at_r1 - at_r0 > kChunkEntries ||
+                           chunk_bytes(r1 - r0, at_r1 - at_r0) > chunk_budget)) {
       r1 = r1 - r0 > kRowsPerBlock ? r0 + (r1 - r0 - 1) / kRowsPerBlock * kRowsPerBlock
                                    : r0 + (r1 - r0) / 2;
       at_r1 = indptr[r1];
@@ -949,6 +973,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     const int64_t rows = r1 - r0;
     const int64_t entries = at_r1 - at_r0;
     if (entries > 0) {
+      ++last_phases.chunks;
       const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
       const int64_t n_counts = int64_t(n_panels) * (n_blocks + 1);
       BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));

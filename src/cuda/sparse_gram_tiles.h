@@ -64,9 +64,11 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
 // Seconds in each phase of the last sparse_gram_lower call, measured only when
 // the environment variable CELLSHARD_GRAM_PROFILE is set (benchmarks; not
 // meant for concurrent calls): per-gene scales and buffers, panel layouts,
-// tile kernels, adding the parts.
+// tile kernels, adding the parts; and, always, how many chunks of rows it
+// laid out (more when the memory budget leaves little room).
 struct SparseGramPhases {
   double scales = 0, layout = 0, tiles = 0, finish = 0;
+  int chunks = 0;
 };
 SparseGramPhases sparse_gram_last_phases();
 

@@ -125,6 +125,34 @@ test_that("on a GPU, shards in pinned host memory stream and give the in-memory 
                  tolerance = 1e-4)
 })
 
+test_that("on a GPU, the PCA's Gram keeps to a budget the data already fills: more chunks, the same components", {
+    skip_without_gpu()
+    set.seed(11)
+    m <- Matrix::rsparsematrix(300, 120000, 0.08, rand.x = function(n) rexp(n) + 0.5)
+    dimnames(m) <- list(sprintf("g%03d", seq_len(nrow(m))), sprintf("c%06d", seq_len(ncol(m))))
+    sce <- toDevice(SingleCellExperiment::SingleCellExperiment(list(logcounts = m)), devices = 0L)
+    # The reference: the covariance's eigenpairs (1/n) from R's own products.
+    n <- ncol(m); mu <- Matrix::rowMeans(m)
+    ref <- eigen(as.matrix(Matrix::tcrossprod(m)) / n - tcrossprod(mu), symmetric = TRUE)
+    k <- 8
+    matches <- function(sce) {
+        rotation <- attr(reducedDim(sce, "PCA"), "rotation")
+        expect_equal(metadata(sce)$PCA$variance, ref$values[1:k], tolerance = 1e-10)
+        expect_equal(abs(colSums(rotation * ref$vectors[, 1:k])), rep(1, k), tolerance = 1e-10)
+    }
+    chunks <- function() cellshard:::cs_gpu_phase_report()$gram_chunks
+    pca <- function() computePCA(sce, ncomponents = k, assay.type = "logcounts")
+    # ~25 MB of the Gram's layout: one chunk when the budget leaves room, more
+    # when the data fills it (then the chunks take at most 16 MiB each).
+    matches(pca())
+    expect_identical(chunks(), 1L)
+    full <- with_budget(deviceMemory(0L)$held, pca())
+    expect_gt(chunks(), 1L)
+    matches(full)
+    pca()
+    expect_identical(chunks(), 1L)
+})
+
 test_that("a normalisation of streamed shards is computed when read, and reads like stored values (CPU)", {
     skip_without_shared_data("pbmc3k")
     ref <- normalizeTotal(read10xMtx(shared_data("pbmc3k"), devices = "cpu"), log = TRUE)
