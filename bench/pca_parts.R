@@ -41,8 +41,8 @@ if (!identical(device, "cpu") && is.function(report) && !is.null(report())) {
     invisible(computePCA(out, ncomponents = 100))
     Sys.unsetenv(c("CELLSHARD_GRAM_PROFILE", "CELLSHARD_CHEFSI_PROFILE"))
     r <- report()
-    cat(sprintf("profiled call: Gram %s s; chefsi %d sweeps (degrees %s), %.0f products (%.2f n), %s pairs locked by value, %s s\n",
-                paste(sprintf("%s %.4f", names(r$gram), r$gram), collapse = ", "),
+    cat(sprintf("profiled call: Gram (%d chunks) %s s; chefsi %d sweeps (degrees %s), %.0f products (%.2f n), %s pairs locked by value, %s s\n",
+                if (is.null(r$gram_chunks)) NA_integer_ else r$gram_chunks, paste(sprintf("%s %.4f", names(r$gram), r$gram), collapse = ", "),
                 r$chefsi$sweeps, paste(r$chefsi$sweep_degree, collapse = " "),
                 r$chefsi$products, r$chefsi$products / nrow(out),
                 if (is.null(r$chefsi$bulk_locked)) "?" else r$chefsi$bulk_locked,
