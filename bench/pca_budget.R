@@ -18,21 +18,27 @@ out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = 0L), verbose =
 cat(sprintf("scaled HVG matrix: %d cells x %d genes\n", ncol(out), nrow(out)))
 chunks <- function() asNamespace("cellshard")$cs_gpu_phase_report()$gram_chunks
 for (room in rooms) {
-    invisible(gc())
-    held <- deviceMemory(0L)$held
-    budget <- if (room == "none") NULL else held + asNamespace("cellshard")$.parseBytes(
-        if (room == "0") 1 else room)
-    old <- options(cellshard.device.memory = budget)
     runs <- lapply(seq_len(reps + 1), function(r) {
-        invisible(gc()); t0 <- clock()
+        # the budget from what cellshard holds just before the call (earlier
+        # calls' scores are collected first)
+        invisible(gc())
+        held <- deviceMemory(0L)$held
+        budget <- if (room == "none") NULL else
+            held + asNamespace("cellshard")$.parseBytes(if (room == "0") 1 else room)
+        old <- options(cellshard.device.memory = budget)
+        on.exit(options(old))
+        t0 <- clock()
         sce <- computePCA(out, ncomponents = 100)
-        list(whole = clock() - t0, gram = metadata(sce)$PCA$seconds[["gram"]], sce = sce)
+        whole <- clock() - t0
+        pcs <- reducedDim(sce, "PCA", withDimnames = FALSE)
+        list(whole = whole, gram = metadata(sce)$PCA$seconds[["gram"]], held = held,
+             chunks = chunks(),
+             line = sprintf("variances %.17g, |rotation| %.17g, |scores| of cell 1 %.17g",
+                            sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))),
+                            sum(abs(pcs[1, ]))))
     })[-1]
-    options(old)
     whole <- vapply(runs, `[[`, 0, "whole"); gram <- vapply(runs, `[[`, 0, "gram")
-    pcs <- reducedDim(runs[[1]]$sce, "PCA", withDimnames = FALSE)
-    cat(sprintf("room %-6s (held %.2f GB): %d Gram chunks; computePCA %.3f s (%.3f-%.3f), Gram %.4f s; variances %.17g, |rotation| %.17g, |scores| of cell 1 %.17g\n",
-                room, held / 1e9, chunks(), median(whole), min(whole), max(whole), median(gram),
-                sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))),
-                sum(abs(pcs[1, ]))))
+    cat(sprintf("room %-6s (held %.2f GB): %d Gram chunks; computePCA %.3f s (%.3f-%.3f), Gram %.4f s; %s\n",
+                room, runs[[1]]$held / 1e9, runs[[1]]$chunks, median(whole), min(whole),
+                max(whole), median(gram), runs[[1]]$line))
 }
