@@ -957,11 +957,15 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   BufferPtr pair_order;  // from the first chunk's panels
   int64_t launched_pairs = pairs;
   int64_t at_r0 = indptr[0];
+  int64_t last_rows = a.n_rows;  // the previous chunk's
   for (int64_t r0 = 0; r0 < a.n_rows;) {
     // A chunk: at most `splits` row blocks, at most kChunkEntries entries and
     // chunk_budget bytes of buffers (at least one row: whole row blocks while
-    // it takes more than one), and a scan of fewer than 2^31 counts.
-    int64_t r1 = std::min(a.n_rows, r0 + int64_t(splits) * kRowsPerBlock);
+    // it takes more than one), and a scan of fewer than 2^31 counts. It
+    // starts from twice the previous chunk's rows: each cut reads a row
+    // pointer from the device, and a small budget's chunks would otherwise
+    // be cut down from the largest every time.
+    int64_t r1 = std::min(a.n_rows, r0 + std::min(int64_t(splits) * kRowsPerBlock, 2 * last_rows));
     r1 = std::min(r1, r0 + std::max<int64_t>(1, (int64_t(INT32_MAX) - 1) / n_panels - 1));
     int64_t at_r1 = indptr[r1];
     while (r1 > r0 + 1 && (at_r1 - at_r0 > kChunkEntries ||
@@ -972,6 +976,7 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     }
     const int64_t rows = r1 - r0;
     const int64_t entries = at_r1 - at_r0;
+    last_rows = rows;
     if (entries > 0) {
       ++last_phases.chunks;
       const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
