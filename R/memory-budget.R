@@ -21,6 +21,9 @@
 #'     shards of about a sixteenth of the budget, whatever \code{shards} says.
 #'     New data the verbs make (a filtered copy, \code{logcounts}, ...) goes
 #'     where its input was, and off the device once the budget is used up.
+#'     \code{computePCA}'s Gram matrix takes its working buffers (up to
+#'     2 GiB) from what the budget leaves, in smaller pieces when little is
+#'     left.
 #'   \item Each pass over a streamed shard copies it in on a stream of its own
 #'     while the previous shard is computed, through two staging buffers per
 #'     device, so the link and the kernels work at the same time. New data
