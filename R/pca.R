@@ -84,6 +84,9 @@ computePCA <- function(sce, ncomponents = 100, zero.center = TRUE, subset.row = 
     values <- eig$values
     rotation <- eig$vectors  # each column's largest-magnitude loading positive
     shift <- eig$shift  # (b - mu)^T rotation, or b^T rotation uncentred
+    # rotation's only reference from here: dimnames<- below names it in place
+    # rather than copying its 4 MB (1 ms at 5,000 genes)
+    eig$vectors <- NULL
     t2 <- clock()
     scores <- .seedCall(d@seed, cs_multiply, rotation, shift, progress)
     seconds <- c(moments = t1 - t0, eig$seconds, projection = clock() - t2)

@@ -110,7 +110,9 @@ Rcpp::List cs_covariance_eigen(SEXP handle, Rcpp::NumericVector background,
   std::vector<double> sums(col_sums.begin(), col_sums.end());
   Eigenpairs e;
   run_with_progress(progress, [&] { e = covariance_eigen(*m, b, sums, zero_center, k); });
-  Rcpp::NumericMatrix vectors(int(m->n_cols()), k);
+  CS_CHECK(e.vectors.size() == size_t(m->n_cols()) * size_t(k),
+           "internal: the eigenvectors do not fill genes x components");
+  Rcpp::NumericMatrix vectors(Rcpp::no_init(int(m->n_cols()), k));  // filled whole next
   std::copy(e.vectors.begin(), e.vectors.end(), vectors.begin());
   return Rcpp::List::create(
       Rcpp::_["values"] = Rcpp::wrap(e.values), Rcpp::_["vectors"] = vectors,
