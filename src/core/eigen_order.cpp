@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace cellshard {
 
 void eigenpairs_decreasing(const double* w, const double* z, int64_t n, int k, double* values,
                            double* vectors) {
+  std::vector<int> order(static_cast<size_t>(k));
+  for (int j = 0; j < k; ++j) order[size_t(j)] = k - 1 - j;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a] > w[b]; });
   for (int j = 0; j < k; ++j) {
-    const int from = k - 1 - j;
+    const int from = order[size_t(j)];
     values[j] = w[from];
     std::copy(z + int64_t(from) * n, z + int64_t(from + 1) * n, vectors + int64_t(j) * n);
   }

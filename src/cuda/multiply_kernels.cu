@@ -30,6 +30,7 @@
 // Both give the same bits from run to run.
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -68,8 +69,8 @@ constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 // Adds the warp's values t .. t + U - 1 of this round (lane u holds value u's
 // gene g and value v) to acc: the rows of V of all U are requested before the
 // first is used (the loads' latency, not the arithmetic, bounds the kernel);
-// the sums still take the values one by one, in order. row_of(g): where gene
-// g's loadings of this pass start.
+// the sums still take the values one by one, in order. row_of(g): where the
+// loadings of this pass start for the value's key g (multiply_rows).
 template <int U, class RowOf>
 __device__ __forceinline__ void add_values(int t, int32_t g, double v, const RowOf& row_of,
                                            int kc, double (&acc)[kColsPerLane]) {
@@ -96,12 +97,15 @@ __device__ __forceinline__ void add_values(int t, int32_t g, double v, const Row
 
 // The grid's warps take the rows of X, a warp a row, times the kc loadings
 // from column j0 that row_of gives, into out (column-major, leading dimension
-// ld); Ahead values' rows of V loaded at once.
-template <int Ahead, class RowOf>
+// ld); Ahead values' rows of V loaded at once. Each lane turns its value's
+// gene into a key (key_of) as it loads it, so that anything row_of needs to
+// look up is looked up 32 values at a time, not in each load's chain.
+template <int Ahead, class KeyOf, class RowOf>
 __device__ __forceinline__ void multiply_rows(int64_t n, const int64_t* __restrict__ indptr,
                                               const int32_t* __restrict__ indices,
                                               const float* __restrict__ values,
-                                              const RowOf& row_of, int j0, int kc,
+                                              const KeyOf& key_of, const RowOf& row_of, int j0,
+                                              int kc,
                                               const double* __restrict__ shift,
                                               double* __restrict__ out, int64_t ld) {
   const int lane = lane_id();
@@ -114,7 +118,7 @@ __device__ __forceinline__ void multiply_rows(int64_t n, const int64_t* __restri
       int32_t g = 0;
       double v = 0.0;
       if (base + lane < end) {
-        g = indices[base + lane];
+        g = key_of(indices[base + lane]);
         v = double(values[base + lane]);
       }
       const int count = int(min(int64_t(32), end - base));
@@ -138,8 +142,9 @@ __global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
                                 const float* __restrict__ values, const float* __restrict__ vt,
                                 int stride, int j0, int kc, const double* __restrict__ shift,
                                 double* __restrict__ out, int64_t ld) {
+  const auto key_of = [](int32_t g) { return g; };
   const auto row_of = [=](int32_t g) { return vt + int64_t(g) * stride + j0; };
-  multiply_rows<Ahead>(n, indptr, indices, values, row_of, j0, kc, shift, out, ld);
+  multiply_rows<Ahead>(n, indptr, indices, values, key_of, row_of, j0, kc, shift, out, ld);
 }
 
 // The same for all kc <= kColsPerPass columns in one pass, with the rows of
@@ -164,13 +169,17 @@ __global__ void multiply_cached_kernel(int64_t n, const int64_t* __restrict__ in
     cached_rows[e] = vt[int64_t(cached[r]) * stride + (e - r * stride)];
   }
   __syncthreads();
+  // key: -1 - slot for a cached gene, the gene itself otherwise
   const float* rows = cached_rows;
   const int16_t* places = slots;
-  const auto row_of = [=](int32_t g) {
+  const auto key_of = [=](int32_t g) {
     const int at = places[g];
-    return at >= 0 ? rows + int64_t(at) * stride : vt + int64_t(g) * stride;
+    return at >= 0 ? -1 - at : g;
   };
-  multiply_rows<Ahead>(n, indptr, indices, values, row_of, 0, kc, shift, out, ld);
+  const auto row_of = [=](int32_t key) {
+    return key < 0 ? rows + int64_t(-1 - key) * stride : vt + int64_t(key) * stride;
+  };
+  multiply_rows<Ahead>(n, indptr, indices, values, key_of, row_of, 0, kc, shift, out, ld);
 }
 
 // Counts of a sample of the stored entries' genes (every kSampleStep-th
@@ -192,9 +201,10 @@ __global__ void sample_gene_counts_kernel(int64_t nnz, int n_cols,
 
 // The genes whose rows of V multiply_cached_kernel keeps in shared memory:
 // the most frequent ones in a sample of the entries, as many as fit beside
-// the slot table; none when the pass is not one (k > kColsPerPass), the shard
-// small, or CELLSHARD_MULTIPLY_CACHED=0 (benchmarks, tests). Which genes are
-// chosen changes only where a row of V is read from, not the result.
+// the slot table; none when the pass is not one (k > kColsPerPass) or the
+// shard small. CELLSHARD_MULTIPLY_CACHED=N (benchmarks, tests) keeps at most
+// N (0: none). Which genes are chosen changes only where a row of V is read
+// from, not the result.
 constexpr int kCachedThreads = 1024;
 std::atomic<int> last_cached_genes{0};  // last_multiply_cached_genes()
 constexpr int64_t kMinCachedEntries = int64_t(1) << 16;
@@ -206,9 +216,9 @@ struct CachedRows {
 };
 CachedRows frequent_rows(const DeviceContext& ctx, const CsrView& a, int k, int stride) {
   CachedRows c;
-  const char* env = std::getenv("CELLSHARD_MULTIPLY_CACHED");
-  if ((env && std::strcmp(env, "0") == 0) || k > kColsPerPass || a.nnz < kMinCachedEntries ||
-      a.n_cols > kMaxSlottedGenes)
+  int most = INT32_MAX;
+  if (const char* env = std::getenv("CELLSHARD_MULTIPLY_CACHED")) most = std::atoi(env);
+  if (most <= 0 || k > kColsPerPass || a.nnz < kMinCachedEntries || a.n_cols > kMaxSlottedGenes)
     return c;
   int optin = 0;
   CS_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, a.device));
@@ -216,7 +226,8 @@ CachedRows frequent_rows(const DeviceContext& ctx, const CsrView& a, int k, int 
   const size_t slot_bytes = size_t(n_cols) * sizeof(int16_t);
   const size_t row_bytes = size_t(stride) * sizeof(float);
   if (size_t(optin) < slot_bytes + 32 * row_bytes) return c;
-  const int fit = int(std::min<size_t>(size_t(n_cols), (size_t(optin) - slot_bytes) / row_bytes));
+  const int fit = int(std::min<size_t>({size_t(n_cols), size_t(most),
+                                        (size_t(optin) - slot_bytes) / row_bytes}));
 
   BufferPtr counts = make_buffer(a.device, size_t(n_cols) * sizeof(int32_t));
   CS_CUDA_CHECK(cudaMemsetAsync(counts->data(), 0, counts->bytes(), ctx.stream));
