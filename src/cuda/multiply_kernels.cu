@@ -23,7 +23,10 @@
 //   two, 0.018 four, the same bits. A shared-memory copy of the frequent
 //   genes' rows made it slower (0.029 s with none copied, 0.037-0.043 s with
 //   64-192 KiB), probably because the extra shuffle and branch per value
-//   kept one value's loads from overlapping the next's. So did all of V in
+//   kept one value's loads from overlapping the next's; without the branch
+//   (each row read through a generic pointer, shared or global, 1,024-thread
+//   blocks) 0.018 s against 0.015 whether 128 or 534 genes were copied
+//   (session 24): the kernel's shape costs, not L2's bytes. So did all of V in
 //   shared memory, a panel of genes at a time for a block of 96 rows (0.032-
 //   0.034 s against 0.017, BENCHMARKS.md, session 17): each block copies and
 //   widens all of V, and waits at every panel.
