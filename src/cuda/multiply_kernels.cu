@@ -23,17 +23,18 @@
 //   two, 0.018 four, the same bits. A shared-memory copy of the frequent
 //   genes' rows made it slower (0.029 s with none copied, 0.037-0.043 s with
 //   64-192 KiB), probably because the extra shuffle and branch per value
-//   kept one value's loads from overlapping the next's. So did all of V in
+//   kept one value's loads from overlapping the next's; without the branch
+//   (each row read through a generic pointer, shared or global, 1,024-thread
+//   blocks) 0.018 s against 0.015 whether 128 or 534 genes were copied, and
+//   with a predicated ld.shared and ld.global.nc a value in its place 0.031
+//   (session 24): the kernel's shape costs, not L2's bytes. So did all of V in
 //   shared memory, a panel of genes at a time for a block of 96 rows (0.032-
 //   0.034 s against 0.017, BENCHMARKS.md, session 17): each block copies and
 //   widens all of V, and waits at every panel.
 // Both give the same bits from run to run.
 #include <algorithm>
-#include <atomic>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 #include <vector>
 
 #include "../core/errors.h"
@@ -69,10 +70,10 @@ constexpr double kDenseSecondsPerElementColumn = 4.6e-14;
 // Adds the warp's values t .. t + U - 1 of this round (lane u holds value u's
 // gene g and value v) to acc: the rows of V of all U are requested before the
 // first is used (the loads' latency, not the arithmetic, bounds the kernel);
-// the sums still take the values one by one, in order. load(g, j): loading j
-// of this pass for the value's key g (multiply_rows).
-template <int U, class Load>
-__device__ __forceinline__ void add_values(int t, int32_t g, double v, const Load& load,
+// the sums still take the values one by one, in order.
+template <int U>
+__device__ __forceinline__ void add_values(int t, int32_t g, double v,
+                                           const float* __restrict__ vt, int stride, int j0,
                                            int kc, double (&acc)[kColsPerLane]) {
   const int lane = lane_id();
   double x[U];
@@ -81,10 +82,11 @@ __device__ __forceinline__ void add_values(int t, int32_t g, double v, const Loa
   for (int u = 0; u < U; ++u) {
     const int32_t gt = __shfl_sync(kFullWarp, g, t + u);
     x[u] = __shfl_sync(kFullWarp, v, t + u);
+    const float* vrow = vt + int64_t(gt) * stride + j0;
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) {
       const int j = lane + 32 * c;
-      w[u][c] = j < kc ? load(gt, j) : 0.0f;
+      w[u][c] = j < kc ? vrow[j] : 0.0f;
     }
   }
 #pragma unroll
@@ -94,19 +96,15 @@ __device__ __forceinline__ void add_values(int t, int32_t g, double v, const Loa
       if (lane + 32 * c < kc) acc[c] = fma(x[u], double(w[u][c]), acc[c]);  // exact product
 }
 
-// The grid's warps take the rows of X, a warp a row, times the kc loadings
-// from column j0 that row_of gives, into out (column-major, leading dimension
-// ld); Ahead values' rows of V loaded at once. Each lane turns its value's
-// gene into a key (key_of) as it loads it, so that anything row_of needs to
-// look up is looked up 32 values at a time, not in each load's chain.
-template <int Ahead, class KeyOf, class Load>
-__device__ __forceinline__ void multiply_rows(int64_t n, const int64_t* __restrict__ indptr,
-                                              const int32_t* __restrict__ indices,
-                                              const float* __restrict__ values,
-                                              const KeyOf& key_of, const Load& load, int j0,
-                                              int kc,
-                                              const double* __restrict__ shift,
-                                              double* __restrict__ out, int64_t ld) {
+// Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *
+// stride), into out (column-major, leading dimension ld); Ahead values' rows
+// of V loaded at once.
+template <int Ahead>
+__global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
+                                const int32_t* __restrict__ indices,
+                                const float* __restrict__ values, const float* __restrict__ vt,
+                                int stride, int j0, int kc, const double* __restrict__ shift,
+                                double* __restrict__ out, int64_t ld) {
   const int lane = lane_id();
   for (int64_t i = global_warp_id(); i < n; i += grid_warp_count()) {
     const int64_t begin = indptr[i], end = indptr[i + 1];
@@ -117,13 +115,13 @@ __device__ __forceinline__ void multiply_rows(int64_t n, const int64_t* __restri
       int32_t g = 0;
       double v = 0.0;
       if (base + lane < end) {
-        g = key_of(indices[base + lane]);
+        g = indices[base + lane];
         v = double(values[base + lane]);
       }
       const int count = int(min(int64_t(32), end - base));
       int t = 0;
-      for (; t + Ahead <= count; t += Ahead) add_values<Ahead>(t, g, v, load, kc, acc);
-      for (; t < count; ++t) add_values<1>(t, g, v, load, kc, acc);
+      for (; t + Ahead <= count; t += Ahead) add_values<Ahead>(t, g, v, vt, stride, j0, kc, acc);
+      for (; t < count; ++t) add_values<1>(t, g, v, vt, stride, j0, kc, acc);
     }
 #pragma unroll
     for (int c = 0; c < kColsPerLane; ++c) {
@@ -131,137 +129,6 @@ __device__ __forceinline__ void multiply_rows(int64_t n, const int64_t* __restri
       if (j < kc) out[i + int64_t(j0 + j) * ld] = shift ? acc[c] + shift[j0 + j] : acc[c];
     }
   }
-}
-
-// Rows of X times columns [j0, j0 + kc) of V (vt: gene g's k values at g *
-// stride), into out.
-template <int Ahead>
-__global__ void multiply_kernel(int64_t n, const int64_t* __restrict__ indptr,
-                                const int32_t* __restrict__ indices,
-                                const float* __restrict__ values, const float* __restrict__ vt,
-                                int stride, int j0, int kc, const double* __restrict__ shift,
-                                double* __restrict__ out, int64_t ld) {
-  const auto key_of = [](int32_t g) { return g; };
-  const auto load = [=](int32_t g, int j) { return vt[int64_t(g) * stride + j0 + j]; };
-  multiply_rows<Ahead>(n, indptr, indices, values, key_of, load, j0, kc, shift, out, ld);
-}
-
-// The same for all kc <= kColsPerPass columns in one pass, with the rows of
-// the n_cached most frequent genes (`cached`, in slot order) copied to shared
-// memory first: slot[g] is gene g's place there, -1 for a gene read from vt.
-// A value's row is loaded from wherever it is through a generic pointer, in
-// the same loop and order: the same bits as multiply_kernel.
-template <int Ahead>
-__global__ void __launch_bounds__(1024, 1) multiply_cached_kernel(int64_t n, const int64_t* __restrict__ indptr,
-                                       const int32_t* __restrict__ indices,
-                                       const float* __restrict__ values,
-                                       const float* __restrict__ vt, int stride, int kc,
-                                       const int32_t* __restrict__ cached, int n_cached,
-                                       const int16_t* __restrict__ slot, int n_cols,
-                                       const double* __restrict__ shift, double* __restrict__ out,
-                                       int64_t ld) {
-  extern __shared__ float cached_rows[];  // n_cached x stride, then n_cols slots
-  int16_t* slots = reinterpret_cast<int16_t*>(cached_rows + int64_t(n_cached) * stride);
-  for (int g = int(threadIdx.x); g < n_cols; g += int(blockDim.x)) slots[g] = slot[g];
-  for (int64_t e = threadIdx.x; e < int64_t(n_cached) * stride; e += blockDim.x) {
-    const int64_t r = e / stride;
-    cached_rows[e] = vt[int64_t(cached[r]) * stride + (e - r * stride)];
-  }
-  __syncthreads();
-  // key: -1 - slot for a cached gene, the gene itself otherwise
-  const float* rows = cached_rows;
-  const int16_t* places = slots;
-  const auto key_of = [=](int32_t g) {
-    const int at = places[g];
-    return at >= 0 ? -1 - at : g;
-  };
-  // A predicated shared load and a predicated read-only global load, one of
-  // which runs: no branch, and the global one keeps the read-only path.
-  const unsigned base = unsigned(__cvta_generic_to_shared(rows));
-  const auto load = [=](int32_t key, int j) {
-    const unsigned at = base + unsigned((int64_t(-1 - key) * stride + j) * int64_t(sizeof(float)));
-    const float* from = vt + int64_t(key) * stride + j;
-    float w;
-    asm("{\n\t.reg .pred p;\n\tsetp.lt.s32 p, %1, 0;\n\t"
-        "@p ld.shared.f32 %0, [%2];\n\t@!p ld.global.nc.f32 %0, [%3];\n\t}"
-        : "=f"(w) : "r"(key), "r"(at), "l"(from));
-    return w;
-  };
-  multiply_rows<Ahead>(n, indptr, indices, values, key_of, load, 0, kc, shift, out, ld);
-}
-
-// Counts of a sample of the stored entries' genes (every kSampleStep-th
-// entry) into counts (n_cols, zeroed): a block's counts in shared memory
-// first, then one global add a gene it saw.
-constexpr int kSampleStep = 16;
-__global__ void sample_gene_counts_kernel(int64_t nnz, int n_cols,
-                                          const int32_t* __restrict__ indices, int32_t* counts) {
-  extern __shared__ int32_t local_counts[];
-  for (int g = int(threadIdx.x); g < n_cols; g += int(blockDim.x)) local_counts[g] = 0;
-  __syncthreads();
-  for (int64_t e = global_thread_id() * kSampleStep; e < nnz; e += grid_thread_count() * kSampleStep)
-    atomicAdd(&local_counts[indices[e]], 1);
-  __syncthreads();
-  for (int g = int(threadIdx.x); g < n_cols; g += int(blockDim.x))
-    if (local_counts[g] != 0) atomicAdd(&counts[g], local_counts[g]);
-}
-
-
-// The genes whose rows of V multiply_cached_kernel keeps in shared memory:
-// the most frequent ones in a sample of the entries, as many as fit beside
-// the slot table; none when the pass is not one (k > kColsPerPass) or the
-// shard small. CELLSHARD_MULTIPLY_CACHED=N (benchmarks, tests) keeps at most
-// N (0: none). Which genes are chosen changes only where a row of V is read
-// from, not the result.
-constexpr int kCachedThreads = 1024;
-std::atomic<int> last_cached_genes{0};  // last_multiply_cached_genes()
-constexpr int64_t kMinCachedEntries = int64_t(1) << 16;
-constexpr int kMaxSlottedGenes = 12288;  // the sample's counts in 48 KiB of shared memory
-struct CachedRows {
-  BufferPtr genes, slots;
-  int n = 0;
-  size_t shared_bytes = 0;
-};
-CachedRows frequent_rows(const DeviceContext& ctx, const CsrView& a, int k, int stride) {
-  CachedRows c;
-  int most = INT32_MAX;
-  if (const char* env = std::getenv("CELLSHARD_MULTIPLY_CACHED")) most = std::atoi(env);
-  if (most <= 0 || k > kColsPerPass || a.nnz < kMinCachedEntries || a.n_cols > kMaxSlottedGenes)
-    return c;
-  int optin = 0;
-  CS_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, a.device));
-  const int n_cols = int(a.n_cols);
-  const size_t slot_bytes = size_t(n_cols) * sizeof(int16_t);
-  const size_t row_bytes = size_t(stride) * sizeof(float);
-  if (size_t(optin) < slot_bytes + 32 * row_bytes) return c;
-  const int fit = int(std::min<size_t>({size_t(n_cols), size_t(most),
-                                        (size_t(optin) - slot_bytes) / row_bytes}));
-
-  BufferPtr counts = make_buffer(a.device, size_t(n_cols) * sizeof(int32_t));
-  CS_CUDA_CHECK(cudaMemsetAsync(counts->data(), 0, counts->bytes(), ctx.stream));
-  sample_gene_counts_kernel<<<grid_blocks(ctx, a.nnz / kSampleStep + 1, kBlockThreads * 16),
-                              kBlockThreads, size_t(n_cols) * sizeof(int32_t), ctx.stream>>>(
-      a.nnz, n_cols, a.indices, counts->as<int32_t>());
-  CS_CUDA_CHECK_LAUNCH("sample_gene_counts_kernel");
-  std::vector<int32_t> count(static_cast<size_t>(n_cols));
-  CS_CUDA_CHECK(cudaMemcpyAsync(count.data(), counts->data(), counts->bytes(),
-                                cudaMemcpyDeviceToHost, ctx.stream));
-  synchronize(ctx);
-  std::vector<int32_t> genes(static_cast<size_t>(n_cols));
-  std::iota(genes.begin(), genes.end(), 0);
-  std::stable_sort(genes.begin(), genes.end(),
-                   [&](int32_t x, int32_t y) { return count[size_t(x)] > count[size_t(y)]; });
-  int n = 0;
-  while (n < fit && count[size_t(genes[size_t(n)])] > 0) ++n;
-  if (n == 0) return c;
-  genes.resize(size_t(n));
-  std::vector<int16_t> slots(static_cast<size_t>(n_cols), int16_t(-1));
-  for (int s = 0; s < n; ++s) slots[size_t(genes[size_t(s)])] = int16_t(s);
-  c.genes = upload_array(a.device, genes.data(), genes.size());
-  c.slots = upload_array(a.device, slots.data(), slots.size());
-  c.n = n;
-  c.shared_bytes = size_t(n) * row_bytes + slot_bytes;
-  return c;
 }
 
 // vt[g * stride + j] = v[j * n_cols + g] for j < k, 0 for k <= j < stride:
@@ -316,30 +183,6 @@ void multiply_dense(const DeviceContext& ctx, const CsrView& a, const float* val
   synchronize(ctx);  // `dense` goes back to the pool when this returns
 }
 
-// One pass of multiply_cached_kernel: a block of kCachedThreads on each SM
-// (as many as the shared rows let one SM hold), the rows of X shared out a
-// warp a row.
-void multiply_cached(const DeviceContext& ctx, const CsrView& a, const float* values,
-                     const float* vt, int stride, int k, const CachedRows& cached, int ahead,
-                     const double* shift, double* out, int64_t ld_out) {
-  const auto kernel = ahead == 1   ? multiply_cached_kernel<1>
-                      : ahead == 2 ? multiply_cached_kernel<2>
-                                   : multiply_cached_kernel<4>;
-  CS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     int(cached.shared_bytes)));
-  int per_sm = 0;
-  CS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kCachedThreads,
-                                                              cached.shared_bytes));
-  const int64_t warps = kCachedThreads / 32;
-  const unsigned blocks = unsigned(std::max<int64_t>(
-      1, std::min<int64_t>(int64_t(ctx.sm_count) * std::max(per_sm, 1),
-                           (a.n_rows + warps - 1) / warps)));
-  kernel<<<blocks, kCachedThreads, cached.shared_bytes, ctx.stream>>>(
-      a.n_rows, a.indptr, a.indices, values, vt, stride, k, device_ptr<int32_t>(cached.genes),
-      cached.n, device_ptr<int16_t>(cached.slots), int(a.n_cols), shift, out, ld_out);
-  CS_CUDA_CHECK_LAUNCH("multiply_cached_kernel");
-}
-
 void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* values,
                      const float* v, int k, const double* shift, double* out, int64_t ld_out) {
   BufferPtr d_shift = upload_array(a.device, shift, size_t(k));
@@ -356,28 +199,19 @@ void multiply_sparse(const DeviceContext& ctx, const CsrView& a, const float* va
   CS_CUDA_CHECK_LAUNCH("transpose_loadings_kernel");
   int ahead = kLoadsAhead;
   if (const char* env = std::getenv("CELLSHARD_MULTIPLY_AHEAD")) ahead = std::atoi(env);
-  const CachedRows cached = frequent_rows(ctx, a, k, stride);
-  last_cached_genes = cached.n;
-  if (cached.n > 0) {
-    multiply_cached(ctx, a, values, vt->as<float>(), stride, k, cached, ahead,
-                    device_ptr<double>(d_shift), out, ld_out);
-  } else {
-    const auto kernel = ahead == 1 ? multiply_kernel<1> : ahead == 2 ? multiply_kernel<2>
-                                                                     : multiply_kernel<4>;
-    for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
-      const int kc = std::min(kColsPerPass, k - j0);
-      kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
-          a.n_rows, a.indptr, a.indices, values, vt->as<float>(), stride, j0, kc,
-          device_ptr<double>(d_shift), out, ld_out);
-      CS_CUDA_CHECK_LAUNCH("multiply_kernel");
-    }
+  const auto kernel = ahead == 1 ? multiply_kernel<1> : ahead == 2 ? multiply_kernel<2>
+                                                                   : multiply_kernel<4>;
+  for (int j0 = 0; j0 < k; j0 += kColsPerPass) {
+    const int kc = std::min(kColsPerPass, k - j0);
+    kernel<<<grid_blocks(ctx, a.n_rows, kWarpsPerBlock), kBlockThreads, 0, ctx.stream>>>(
+        a.n_rows, a.indptr, a.indices, values, vt->as<float>(), stride, j0, kc,
+        device_ptr<double>(d_shift), out, ld_out);
+    CS_CUDA_CHECK_LAUNCH("multiply_kernel");
   }
   synchronize(ctx);  // V and the shift go back to the pool when this returns
 }
 
 }  // namespace
-
-int last_multiply_cached_genes() { return last_cached_genes.load(); }
 
 bool multiply_uses_dense_rows(const CsrView& a, int k) {
   if (a.n_cols > int64_t(INT32_MAX)) return false;

@@ -32,9 +32,6 @@ void multiply_on_device(const CsrView& a, const float* values, const float* v, i
                         const double* shift, double* out, int64_t ld_out);
 // Whether multiply_on_device takes the dense (cuBLAS) method for this shard.
 bool multiply_uses_dense_rows(const CsrView& a, int k);
-// How many genes' loadings the last sparse multiply (on any device) held in
-// shared memory (0: none; tests and benchmarks).
-int last_multiply_cached_genes();
 
 // A copy of `count` host values on `device`; null when `host` is null or
 // `count` is 0 (kernels read a null array as "not given").
