@@ -13,6 +13,8 @@ reps <- if (length(args) >= 2) as.integer(args[2]) else 3L
 rooms <- if (length(args) >= 3) args[-(1:2)] else c("none", "1GB", "256MB", "0")
 options(cellshard.verbose = FALSE)
 clock <- function() proc.time()[["elapsed"]]
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "pca_result.R"))
 
 out <- runSeedPipeline(simulateAtlas(n_cells, seed = 1, devices = 0L), verbose = FALSE)
 cat(sprintf("scaled HVG matrix: %d cells x %d genes\n", ncol(out), nrow(out)))
@@ -32,10 +34,7 @@ for (room in rooms) {
         whole <- clock() - t0
         pcs <- reducedDim(sce, "PCA", withDimnames = FALSE)
         list(whole = whole, gram = metadata(sce)$PCA$seconds[["gram"]], held = held,
-             chunks = chunks(),
-             line = sprintf("variances %.17g, |rotation| %.17g, |scores| of cell 1 %.17g",
-                            sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))),
-                            sum(abs(pcs[1, ]))))
+             chunks = chunks(), line = pca_result_line(pcs))
     })[-1]
     whole <- vapply(runs, `[[`, 0, "whole"); gram <- vapply(runs, `[[`, 0, "gram")
     cat(sprintf("room %-6s (held %.2f GB): %d Gram chunks; computePCA %.3f s (%.3f-%.3f), Gram %.4f s; %s\n",

@@ -21,8 +21,9 @@ cat(sprintf("scaled HVG matrix: %d cells x %d genes, nnz %.4g (%.2f%% stored), G
             sum(per_cell * (per_cell + 1) / 2)))
 rm(per_cell)
 
-source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
-                 "pca_breakdown.R"))
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)))
+source(file.path(here, "pca_breakdown.R"))
+source(file.path(here, "pca_result.R"))
 whole <- vapply(seq_len(reps), function(r) {
     invisible(gc()); t0 <- clock(); invisible(computePCA(out, ncomponents = 100)); clock() - t0
 }, 0)
@@ -30,8 +31,7 @@ cat(sprintf("computePCA as a whole: %s s\n", paste(sprintf("%.3f", whole), colla
 # What the call computed, to 17 digits: two runs of different code that should
 # give the same bits (bench/pca-before-after.sh) print the same lines.
 pcs <- reducedDim(computePCA(out, ncomponents = 100), "PCA", withDimnames = FALSE)
-cat(sprintf("result: sum of variances %.17g, sum of |rotation| %.17g, sum of |scores| of cell 1 %.17g\n",
-            sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))), sum(abs(pcs[1, ]))))
+cat(sprintf("result: %s\n", pca_result_line(pcs)))
 # One more call with the GPU's phases timed (each phase synchronises the
 # stream, so this call is not among the timed ones): the Gram's layout and
 # tiles, chefsi's sweeps, products with A and where its time went.

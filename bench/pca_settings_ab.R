@@ -16,6 +16,8 @@ reps <- if (length(args) >= 2) as.integer(args[2]) else 11L
 settings <- if (length(args) >= 4) args[3:length(args)] else c("CELLSHARD_CHEFSI_VALUE_TOLERANCE=0", "default")
 options(cellshard.verbose = FALSE)
 clock <- function() proc.time()[["elapsed"]]
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "pca_result.R"))
 
 parse_setting <- function(s) {
     if (s == "default") return(character())
@@ -51,7 +53,5 @@ for (i in seq_along(vars)) {
 for (i in seq_along(vars)) {
     pcs <- with_setting(vars[[i]], reducedDim(computePCA(out, ncomponents = 100), "PCA",
                                               withDimnames = FALSE))
-    cat(sprintf("%-45s sum of variances %.17g, sum of |rotation| %.17g, sum of |scores| of cell 1 %.17g\n",
-                settings[i], sum(attr(pcs, "varExplained")), sum(abs(attr(pcs, "rotation"))),
-                sum(abs(pcs[1, ]))))
+    cat(sprintf("%-45s %s\n", settings[i], pca_result_line(pcs)))
 }
