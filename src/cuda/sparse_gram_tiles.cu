@@ -835,6 +835,21 @@ T* as_device(const BufferPtr& b) {
 // synchronised at each phase's end, which costs a little.
 SparseGramPhases last_phases;
 
+// The buffers of a chunk of `rows` rows and `entries` entries, as made and as
+// counted against the memory budget: its layout blocks' counts and first
+// places (n_counts each), where its rows start in each panel (`first`), and
+// its layout, with a spare entry at the end (the tiles' bulk copies move
+// pairs of entries).
+struct ChunkBuffers {
+  int64_t rows, entries, n_panels, n_blocks, n_counts;
+  ChunkBuffers(int64_t rows_, int64_t entries_, int n_panels_, int rows_a_block)
+      : rows(rows_), entries(entries_), n_panels(n_panels_),
+        n_blocks((rows_ + rows_a_block - 1) / rows_a_block), n_counts(n_panels * (n_blocks + 1)) {}
+  size_t counts_bytes() const { return size_t(n_counts) * sizeof(int32_t); }
+  size_t first_bytes() const { return size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t); }
+  size_t layout_bytes() const { return size_t(entries + 1) * sizeof(PanelEntry); }
+  size_t bytes() const { return 2 * counts_bytes() + first_bytes() + layout_bytes(); }
+};
 
 }  // namespace
 
@@ -945,15 +960,6 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
   const int64_t layout_wave =
       wave(reinterpret_cast<const void*>(panel_layout_kernel), layout_shared);
 
-  // A chunk's buffers: its layout, where its rows start in each panel, and
-  // its layout blocks' counts and places.
-  const auto chunk_bytes = [&](int64_t rows, int64_t entries) {
-    const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
-    return size_t(entries + 1) * sizeof(PanelEntry) +
-           size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t) +
-           2 * size_t(n_panels) * size_t(n_blocks + 1) * sizeof(int32_t);
-  };
-
   BufferPtr pair_order;  // from the first chunk's panels
   int64_t launched_pairs = pairs;
   int64_t at_r0 = indptr[0];
@@ -968,8 +974,9 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     int64_t r1 = std::min(a.n_rows, r0 + std::min(int64_t(splits) * kRowsPerBlock, 2 * last_rows));
     r1 = std::min(r1, r0 + std::max<int64_t>(1, (int64_t(INT32_MAX) - 1) / n_panels - 1));
     int64_t at_r1 = indptr[r1];
-    while (r1 > r0 + 1 && (at_r1 - at_r0 > kChunkEntries ||
-                           chunk_bytes(r1 - r0, at_r1 - at_r0) > chunk_budget)) {
+    while (r1 > r0 + 1 &&
+           (at_r1 - at_r0 > kChunkEntries ||
+            ChunkBuffers(r1 - r0, at_r1 - at_r0, n_panels, rows_a_block).bytes() > chunk_budget)) {
       r1 = r1 - r0 > kRowsPerBlock ? r0 + (r1 - r0 - 1) / kRowsPerBlock * kRowsPerBlock
                                    : r0 + (r1 - r0) / 2;
       at_r1 = indptr[r1];
@@ -979,13 +986,12 @@ bool sparse_gram_lower(const DeviceContext& ctx, const CsrView& a, const float* 
     last_rows = rows;
     if (entries > 0) {
       ++last_phases.chunks;
-      const int64_t n_blocks = (rows + rows_a_block - 1) / rows_a_block;
-      const int64_t n_counts = int64_t(n_panels) * (n_blocks + 1);
-      BufferPtr counts = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
-      BufferPtr block_first = make_buffer(a.device, size_t(n_counts) * sizeof(int32_t));
-      BufferPtr first = make_buffer(a.device, size_t(n_panels) * size_t(rows + 1) * sizeof(int32_t));
-      // a spare entry at the end: the tiles' bulk copies move pairs of entries
-      BufferPtr layout = make_buffer(a.device, size_t(entries + 1) * sizeof(PanelEntry));
+      const ChunkBuffers sizes(rows, entries, n_panels, rows_a_block);
+      const int64_t n_blocks = sizes.n_blocks, n_counts = sizes.n_counts;
+      BufferPtr counts = make_buffer(a.device, sizes.counts_bytes());
+      BufferPtr block_first = make_buffer(a.device, sizes.counts_bytes());
+      BufferPtr first = make_buffer(a.device, sizes.first_bytes());
+      BufferPtr layout = make_buffer(a.device, sizes.layout_bytes());
       CS_CHECK(reinterpret_cast<uintptr_t>(layout->data()) % 16 == 0,
                "internal: the Gram's layout is not 16-byte aligned");
       panel_block_counts_kernel<<<unsigned(std::min(n_blocks, counts_wave)), kLayoutThreads,
